@@ -1,0 +1,3 @@
+from asgi_lab.cli import main
+
+raise SystemExit(main())
