@@ -1,0 +1,93 @@
+"""`asgi-lab`: serve a layer with the probe on."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from asgi_lab import __version__
+from asgi_lab.catalogue import LAYERS, THREADS_ENV
+
+
+def positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def port(text: str) -> int:
+    """An argparse type: a TCP port, 0 to 65535 (0 lets the kernel choose)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text!r}")
+    return value
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The uvicorn options every command that starts a server shares (names as uvicorn's)."""
+    parser.add_argument("--layer", choices=LAYERS, default="raw", help="which app to serve")
+    parser.add_argument("--workers", type=positive, default=1, help="worker processes")
+    parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto")
+    parser.add_argument(
+        "--threads", type=positive, default=None, help="threadpool tokens per worker (anyio: 40)"
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run uvicorn on the chosen layer until Ctrl-C."""
+    import uvicorn
+
+    if args.threads is not None:
+        # Workers are separate processes: the environment is how the setting reaches them.
+        os.environ[THREADS_ENV] = str(args.threads)
+    where = f"http://{args.host}:{args.port}"
+    print(f"asgi-lab {__version__}: serving asgi_lab.{args.layer}:app on {where}")
+    print(f"  try: curl -i {where}/quick")
+    print(f"       curl -i '{where}/sync/sleep?seconds=1'")
+    print(f"       curl '{where}/_lab/records?limit=5'")
+    uvicorn.run(
+        f"asgi_lab.{args.layer}:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop=args.loop,
+        http=args.http,
+        # uvicorn's access log runs on the loop thread and halves throughput; the probe's
+        # records say more, off the loop.
+        access_log=False,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="asgi-lab", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"asgi-lab {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = commands.add_parser("serve", help="serve a layer under uvicorn with the probe on")
+    add_server_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    p.add_argument("--port", type=port, default=8000)
+    p.set_defaults(run=serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    result: int = args.run(args)
+    return result

@@ -1,0 +1,197 @@
+"""ProbeMiddleware: a record per request, without blocking the loop.
+
+Theory of operation
+-------------------
+For every HTTP request, on the loop thread, the middleware:
+
+1. reads who is running: pid, the loop (cached per loop), the anyio limiter's tokens;
+2. creates a `Record` and puts it in the `current_record` context variable. anyio copies the
+   context into worker threads, so `served_by()` in a handler and the threadpool hook (see
+   `threadpool.py`) both find it, on whatever thread they run;
+3. on `http.response.start`, decides which thread ran the handler (below), stamps the status and
+   adds the `x-asgi-lab-*` headers;
+4. when the app returns, stamps the end time and hands the record to the ring (a deque append)
+   and, if configured, the JSON-lines writer (a queue put). Formatting and file I/O happen on the
+   writer's own thread, never on the loop.
+
+Which thread ran the handler, in order of trust: the thread that called `served_by()`; the
+threadpool hop whose function is `scope["endpoint"]` (Starlette and FastAPI set it); the loop
+thread when the endpoint is known but was never sent to a thread (an `async def`); otherwise the
+last hop that started before the response did, or the loop thread.
+
+On `lifespan.shutdown` the writer is flushed before the server is told shutdown is complete, so
+a normal worker exit loses no record.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import anyio.to_thread
+
+from asgi_lab.probe.identity import ThreadInfo, current_loop, current_thread
+from asgi_lab.probe.record import Record
+from asgi_lab.probe.sinks import JsonLinesWriter, RecordRing
+from asgi_lab.probe.threadpool import current_record, install
+from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Environment variable naming the directory where every worker writes its JSON lines.
+TRACE_DIR_ENV = "ASGI_LAB_TRACE_DIR"
+
+#: The scope key under which the middleware makes itself known to the app it wraps.
+SCOPE_KEY = "asgi_lab.probe"
+
+_unset: Any = object()
+
+
+def resolve_handler(record: Record, before_ns: int) -> ThreadInfo:
+    """The thread that ran the handler, by the rules in this module's docstring."""
+    if record.handler is not None:
+        return record.handler
+    hops = record.hops
+    for hop in hops:
+        if hop.endpoint and hop.thread is not None:
+            return hop.thread
+    scope = record.scope
+    if scope is not None and scope.get("endpoint") is not None:
+        return record.loop.thread
+    for hop in reversed(hops):
+        if hop.thread is not None and hop.start_ns <= before_ns:
+            return hop.thread
+    return record.loop.thread
+
+
+class ProbeMiddleware:
+    """Pure-ASGI middleware that records where each request of any ASGI app ran."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        headers: bool = True,
+        ring_size: int = 1000,
+        trace: str | os.PathLike[str] | IO[str] | None = _unset,
+        writer_interval: float = 0.05,
+    ) -> None:
+        """Wrap `app`. `trace` is where JSON lines go: a directory, a file or a stream; by
+        default the directory in $ASGI_LAB_TRACE_DIR, and none when that is unset."""
+        install()
+        self.app = app
+        self.headers = headers
+        self.ring = RecordRing(ring_size)
+        if trace is _unset:
+            trace = os.environ.get(TRACE_DIR_ENV) or None
+        if isinstance(trace, str | os.PathLike) and not isinstance(trace, Path):
+            trace = Path(trace)
+        self.writer = JsonLinesWriter(trace, interval=writer_interval) if trace else None
+        self._sequence = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        loop = current_loop()
+        limiter = loop.limiter
+        self._sequence += 1
+        record = Record(
+            f"{loop.pid}-{self._sequence}",
+            scope["method"],
+            scope["path"],
+            scope.get("client"),
+            loop,
+            scope,
+            time.time_ns(),
+            int(limiter.total_tokens),
+            limiter.borrowed_tokens,
+            limiter.statistics().tasks_waiting,
+        )
+        started = time.perf_counter_ns()
+        scope[SCOPE_KEY] = self
+        headers = self.headers
+
+        async def send_probed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                record.response_ns = now = time.time_ns()
+                record.status = message["status"]
+                thread = record.handler = resolve_handler(record, now)
+                if headers:
+                    message["headers"] = [
+                        *message.get("headers", ()),
+                        (b"x-asgi-lab-pid", loop.pid_header),
+                        (b"x-asgi-lab-loop", loop.id_header),
+                        (b"x-asgi-lab-thread", thread.header),
+                        (b"x-asgi-lab-request", record.id.encode()),
+                    ]
+            await send(message)
+
+        token = current_record.set(record)
+        try:
+            await self.app(scope, receive, send_probed)
+        except BaseException as exc:
+            record.error = repr(exc)
+            if not record.status:
+                record.status = 500
+            raise
+        finally:
+            current_record.reset(token)
+            record.end_ns = time.time_ns()
+            record.duration_ns = time.perf_counter_ns() - started
+            if record.handler is None:
+                record.handler = resolve_handler(record, record.end_ns)
+            record.scope = None
+            self.ring.append(record)
+            if self.writer is not None:
+                self.writer.put(record)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_flushing(message: Message) -> None:
+            if message["type"].startswith("lifespan.shutdown"):
+                await self.aclose()
+            await send(message)
+
+        await self.app(scope, receive, send_flushing)
+
+    async def aclose(self) -> None:
+        """Flush and stop the JSON-lines writer, off the loop thread."""
+        if self.writer is not None:
+            await anyio.to_thread.run_sync(self.writer.close)
+
+    def close(self) -> None:
+        """Flush and stop the JSON-lines writer (blocking; not on a running loop)."""
+        if self.writer is not None:
+            self.writer.close()
+
+
+def served_by() -> dict[str, Any]:
+    """Where the caller runs, as the `served_by` object; marks the caller's thread as the handler.
+
+    Outside a probed request it still names the process and thread, and the loop when the caller
+    runs on one; what it cannot know (tokens at dispatch) is None.
+    """
+    thread = current_thread()
+    record = current_record.get()
+    if record is not None:
+        record.handler = thread
+        return record.served_by(thread)
+    try:
+        loop: dict[str, Any] | None = current_loop().as_dict()
+    except RuntimeError:
+        loop = None
+    return {
+        "pid": os.getpid(),
+        "loop": loop,
+        "handler": {
+            "thread": {"name": thread.name, "native_id": thread.native_id},
+            "in_threadpool": None if loop is None else False,
+        },
+        "threadpool": None,
+    }

@@ -1,0 +1,160 @@
+"""What the probe keeps about one request, and how it becomes JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from asgi_lab.probe.identity import LoopInfo, ThreadInfo
+from asgi_lab.types import Scope
+
+
+class Hop:
+    """One call the request made into a worker thread (`anyio.to_thread.run_sync`)."""
+
+    __slots__ = (
+        "call",
+        "endpoint",
+        "thread",
+        "called_ns",
+        "start_ns",
+        "end_ns",
+        "borrowed",
+        "waiting",
+    )
+
+    def __init__(
+        self, call: str, endpoint: bool, called_ns: int, borrowed: int, waiting: int
+    ) -> None:
+        self.call = call
+        # True when the function is the route's endpoint (`scope["endpoint"]`).
+        self.endpoint = endpoint
+        self.thread: ThreadInfo | None = None
+        self.called_ns = called_ns
+        self.start_ns = 0
+        self.end_ns = 0
+        self.borrowed = borrowed
+        self.waiting = waiting
+
+    @property
+    def queued_ns(self) -> int:
+        """From the call to the function starting on its thread: token wait plus hand-off."""
+        return self.start_ns - self.called_ns if self.start_ns else 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "call": self.call,
+            "endpoint": self.endpoint,
+            "thread": self.thread.as_dict() if self.thread else None,
+            "called_ns": self.called_ns,
+            "start_ns": self.start_ns,
+            "end_ns": self.end_ns,
+            "queued_ns": self.queued_ns,
+            "borrowed": self.borrowed,
+            "waiting": self.waiting,
+        }
+
+
+class Record:
+    """One request: what was asked, when, and which process, loop and threads served it.
+
+    Times are wall-clock nanoseconds (`time.time_ns`) so records of several processes line up on
+    one timeline; `duration_ns` comes from the monotonic clock.
+    """
+
+    __slots__ = (
+        "id",
+        "method",
+        "path",
+        "client",
+        "loop",
+        "start_ns",
+        "end_ns",
+        "duration_ns",
+        "response_ns",
+        "status",
+        "total",
+        "borrowed",
+        "waiting",
+        "handler",
+        "hops",
+        "error",
+        "scope",
+    )
+
+    def __init__(
+        self,
+        id: str,
+        method: str,
+        path: str,
+        client: tuple[str, int] | list[Any] | None,
+        loop: LoopInfo,
+        scope: Scope | None,
+        start_ns: int,
+        total: int,
+        borrowed: int,
+        waiting: int,
+    ) -> None:
+        self.id = id
+        self.method = method
+        self.path = path
+        self.client = client
+        self.loop = loop
+        self.start_ns = start_ns
+        self.end_ns = 0
+        self.duration_ns = 0
+        self.response_ns = 0
+        self.status = 0
+        self.total = total
+        self.borrowed = borrowed
+        self.waiting = waiting
+        # Set by whoever knows best which thread ran the handler (see ProbeMiddleware).
+        self.handler: ThreadInfo | None = None
+        self.hops: list[Hop] = []
+        self.error: str | None = None
+        # Held only while the request runs, to see which threadpool call is the endpoint.
+        self.scope = scope
+
+    @property
+    def handler_thread(self) -> ThreadInfo:
+        return self.handler or self.loop.thread
+
+    @property
+    def wait_ns(self) -> int:
+        """Time this request's threadpool calls spent waiting for a token and a thread."""
+        return sum(h.queued_ns for h in self.hops)
+
+    def served_by(self, handler: ThreadInfo | None = None) -> dict[str, Any]:
+        """The identity part of the record: the `served_by` object of every JSON response."""
+        thread = handler or self.handler_thread
+        return {
+            "pid": self.loop.pid,
+            "loop": self.loop.as_dict(),
+            "handler": {
+                "thread": {"name": thread.name, "native_id": thread.native_id},
+                "in_threadpool": thread.native_id != self.loop.thread.native_id,
+            },
+            "threadpool": {"total": self.total, "borrowed": self.borrowed, "waiting": self.waiting},
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "method": self.method,
+            "path": self.path,
+            "status": self.status,
+            "client": f"{self.client[0]}:{self.client[1]}" if self.client else None,
+            "start_ns": self.start_ns,
+            "response_ns": self.response_ns,
+            "end_ns": self.end_ns,
+            "duration_ns": self.duration_ns,
+            "ppid": self.loop.ppid,
+        }
+        data.update(self.served_by())
+        data["threadpool"]["wait_ns"] = self.wait_ns
+        data["hops"] = [h.as_dict() for h in self.hops]
+        data["error"] = self.error
+        return data
+
+    def json_line(self) -> str:
+        return json.dumps(self.as_dict(), separators=(",", ":")) + "\n"

@@ -1,0 +1,196 @@
+"""Layer 0: the catalogue as one hand-written ASGI callable, no framework.
+
+Read it top to bottom: an ASGI app is `async def app(scope, receive, send)`. uvicorn calls it once
+for the lifespan of the worker (`scope["type"] == "lifespan"`) and once per HTTP request. We
+route on `(method, path)` ourselves, parse the query string ourselves, and send the response as
+two messages: `http.response.start` (status and headers), then `http.response.body`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio.to_thread
+
+from asgi_lab import catalogue, redact
+from asgi_lab.catalogue import BadInput
+from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
+from asgi_lab.types import Message, Receive, Scope, Send
+
+LAYER = "raw"
+
+Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+async def send_json(
+    send: Send, status: int, body: Any, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Send a whole JSON response: start (status, headers), then the body in one message."""
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def query(scope: Scope, name: str) -> str | None:
+    """The last value of one query parameter, as Starlette's `request.query_params[name]`."""
+    values = parse_qs(scope["query_string"].decode("latin-1"), keep_blank_values=True).get(name)
+    return values[-1] if values else None
+
+
+# The handlers. Each one answers one (method, path) of the catalogue.
+
+
+async def root(scope: Scope, receive: Receive, send: Send) -> None:
+    await send_json(send, 200, {"layer": LAYER, "served_by": served_by()})
+
+
+async def quick(scope: Scope, receive: Receive, send: Send) -> None:
+    await send_json(send, 200, catalogue.reply(LAYER, "quick"))
+
+
+async def async_sleep(scope: Scope, receive: Receive, send: Send) -> None:
+    secs = catalogue.seconds(query(scope, "seconds"))
+    await send_json(send, 200, await catalogue.async_sleep(LAYER, secs))
+
+
+async def async_block(scope: Scope, receive: Receive, send: Send) -> None:
+    secs = catalogue.seconds(query(scope, "seconds"))
+    await send_json(send, 200, await catalogue.async_block(LAYER, secs))
+
+
+async def sync_sleep(scope: Scope, receive: Receive, send: Send) -> None:
+    secs = catalogue.seconds(query(scope, "seconds"))
+    # What Starlette does for a `def` endpoint, by hand: borrow a threadpool token and a worker
+    # thread, run the blocking function there, and await its result on the loop.
+    body = await anyio.to_thread.run_sync(catalogue.sync_sleep, LAYER, secs)
+    await send_json(send, 200, body)
+
+
+async def sync_cpu(scope: Scope, receive: Receive, send: Send) -> None:
+    ms = catalogue.milliseconds(query(scope, "ms"))
+    await send_json(send, 200, await anyio.to_thread.run_sync(catalogue.sync_cpu, LAYER, ms))
+
+
+async def async_cpu(scope: Scope, receive: Receive, send: Send) -> None:
+    ms = catalogue.milliseconds(query(scope, "ms"))
+    await send_json(send, 200, await catalogue.async_cpu(LAYER, ms))
+
+
+async def echo(scope: Scope, receive: Receive, send: Send) -> None:
+    limit = catalogue.LIMITS.max_body
+    declared = catalogue.declared_length(scope["headers"])
+    if declared is not None and declared > limit:
+        # Refuse before reading a byte: the client said how much it would send.
+        await send_json(send, 413, catalogue.body_too_large())
+        return
+    chunks = size = 0
+    disconnected = False
+    more_body = True
+    while more_body:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            disconnected = True
+            break
+        chunk = message.get("body", b"")
+        chunks += 1 if chunk else 0
+        size += len(chunk)
+        if size > limit:
+            await send_json(send, 413, catalogue.body_too_large())
+            return
+        more_body = message.get("more_body", False)
+    result = catalogue.echo_result(chunks, size, disconnected)
+    await send_json(send, 200, catalogue.reply(LAYER, "echo", **result))
+
+
+async def show_scope(scope: Scope, receive: Receive, send: Send) -> None:
+    await send_json(send, 200, catalogue.reply(LAYER, "scope", scope=redact.scope(scope)))
+
+
+async def lab_records(scope: Scope, receive: Receive, send: Send) -> None:
+    probe: ProbeMiddleware | None = scope.get(SCOPE_KEY)
+    if probe is None:
+        await send_json(send, 404, {"detail": "this app is not wrapped in ProbeMiddleware"})
+        return
+    limit = catalogue.record_limit(query(scope, "limit"), probe.ring.size)
+    body = catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit))
+    await send_json(send, 200, body)
+
+
+ROUTES: dict[str, dict[str, Handler]] = {
+    "/": {"GET": root},
+    "/quick": {"GET": quick},
+    "/async/sleep": {"GET": async_sleep},
+    "/async/block": {"GET": async_block},
+    "/sync/sleep": {"GET": sync_sleep},
+    "/sync/cpu": {"GET": sync_cpu},
+    "/async/cpu": {"GET": async_cpu},
+    "/echo": {"POST": echo},
+    "/scope": {"GET": show_scope},
+    "/_lab/records": {"GET": lab_records},
+}
+
+
+async def http(scope: Scope, receive: Receive, send: Send) -> None:
+    """Route one request: 404 for an unknown path, 405 with `allow` for a wrong method."""
+    methods = ROUTES.get(scope["path"])
+    if methods is None:
+        await send_json(send, 404, {"detail": "Not Found"})
+        return
+    handler = methods.get(scope["method"])
+    if handler is None:
+        allow = ", ".join(methods).encode()
+        await send_json(send, 405, {"detail": "Method Not Allowed"}, ((b"allow", allow),))
+        return
+    # As Starlette does, name the endpoint in the scope: the probe uses it to tell which
+    # threadpool call, if any, was the handler.
+    scope["endpoint"] = handler
+    try:
+        await handler(scope, receive, send)
+    except BadInput as exc:
+        await send_json(send, 422, exc.detail())
+
+
+async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
+    """Startup and shutdown of one worker; `scope["state"]` is copied into every request scope."""
+    while True:
+        message: Message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                threads = catalogue.apply_threadpool_size()
+            except ValueError as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                return
+            if "state" in scope:
+                scope["state"]["layer"] = LAYER
+                scope["state"]["threads"] = threads
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The ASGI callable: one function, two kinds of scope."""
+    if scope["type"] == "http":
+        await http(scope, receive, send)
+    elif scope["type"] == "lifespan":
+        await lifespan(scope, receive, send)
+    else:
+        raise RuntimeError(f"raw_app serves 'http' and 'lifespan' scopes, not {scope['type']!r}")
+
+
+#: What `uvicorn asgi_lab.raw:app` serves: the raw callable with the probe around it.
+app = ProbeMiddleware(raw_app)
