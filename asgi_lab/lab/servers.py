@@ -108,6 +108,8 @@ class Server:
             self.sock.close()
             if self._reader is not None:
                 self._reader.join(timeout)
+            if proc.stdout is not None:
+                proc.stdout.close()
         return proc.returncode
 
 

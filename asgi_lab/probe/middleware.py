@@ -88,6 +88,7 @@ class ProbeMiddleware:
             trace = Path(trace)
         self.writer = JsonLinesWriter(trace, interval=writer_interval) if trace else None
         self._sequence = 0
+        self._in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -113,6 +114,7 @@ class ProbeMiddleware:
             int(limiter.total_tokens),
             limiter.borrowed_tokens,
             limiter.statistics().tasks_waiting,
+            self._in_flight,
         )
         started = time.perf_counter_ns()
         scope[SCOPE_KEY] = self
@@ -134,6 +136,7 @@ class ProbeMiddleware:
             await send(message)
 
         token = current_record.set(record)
+        self._in_flight += 1
         try:
             await self.app(scope, receive, send_probed)
         except BaseException as exc:
@@ -142,6 +145,7 @@ class ProbeMiddleware:
                 record.status = 500
             raise
         finally:
+            self._in_flight -= 1
             current_record.reset(token)
             record.end_ns = time.time_ns()
             record.duration_ns = time.perf_counter_ns() - started
@@ -188,6 +192,7 @@ def served_by() -> dict[str, Any]:
         loop = None
     return {
         "pid": os.getpid(),
+        "in_flight": None,
         "loop": loop,
         "handler": {
             "thread": {"name": thread.name, "native_id": thread.native_id},

@@ -80,6 +80,7 @@ class Record:
         "hops",
         "error",
         "scope",
+        "in_flight",
     )
 
     def __init__(
@@ -94,6 +95,7 @@ class Record:
         total: int,
         borrowed: int,
         waiting: int,
+        in_flight: int,
     ) -> None:
         self.id = id
         self.method = method
@@ -108,6 +110,8 @@ class Record:
         self.total = total
         self.borrowed = borrowed
         self.waiting = waiting
+        # Other requests this probe was serving when this one arrived.
+        self.in_flight = in_flight
         # Set by whoever knows best which thread ran the handler (see ProbeMiddleware).
         self.handler: ThreadInfo | None = None
         self.hops: list[Hop] = []
@@ -129,6 +133,7 @@ class Record:
         thread = handler or self.handler_thread
         return {
             "pid": self.loop.pid,
+            "in_flight": self.in_flight,
             "loop": self.loop.as_dict(),
             "handler": {
                 "thread": {"name": thread.name, "native_id": thread.native_id},

@@ -31,26 +31,31 @@ _installed = False
 _install_lock = threading.Lock()
 
 
-def unwrap(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The function a partial (Starlette's `run_in_threadpool` makes one) will really call."""
+def call_name(func: Callable[..., Any]) -> str:
+    """A readable name for what runs in the thread: partials (Starlette makes one) unwrapped."""
     while isinstance(func, functools.partial):
         func = func.func
-    return func
-
-
-def call_name(func: Callable[..., Any]) -> str:
-    """A readable name for what runs in the thread."""
     return str(getattr(func, "__qualname__", None) or type(func).__qualname__)
 
 
-def is_endpoint(func: Callable[..., Any], endpoint: object) -> bool:
-    """Whether `func` is the route's endpoint: the function itself or a method of its class."""
+def carries_endpoint(func: Callable[..., Any], endpoint: object) -> bool:
+    """Whether calling `func` runs the route's endpoint (`scope["endpoint"]`).
+
+    Starlette hands the threadpool `partial(endpoint, request)`, a class endpoint's bound method,
+    FastAPI `partial(_run_sync_endpoint, function=endpoint, ...)`; all three count.
+    """
     if endpoint is None:
         return False
-    if func is endpoint:
-        return True
-    owner = getattr(func, "__self__", None)
-    return isinstance(endpoint, type) and isinstance(owner, endpoint)
+    while True:
+        if func is endpoint:
+            return True
+        if isinstance(endpoint, type) and isinstance(getattr(func, "__self__", None), endpoint):
+            return True
+        if not isinstance(func, functools.partial):
+            return False
+        if any(arg is endpoint for arg in (*func.args, *func.keywords.values())):
+            return True
+        func = func.func
 
 
 def install() -> None:
@@ -67,11 +72,10 @@ def install() -> None:
             if record is None:
                 return await original(func, *args, **kwargs)
             limiter = kwargs.get("limiter") or record.loop.limiter
-            target = unwrap(func)
             scope = record.scope
             hop = Hop(
-                call_name(target),
-                is_endpoint(target, scope.get("endpoint") if scope is not None else None),
+                call_name(func),
+                carries_endpoint(func, scope.get("endpoint") if scope is not None else None),
                 time.time_ns(),
                 limiter.borrowed_tokens,
                 limiter.statistics().tasks_waiting,

@@ -1,0 +1,180 @@
+"""The endpoint catalogue every layer serves: routing, bad input, bodies, scopes, records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from asgi_lab.types import Message
+
+pytestmark = pytest.mark.anyio
+
+BAD_INPUT = [
+    ("/async/sleep", "seconds", None, "missing"),
+    ("/async/sleep", "seconds", "abc", "float_parsing"),
+    ("/async/block", "seconds", "-1", "greater_than_equal"),
+    ("/sync/sleep", "seconds", "31", "less_than_equal"),
+    ("/sync/sleep", "seconds", "nan", "finite_number"),
+    ("/sync/cpu", "ms", "1.5", "int_parsing"),
+    ("/async/cpu", "ms", "30001", "less_than_equal"),
+    ("/async/cpu", "ms", None, "missing"),
+]
+
+
+@pytest.mark.parametrize(("path", "name", "value", "kind"), BAD_INPUT)
+async def test_bad_input_is_a_422_naming_the_parameter(
+    client: httpx.AsyncClient, path: str, name: str, value: str | None, kind: str
+) -> None:
+    params = {} if value is None else {name: value}
+    response = await client.get(path, params=params)
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", name]
+    assert error["type"] == kind
+    assert error["input"] == value
+    assert error["msg"]
+
+
+# Layers 0 and 1 word their own messages; Layer 2 answers with pydantic's, as FastAPI does.
+TOO_LONG_MESSAGE = {
+    "raw": "seconds must be a number from 0 to 30, got '99'",
+    "routes": "seconds must be a number from 0 to 30, got '99'",
+    "api": "Input should be less than or equal to 30",
+}
+
+
+async def test_bad_input_message_names_the_expected_form(
+    client: httpx.AsyncClient, layer: str
+) -> None:
+    [error] = (await client.get("/sync/sleep", params={"seconds": "99"})).json()["detail"]
+    assert error["msg"] == TOO_LONG_MESSAGE[layer]
+
+
+async def test_bad_input_is_recorded_and_the_worker_keeps_serving(
+    client: httpx.AsyncClient,
+) -> None:
+    bad = await client.get("/sync/sleep", params={"seconds": "forever"})
+    assert bad.status_code == 422
+    good = await client.get("/quick")
+    assert good.status_code == 200
+    records = (await client.get("/_lab/records", params={"limit": 3})).json()["records"]
+    by_id = {r["id"]: r for r in records}
+    assert by_id[bad.headers["x-asgi-lab-request"]]["status"] == 422
+    assert by_id[good.headers["x-asgi-lab-request"]]["status"] == 200
+
+
+async def test_unknown_path_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not Found"}
+
+
+async def test_wrong_method_is_405_with_allow(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/quick")
+    assert response.status_code == 405
+    assert "GET" in response.headers["allow"]
+    response = await client.get("/echo")
+    assert response.status_code == 405
+    assert "POST" in response.headers["allow"]
+
+
+async def test_root_names_the_layer(client: httpx.AsyncClient, layer: str) -> None:
+    body = (await client.get("/")).json()
+    assert body["layer"] == layer
+    assert set(body["served_by"]) >= {"pid", "loop", "handler", "threadpool"}
+
+
+async def test_echo_counts_chunks_and_bytes(client: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(4):
+            yield b"x" * 1000
+
+    body = (await client.post("/echo", content=chunks())).json()
+    assert (body["chunks"], body["bytes"], body["disconnected"]) == (4, 4000, False)
+
+
+async def test_echo_refuses_a_declared_body_over_the_limit(client: httpx.AsyncClient) -> None:
+    response = await client.post("/echo", content=b"x" * (1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert "1048576" in response.json()["detail"]
+
+
+async def test_echo_refuses_a_streamed_body_over_the_limit(client: httpx.AsyncClient) -> None:
+    async def endless() -> AsyncIterator[bytes]:
+        for _ in range(2000):  # 2 MB, no content-length: the app must stop reading at 1 MB
+            yield b"x" * 1000
+
+    response = await client.post("/echo", content=endless())
+    assert response.status_code == 413
+
+
+async def test_echo_reports_a_client_disconnect(layer_app: Any) -> None:
+    incoming: list[Message] = [
+        {"type": "http.request", "body": b"abc", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return incoming.pop(0)
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"lab")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await layer_app(scope, receive, send)
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert json.loads(body)["disconnected"] is True
+
+
+async def test_scope_redacts_secrets(client: httpx.AsyncClient) -> None:
+    secrets = ["Bearer s3cr3t-token", "session=c00kie-value", "k3y-value", "qu3ry-secret"]
+    response = await client.get(
+        "/scope",
+        params={"access_token": secrets[3], "page": "2"},
+        headers={"Authorization": secrets[0], "Cookie": secrets[1], "X-API-Key": secrets[2]},
+    )
+    assert response.status_code == 200
+    for secret in secrets:
+        assert secret not in response.text
+    scope = response.json()["scope"]
+    headers = dict(scope["headers"])
+    assert headers["authorization"] == headers["cookie"] == headers["x-api-key"] == "[redacted]"
+    assert "page=2" in scope["query_string"]
+    assert scope["path"] == "/scope"
+
+
+@pytest.mark.parametrize("limit", ["0", "-3", "lots", "100000"])
+async def test_records_limit_is_bounded(client: httpx.AsyncClient, limit: str) -> None:
+    response = await client.get("/_lab/records", params={"limit": limit})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert error["loc"] == ["query", "limit"]
+
+
+async def test_records_are_newest_last(client: httpx.AsyncClient) -> None:
+    first = await client.get("/quick")
+    second = await client.get("/sync/sleep", params={"seconds": "0"})
+    records = (await client.get("/_lab/records", params={"limit": 2})).json()["records"]
+    assert [r["id"] for r in records] == [
+        first.headers["x-asgi-lab-request"],
+        second.headers["x-asgi-lab-request"],
+    ]
+    assert [r["path"] for r in records] == ["/quick", "/sync/sleep"]

@@ -1,0 +1,83 @@
+"""In-process identity: which loop and thread ran each endpoint, for every layer.
+
+httpx's ASGITransport runs the app in the test's own task, so the test's thread *is* the loop
+thread; facts about real servers (main thread, pids, workers) live in test_servers.py.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import anyio
+import anyio.to_thread
+import httpx
+import pytest
+
+from asgi_lab.probe import current_loop
+
+pytestmark = pytest.mark.anyio
+
+
+def live_native_ids() -> set[int]:
+    return {t.native_id for t in threading.enumerate() if t.native_id is not None}
+
+
+@pytest.mark.parametrize("url", ["/", "/quick", "/async/sleep?seconds=0", "/async/cpu?ms=1"])
+async def test_async_handlers_run_on_the_loop_thread(client: httpx.AsyncClient, url: str) -> None:
+    response = await client.get(url)
+    assert response.status_code == 200
+    served_by = response.json()["served_by"]
+    here = threading.get_native_id()
+    assert served_by["loop"]["thread"]["native_id"] == here
+    assert served_by["handler"]["thread"]["native_id"] == here
+    assert served_by["handler"]["in_threadpool"] is False
+    assert response.headers["x-asgi-lab-thread"] == str(here)
+
+
+@pytest.mark.parametrize("url", ["/sync/sleep?seconds=0", "/sync/cpu?ms=1"])
+async def test_sync_handlers_run_on_another_live_thread(
+    client: httpx.AsyncClient, url: str
+) -> None:
+    response = await client.get(url)
+    assert response.status_code == 200
+    handler = response.json()["served_by"]["handler"]
+    native_id = handler["thread"]["native_id"]
+    assert native_id != threading.get_native_id()
+    assert native_id in live_native_ids()
+    assert handler["in_threadpool"] is True
+    assert response.headers["x-asgi-lab-thread"] == str(native_id)
+
+
+async def test_loop_id_is_stable_across_requests(client: httpx.AsyncClient) -> None:
+    urls = ["/quick", "/sync/sleep?seconds=0", "/", "/sync/cpu?ms=0"] * 3
+    ids = set()
+    for url in urls:
+        response = await client.get(url)
+        ids.add(response.json()["served_by"]["loop"]["id"])
+        ids.add(response.headers["x-asgi-lab-loop"])
+    assert ids == {current_loop().id}
+
+
+async def test_threadpool_total_is_40_and_follows_the_limiter(client: httpx.AsyncClient) -> None:
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    assert (await client.get("/quick")).json()["served_by"]["threadpool"]["total"] == 40
+    limiter.total_tokens = 7
+    try:
+        for url in ("/quick", "/sync/sleep?seconds=0"):
+            assert (await client.get(url)).json()["served_by"]["threadpool"]["total"] == 7
+    finally:
+        limiter.total_tokens = 40
+
+
+async def test_a_running_sync_handler_borrows_a_token(client: httpx.AsyncClient) -> None:
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(client.get, "/sync/sleep?seconds=0.5")
+        with anyio.fail_after(5):
+            # Every other task is blocked only once the sleeper awaits its worker thread,
+            # which is after it took its token.
+            await anyio.wait_all_tasks_blocked()
+        assert limiter.borrowed_tokens == 1
+        quick = (await client.get("/quick")).json()["served_by"]["threadpool"]
+    assert quick["borrowed"] == 1
+    assert quick["waiting"] == 0

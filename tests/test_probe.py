@@ -1,0 +1,306 @@
+"""The probe around apps it did not write: plain Starlette and FastAPI, handlers untouched."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import fastapi
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.endpoints import HTTPEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+import asgi_lab.probe
+from asgi_lab.probe import JsonLinesWriter, ProbeMiddleware, Record, current_loop
+from asgi_lab.types import ASGIApp, Message
+
+pytestmark = pytest.mark.anyio
+
+
+def where() -> dict[str, int]:
+    """What a handler knows about itself, to compare with what the probe says."""
+    return {"native_id": threading.get_native_id()}
+
+
+def starlette_app() -> Starlette:
+    def sync_endpoint(request: Request) -> JSONResponse:
+        return JSONResponse(where())
+
+    async def async_endpoint(request: Request) -> JSONResponse:
+        return JSONResponse(where())
+
+    class Both(HTTPEndpoint):
+        def get(self, request: Request) -> JSONResponse:
+            return JSONResponse(where())
+
+        async def post(self, request: Request) -> JSONResponse:
+            return JSONResponse(where())
+
+    def boom(request: Request) -> JSONResponse:
+        raise RuntimeError("boom")
+
+    return Starlette(
+        routes=[
+            Route("/sync", sync_endpoint),
+            Route("/async", async_endpoint),
+            Route("/class", Both, methods=["GET", "POST"]),
+            Route("/boom", boom),
+        ]
+    )
+
+
+def fastapi_app() -> fastapi.FastAPI:
+    app = fastapi.FastAPI()
+    seen: dict[str, int] = {}
+
+    def sync_dependency() -> int:
+        seen["dependency"] = threading.get_native_id()
+        return seen["dependency"]
+
+    @app.get("/sync")
+    def sync_endpoint(dep: int = fastapi.Depends(sync_dependency)) -> dict[str, int]:
+        return {**where(), "dependency": dep}
+
+    @app.get("/async")
+    async def async_endpoint(dep: int = fastapi.Depends(sync_dependency)) -> dict[str, int]:
+        return {**where(), "dependency": dep}
+
+    return app
+
+
+def probed_client(app: ASGIApp) -> tuple[ProbeMiddleware, httpx.AsyncClient]:
+    probe = ProbeMiddleware(app, trace=None)
+    transport = httpx.ASGITransport(app=probe)
+    return probe, httpx.AsyncClient(transport=transport, base_url="http://lab")
+
+
+def last_record(probe: ProbeMiddleware) -> dict[str, Any]:
+    return probe.ring.recent(1)[0]
+
+
+async def test_starlette_def_endpoint_is_seen_on_its_worker_thread() -> None:
+    probe, client = probed_client(starlette_app())
+    async with client:
+        response = await client.get("/sync")
+    ran_on = response.json()["native_id"]
+    assert ran_on != threading.get_native_id()
+    assert response.headers["x-asgi-lab-thread"] == str(ran_on)
+    record = last_record(probe)
+    assert record["handler"]["thread"]["native_id"] == ran_on
+    assert record["handler"]["in_threadpool"] is True
+    [hop] = record["hops"]
+    assert (hop["call"], hop["endpoint"]) == ("starlette_app.<locals>.sync_endpoint", True)
+    assert hop["thread"]["native_id"] == ran_on
+    assert hop["called_ns"] <= hop["start_ns"] <= hop["end_ns"]
+
+
+async def test_starlette_async_endpoint_is_seen_on_the_loop() -> None:
+    probe, client = probed_client(starlette_app())
+    async with client:
+        response = await client.get("/async")
+    assert response.json()["native_id"] == threading.get_native_id()
+    assert response.headers["x-asgi-lab-thread"] == str(threading.get_native_id())
+    assert last_record(probe)["hops"] == []
+
+
+async def test_starlette_class_endpoint_methods() -> None:
+    probe, client = probed_client(starlette_app())
+    async with client:
+        sync = await client.get("/class")
+        async_ = await client.post("/class")
+    assert sync.headers["x-asgi-lab-thread"] == str(sync.json()["native_id"])
+    assert sync.json()["native_id"] != threading.get_native_id()
+    assert async_.headers["x-asgi-lab-thread"] == str(threading.get_native_id())
+
+
+async def test_fastapi_sync_endpoint_not_its_dependency_is_the_handler() -> None:
+    probe, client = probed_client(fastapi_app())
+    async with client:
+        response = await client.get("/sync")
+    body = response.json()
+    assert response.headers["x-asgi-lab-thread"] == str(body["native_id"])
+    record = last_record(probe)
+    first, *rest = record["hops"]
+    # FastAPI runs the dependency, then the endpoint (through a wrapper of its own), each in the
+    # threadpool, and may validate the response there too.
+    assert (first["call"], first["endpoint"]) == ("fastapi_app.<locals>.sync_dependency", False)
+    assert first["thread"]["native_id"] == body["dependency"]
+    [endpoint] = [hop for hop in rest if hop["endpoint"]]
+    assert endpoint["thread"]["native_id"] == body["native_id"]
+    assert endpoint["called_ns"] >= first["end_ns"]
+
+
+async def test_fastapi_async_endpoint_with_a_sync_dependency() -> None:
+    probe, client = probed_client(fastapi_app())
+    async with client:
+        response = await client.get("/async")
+    body = response.json()
+    assert body["native_id"] == threading.get_native_id()
+    assert body["dependency"] != threading.get_native_id()
+    assert response.headers["x-asgi-lab-thread"] == str(threading.get_native_id())
+    [hop] = last_record(probe)["hops"]
+    assert hop["endpoint"] is False
+
+
+async def test_without_an_endpoint_in_scope_the_last_hop_before_the_response_counts() -> None:
+    async def bare(scope: Any, receive: Any, send: Any) -> None:
+        ran_on = await anyio.to_thread.run_sync(threading.get_native_id)
+        await PlainTextResponse(str(ran_on))(scope, receive, send)
+
+    probe, client = probed_client(bare)
+    async with client:
+        response = await client.get("/")
+    assert response.headers["x-asgi-lab-thread"] == response.text
+
+
+async def test_a_crashing_app_is_recorded_as_500_and_the_error_propagates() -> None:
+    probe, client = probed_client(starlette_app())
+    async with client:
+        with pytest.raises(RuntimeError, match="boom"):
+            await client.get("/boom")
+    record = last_record(probe)
+    assert record["status"] == 500
+    assert "boom" in record["error"]
+
+
+async def test_record_times_line_up_on_the_wall_clock() -> None:
+    probe, client = probed_client(starlette_app())
+    before = time.time_ns()
+    async with client:
+        await client.get("/sync")
+    after = time.time_ns()
+    record = last_record(probe)
+    assert before <= record["start_ns"] <= record["response_ns"] <= record["end_ns"] <= after
+    assert 0 < record["duration_ns"] <= after - before
+    assert record["method"] == "GET"
+    assert record["path"] == "/sync"
+    assert record["client"] == "127.0.0.1:123"
+
+
+async def test_headers_can_be_turned_off() -> None:
+    probe = ProbeMiddleware(starlette_app(), headers=False, trace=None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=probe), base_url="http://x"
+    ) as c:
+        response = await c.get("/async")
+    assert not [k for k in response.headers if k.startswith("x-asgi-lab")]
+    assert len(probe.ring) == 1
+
+
+async def test_the_ring_is_bounded() -> None:
+    probe = ProbeMiddleware(starlette_app(), ring_size=3, trace=None)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=probe), base_url="http://x"
+    ) as c:
+        ids = [(await c.get("/async")).headers["x-asgi-lab-request"] for _ in range(5)]
+    assert [r["id"] for r in probe.ring.recent()] == ids[-3:]
+
+
+def test_each_event_loop_gets_its_own_id() -> None:
+    async def loop_id() -> str:
+        return current_loop().id
+
+    first, second = asyncio.run(loop_id()), asyncio.run(loop_id())
+    assert first != second
+
+
+async def test_threadpool_calls_outside_a_request_are_not_recorded() -> None:
+    probe, client = probed_client(starlette_app())
+    async with client:
+        await client.get("/async")
+    await anyio.to_thread.run_sync(lambda: None)
+    assert last_record(probe)["hops"] == []
+
+
+async def lifespan_shutdown(app: ASGIApp) -> list[str]:
+    """Run an app's lifespan through startup and shutdown, as a server would."""
+    incoming = ["lifespan.startup", "lifespan.shutdown"]
+    said: list[str] = []
+
+    async def receive() -> Message:
+        return {"type": incoming.pop(0)}
+
+    async def send(message: Message) -> None:
+        said.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    return said
+
+
+def read_trace(directory: Path) -> list[dict[str, Any]]:
+    [path] = directory.iterdir()
+    assert path.name.startswith("records-")
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+async def test_json_lines_are_complete_after_lifespan_shutdown(tmp_path: Path) -> None:
+    # A long interval: only the shutdown flush can have written the lines.
+    probe = ProbeMiddleware(starlette_app(), trace=tmp_path, writer_interval=60)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=probe), base_url="http://x"
+    ) as c:
+        ids = [(await c.get(u)).headers["x-asgi-lab-request"] for u in ["/sync", "/async"] * 10]
+    assert await lifespan_shutdown(probe) == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    lines = read_trace(tmp_path)
+    assert [line["id"] for line in lines] == ids
+    assert lines[0]["hops"][0]["endpoint"] is True
+
+
+async def test_the_writer_formats_and_writes_off_the_loop_thread() -> None:
+    class Watched(io.StringIO):
+        threads: set[str] = set()
+
+        def write(self, text: str) -> int:
+            self.threads.add(threading.current_thread().name)
+            return super().write(text)
+
+    stream = Watched()
+    probe = ProbeMiddleware(starlette_app(), trace=stream, writer_interval=0)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=probe), base_url="http://x"
+    ) as c:
+        for _ in range(5):
+            await c.get("/async")
+    await probe.aclose()
+    assert Watched.threads == {"asgi-lab-writer"}
+    assert len(stream.getvalue().splitlines()) == 5
+
+
+def test_writer_close_is_idempotent_and_restartable(tmp_path: Path) -> None:
+    writer = JsonLinesWriter(tmp_path / "out.jsonl")
+    writer.close()
+    assert writer.written == 0
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_public_names() -> None:
+    assert set(asgi_lab.probe.__all__) == {
+        "SCOPE_KEY",
+        "TRACE_DIR_ENV",
+        "Hop",
+        "JsonLinesWriter",
+        "LoopInfo",
+        "ProbeMiddleware",
+        "Record",
+        "RecordRing",
+        "ThreadInfo",
+        "current_loop",
+        "current_record",
+        "current_thread",
+        "served_by",
+    }
+    assert Record.__slots__
