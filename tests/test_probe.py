@@ -304,3 +304,18 @@ def test_public_names() -> None:
         "served_by",
     }
     assert Record.__slots__
+
+
+async def test_a_json_line_says_exactly_what_as_dict_says() -> None:
+    probe, client = probed_client(fastapi_app())
+    async with client:
+        await client.get("/sync")
+        await client.get("/caf\u00e9?x=1")
+    for record in probe.ring:
+        assert json.loads(record.json_line()) == record.as_dict()
+    record.client = None
+    record.error = 'ValueError("quote \\" and \u00e9")'
+    record.total = float("inf")
+    line = record.json_line()
+    assert line.endswith("}\n") and line.count("\n") == 1
+    assert json.loads(line) == record.as_dict()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 import threading
 import weakref
@@ -21,11 +22,14 @@ class ThreadInfo:
     name: str
     ident: int
     native_id: int
-    #: The `x-asgi-lab-thread` header value, encoded once.
-    header: bytes = field(init=False, repr=False, compare=False)
+    #: The `x-asgi-lab-thread` header and the handler's JSON, rendered once per thread.
+    header: tuple[bytes, bytes] = field(init=False, repr=False, compare=False)
+    json: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "header", str(self.native_id).encode())
+        object.__setattr__(self, "header", (b"x-asgi-lab-thread", str(self.native_id).encode()))
+        short = {"name": self.name, "native_id": self.native_id}
+        object.__setattr__(self, "json", json.dumps(short, separators=(",", ":")))
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "ident": self.ident, "native_id": self.native_id}
@@ -41,13 +45,26 @@ class LoopInfo:
     pid: int
     ppid: int
     limiter: CapacityLimiter
-    #: `x-asgi-lab-pid` and `x-asgi-lab-loop` header values, encoded once.
-    pid_header: bytes = field(init=False, repr=False, compare=False)
-    id_header: bytes = field(init=False, repr=False, compare=False)
+    #: The `x-asgi-lab-pid` and `x-asgi-lab-loop` headers and the loop's JSON, rendered once.
+    headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
+    json: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "pid_header", str(self.pid).encode())
-        object.__setattr__(self, "id_header", self.id.encode())
+        headers = (
+            (b"x-asgi-lab-pid", str(self.pid).encode()),
+            (b"x-asgi-lab-loop", self.id.encode()),
+        )
+        object.__setattr__(self, "headers", headers)
+        object.__setattr__(self, "json", json.dumps(self.as_dict(), separators=(",", ":")))
+
+    def waiting(self) -> int:
+        """Tasks waiting for a threadpool token right now."""
+        # anyio's asyncio limiter keeps its waiters in `_wait_queue`; reading its length is
+        # ~20x cheaper than `statistics()`, which copies the set of borrowers on every call.
+        queue = getattr(self.limiter, "_wait_queue", None)
+        if queue is not None:
+            return len(queue)
+        return self.limiter.statistics().tasks_waiting
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "impl": self.impl, "thread": self.thread.as_dict()}

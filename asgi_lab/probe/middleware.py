@@ -25,6 +25,7 @@ a normal worker exit loses no record.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import IO, Any
 
 import anyio.to_thread
 
-from asgi_lab.probe.identity import ThreadInfo, current_loop, current_thread
+from asgi_lab.probe.identity import LoopInfo, ThreadInfo, current_loop, current_thread
 from asgi_lab.probe.record import Record
 from asgi_lab.probe.sinks import JsonLinesWriter, RecordRing
 from asgi_lab.probe.threadpool import current_record, install
@@ -89,31 +90,36 @@ class ProbeMiddleware:
         self.writer = JsonLinesWriter(trace, interval=writer_interval) if trace else None
         self._sequence = 0
         self._in_flight = 0
+        # The last loop seen and its identity: one `is` test per request instead of a lookup.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_info: LoopInfo | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = scope["type"]
-        if kind == "http":
-            await self._http(scope, receive, send)
-        elif kind == "lifespan":
-            await self._lifespan(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        loop = current_loop()
+        # Everything here runs on the loop thread for every request: keep it lean. The work
+        # that can wait (formatting, I/O) happens in the writer thread.
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self._lifespan(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        running = asyncio.get_running_loop()
+        loop = self._loop_info
+        if running is not self._loop or loop is None:
+            self._loop, self._loop_info = running, (loop := current_loop())
         limiter = loop.limiter
         self._sequence += 1
         record = Record(
-            f"{loop.pid}-{self._sequence}",
+            self._sequence,
             scope["method"],
             scope["path"],
             scope.get("client"),
             loop,
             scope,
             time.time_ns(),
-            int(limiter.total_tokens),
+            limiter.total_tokens,  # type: ignore[arg-type]  # a float only when set to inf
             limiter.borrowed_tokens,
-            limiter.statistics().tasks_waiting,
+            loop.waiting(),
             self._in_flight,
         )
         started = time.perf_counter_ns()
@@ -124,14 +130,17 @@ class ProbeMiddleware:
             if message["type"] == "http.response.start":
                 record.response_ns = now = time.time_ns()
                 record.status = message["status"]
-                thread = record.handler = resolve_handler(record, now)
+                # No threadpool call so far: the loop thread ran the handler.
+                thread = record.handler or (
+                    resolve_handler(record, now) if record.hops else loop.thread
+                )
+                record.handler = thread
                 if headers:
                     message["headers"] = [
                         *message.get("headers", ()),
-                        (b"x-asgi-lab-pid", loop.pid_header),
-                        (b"x-asgi-lab-loop", loop.id_header),
-                        (b"x-asgi-lab-thread", thread.header),
-                        (b"x-asgi-lab-request", record.id.encode()),
+                        *loop.headers,
+                        thread.header,
+                        (b"x-asgi-lab-request", f"{loop.pid}-{record.seq}".encode()),
                     ]
             await send(message)
 

@@ -63,7 +63,7 @@ class Record:
     """
 
     __slots__ = (
-        "id",
+        "seq",
         "method",
         "path",
         "client",
@@ -85,7 +85,7 @@ class Record:
 
     def __init__(
         self,
-        id: str,
+        seq: int,
         method: str,
         path: str,
         client: tuple[str, int] | list[Any] | None,
@@ -97,7 +97,7 @@ class Record:
         waiting: int,
         in_flight: int,
     ) -> None:
-        self.id = id
+        self.seq = seq
         self.method = method
         self.path = path
         self.client = client
@@ -118,6 +118,11 @@ class Record:
         self.error: str | None = None
         # Held only while the request runs, to see which threadpool call is the endpoint.
         self.scope = scope
+
+    @property
+    def id(self) -> str:
+        """Unique across workers: the pid, then this probe's request number."""
+        return f"{self.loop.pid}-{self.seq}"
 
     @property
     def handler_thread(self) -> ThreadInfo:
@@ -162,4 +167,34 @@ class Record:
         return data
 
     def json_line(self) -> str:
-        return json.dumps(self.as_dict(), separators=(",", ":")) + "\n"
+        """`as_dict()` as one line of JSON, from fragments rendered once per loop and thread.
+
+        It runs on the writer thread, but that thread shares the GIL with the loop: this is
+        about three times cheaper than `json.dumps(self.as_dict())`.
+        """
+        loop = self.loop
+        thread = self.handler_thread
+        client = self.client
+        return (
+            f'{{"id":"{loop.pid}-{self.seq}","method":{_string(self.method)},'
+            f'"path":{_string(self.path)},"status":{self.status},'
+            f'"client":{_string(f"{client[0]}:{client[1]}") if client else "null"},'
+            f'"start_ns":{self.start_ns},"response_ns":{self.response_ns},'
+            f'"end_ns":{self.end_ns},"duration_ns":{self.duration_ns},'
+            f'"ppid":{loop.ppid},"pid":{loop.pid},"in_flight":{self.in_flight},'
+            f'"loop":{loop.json},"handler":{{"thread":{thread.json},'
+            f'"in_threadpool":{"false" if thread.native_id == loop.thread.native_id else "true"}}},'
+            f'"threadpool":{{"total":{_number(self.total)},"borrowed":{self.borrowed},'
+            f'"waiting":{self.waiting},"wait_ns":{self.wait_ns}}},'
+            f'"hops":{_json([h.as_dict() for h in self.hops]) if self.hops else "[]"},'
+            f'"error":{_string(self.error) if self.error is not None else "null"}}}\n'
+        )
+
+
+_string = json.encoder.encode_basestring_ascii
+_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _number(value: float) -> str:
+    # total_tokens may be math.inf, which plain JSON cannot spell.
+    return str(value) if isinstance(value, int) else _json(value)

@@ -7,6 +7,7 @@ import os
 import queue
 import threading
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,6 +29,9 @@ class RecordRing:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def __iter__(self) -> Iterator[Record]:
+        return iter(list(self._records))
 
     def recent(self, limit: int | None = None) -> list[dict[str, Any]]:
         """The newest `limit` records as JSON-ready dicts, oldest first."""

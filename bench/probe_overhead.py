@@ -1,0 +1,143 @@
+"""What the probe costs: Layer 0 under uvicorn with and without it, side by side in one run.
+
+    python bench/probe_overhead.py [--rounds 5] [--seconds 3] [--connections 64]
+
+The server is pinned to core 0 and wrk to core 1 (`taskset`), the variants are interleaved round
+by round, and the medians are compared. A second part times the middleware in-process, on a
+hello-world app, in microseconds per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+from asgi_lab.lab.servers import start
+from asgi_lab.probe import ProbeMiddleware
+from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
+
+VARIANTS: dict[str, tuple[str, bool]] = {
+    # name: (app, write JSON lines to a trace directory)
+    "bare": ("asgi_lab.raw:raw_app", False),
+    "probe": ("asgi_lab.raw:app", False),
+    "probe+trace": ("asgi_lab.raw:app", True),
+}
+
+
+def wrk(url: str, seconds: int, connections: int) -> float:
+    """Requests per second from wrk, pinned to core 1."""
+    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    if match is None:
+        raise RuntimeError(f"could not read wrk's output:\n{out}")
+    return float(match.group(1))
+
+
+def serve_and_load(variant: str, seconds: int, connections: int, trace_root: str) -> float:
+    app, trace = VARIANTS[variant]
+    env = {"ASGI_LAB_TRACE_DIR": tempfile.mkdtemp(dir=trace_root)} if trace else {}
+    with start(app, loop="uvloop", http="httptools", env=env, cpus="0") as server:
+        wrk(server.url + "/quick", 1, connections)  # warm-up
+        return wrk(server.url + "/quick", seconds, connections)
+
+
+async def hello(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"a", b"b")]})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+async def drive(app: ASGIApp, n: int) -> float:
+    """Seconds per request, calling the app directly with a minimal scope."""
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    def scope() -> Scope:
+        return {
+            "type": "http",
+            "method": "GET",
+            "path": "/quick",
+            "client": ("127.0.0.1", 5000),
+            "headers": [],
+            "query_string": b"",
+        }
+
+    started = time.perf_counter()
+    for _ in range(n):
+        await app(scope(), receive, send)
+    return (time.perf_counter() - started) / n
+
+
+def in_process(n: int, rounds: int) -> dict[str, float]:
+    """Median microseconds per request for the bare app and the probed one (ring + headers)."""
+    variants: dict[str, Callable[[], ASGIApp]] = {
+        "bare": lambda: hello,
+        "probe": lambda: ProbeMiddleware(hello, trace=None),
+        "probe+trace": lambda: ProbeMiddleware(hello, trace=open(os.devnull, "w")),  # noqa: SIM115
+    }
+    results: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, make in variants.items():
+            app = make()
+            results[name].append(asyncio.run(drive(app, n)) * 1e6)
+            if isinstance(app, ProbeMiddleware):
+                app.close()
+    return {name: statistics.median(values) for name, values in results.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--requests", type=int, default=100_000, help="in-process requests")
+    args = parser.parse_args()
+
+    print(f"$ {' '.join([os.path.basename(sys.executable), *sys.argv])}")
+    print(f"cores: {os.cpu_count()}; server on core 0, wrk on core 1; uvloop + httptools")
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        print("wrk and taskset are needed for the server part (apt-get install wrk); skipping it")
+    else:
+        rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
+        with tempfile.TemporaryDirectory() as traces:
+            for round_ in range(args.rounds):
+                for name in VARIANTS:
+                    rates[name].append(serve_and_load(name, args.seconds, args.connections, traces))
+                print(
+                    f"  round {round_ + 1}: "
+                    + ", ".join(f"{n} {r[-1]:,.0f}" for n, r in rates.items()),
+                    flush=True,
+                )
+        bare = statistics.median(rates["bare"])
+        load = f"wrk -t1 -c{args.connections} -d{args.seconds}s"
+        print(f"\nLayer 0 /quick, {load}, median of {args.rounds}:")
+        for name, values in rates.items():
+            median = statistics.median(values)
+            cost = (1 - median / bare) * 100
+            print(
+                f"  {name:<12} {median:>9,.0f} req/s  ratio {median / bare:.3f} ({cost:.1f} % cost)"
+            )
+
+    costs = in_process(args.requests, args.rounds)
+    print(f"\nIn-process, hello-world app, {args.requests:,} calls, median of {args.rounds}:")
+    for name, micro in costs.items():
+        extra = micro - costs["bare"]
+        print(f"  {name:<12} {micro:6.2f} µs/request   probe adds {extra:5.2f} µs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
