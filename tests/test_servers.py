@@ -99,14 +99,16 @@ def request_id(connection: http.client.HTTPConnection) -> str:
 def test_blocking_the_loop_delays_quick(one_worker: Server) -> None:
     host, port = one_worker.host, one_worker.port
     for _attempt in range(3):
-        # http.client sends a request without waiting for its answer: the block goes on the
-        # wire first, then quick on a second connection, both from this thread.
+        # http.client sends a request without waiting for its answer: with both connections
+        # open, the block goes on the wire first, then quick, both from this thread.
         blocker = http.client.HTTPConnection(host, port, timeout=15)
         quick = http.client.HTTPConnection(host, port, timeout=15)
         try:
+            blocker.connect()
+            quick.connect()
             blocker.request("GET", "/async/block?seconds=1.0")
-            sent_ns = time.time_ns()
             quick.request("GET", "/quick")
+            sent_ns = time.time_ns()
             ids = {"quick": request_id(quick), "block": request_id(blocker)}
         finally:
             blocker.close()
@@ -114,11 +116,11 @@ def test_blocking_the_loop_delays_quick(one_worker: Server) -> None:
         records = get(one_worker, "/_lab/records", limit=1000).json()["records"]
         by_id = {r["id"]: r for r in records}
         quick_record, block_record = by_id[ids["quick"]], by_id[ids["block"]]
-        if block_record["start_ns"] < sent_ns:
-            break  # the block was running when quick was sent: the case we want to see
+        if block_record["start_ns"] < quick_record["start_ns"]:
+            break  # the block got the loop first: the case we want to see
     else:
-        raise AssertionError("the blocking request never started before /quick was sent")
-    # quick was on the wire while the loop slept, and was not even dispatched until it woke.
+        raise AssertionError("/quick was dispatched before the blocking request three times")
+    # quick was on the wire while the loop slept, and was not dispatched until it woke.
     assert sent_ns < block_record["end_ns"]
     assert quick_record["start_ns"] >= block_record["response_ns"]
     assert quick_record["loop"]["thread"] == block_record["loop"]["thread"]
