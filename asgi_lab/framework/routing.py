@@ -47,6 +47,8 @@ class APIRoute(Route):
         name: str | None = None,
     ) -> None:
         super().__init__(path, endpoint, methods=methods, name=name)
+        # Unlike Starlette, FastAPI does not answer HEAD for a GET route.
+        self.methods = {method.upper() for method in methods or ("GET",)}
         self.status_code = status_code
         self.response_model = response_model
         self.dependant = build_dependant(endpoint, set(self.param_convertors))

@@ -142,7 +142,8 @@ def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> lis
     )
     assert dependant.model is not None
     try:
-        validated = dependant.model.model_validate(data).__dict__
+        # from_attributes=True as FastAPI does; it changes some error types (model_attributes_type).
+        validated = dependant.model.model_validate(data, from_attributes=True).__dict__
     except ValidationError as exc:
         return _relocate(dependant, exc, skip_body=unreadable_body) + forced
     if forced:
