@@ -1,8 +1,9 @@
 """Requests per second of FastAPI and asgi_lab.framework on identical endpoints, measured with wrk.
 
-Each framework gets one uvicorn process (uvloop, httptools) on a socket this script binds, pinned to
-CPU 0; wrk is pinned to CPU 1. The variants are interleaved over several rounds so drift in the
-machine hits both alike, and the median of the rounds is reported.
+In each round each framework in turn gets a fresh uvicorn process (uvloop, httptools) on a socket
+this script binds, pinned to CPU 0, and wrk (pinned to CPU 1) measures every endpoint; only one
+server runs at a time. Rounds interleave the frameworks so drift in the machine hits both alike,
+and the median of the rounds is reported.
 
     python bench/frameworks.py [--rounds 3] [--duration 3] [--connections 64]
 """
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -102,15 +103,12 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
     results: dict[tuple[str, str], list[float]] = {}
-    with ExitStack() as stack:
-        ports = {name: stack.enter_context(server(app)) for name, app in APPS.items()}
-        for port in ports.values():  # warm both before measuring either
-            for path in ENDPOINTS.values():
-                requests_per_second(f"http://127.0.0.1:{port}{path}", 1, args.connections)
-        for round_ in range(1, args.rounds + 1):
-            for label, path in ENDPOINTS.items():
-                for name, port in ports.items():
+    for round_ in range(1, args.rounds + 1):
+        for name, app in APPS.items():
+            with server(app) as port:
+                for label, path in ENDPOINTS.items():
                     url = f"http://127.0.0.1:{port}{path}"
+                    requests_per_second(url, 1, args.connections)  # warm up
                     rps = requests_per_second(url, args.duration, args.connections)
                     results.setdefault((label, name), []).append(rps)
                     print(f"round {round_}  {label:<18} {name:<8} {rps:>9.0f} req/s", flush=True)

@@ -39,11 +39,14 @@ def _fallback(value: Any) -> Any:
     raise TypeError(f"Cannot serialise {type(value).__name__} {value!r} to JSON.")
 
 
+# Built once: json.dumps with options builds a new encoder on every call.
+_encoder = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_fallback
+)
+
+
 def to_json(value: Any) -> bytes:
     """Compact UTF-8 JSON, as Starlette's JSONResponse writes it; NaN and infinity are errors."""
     if isinstance(value, BaseModel):
         return value.model_dump_json(by_alias=True).encode()
-    text = json.dumps(
-        value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_fallback
-    )
-    return text.encode()
+    return _encoder.encode(value).encode()

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, Router
 from starlette.types import Lifespan
 
-from asgi_lab.types import Receive, Scope, Send
+from asgi_lab.types import ASGIApp, Receive, Scope, Send
 
 from .encode import to_json
 from .errors import HTTPException, RequestValidationError, ResponseValidationError
@@ -66,6 +66,14 @@ class APIRoute(Route):
 
     async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The route's ASGI app: build the response, send it, then close request-scoped deps."""
+        if self.bare:
+            # Nothing to solve and nothing to close: call, encode, send.
+            if self.is_async:
+                result = await self.endpoint()
+            else:
+                result = await run_in_threadpool(self.endpoint)
+            await (await self.serialise(result))(scope, receive, send)
+            return
         request = Request(scope, receive, send)
         if not self.needs_stacks:
             response = await self.respond(request, None, None)
@@ -81,35 +89,53 @@ class APIRoute(Route):
         request: Request,
         request_stack: AsyncExitStack | None,
         function_stack: AsyncExitStack | None,
-    ) -> Response:
+    ) -> ASGIApp:
         """Solve the plan, call the endpoint and turn its result into a response."""
-        endpoint = self.endpoint
-        if self.bare:
-            values: dict[str, Any] = {}
-        else:
-            body = await _read_body(request) if self.reads_body else MISSING
-            ctx = Context(request, body, request_stack, function_stack)
-            values, errors = await solve(self.dependant, ctx)
-            if errors:
-                raise RequestValidationError(errors)
+        body = await _read_body(request) if self.reads_body else MISSING
+        ctx = Context(request, body, request_stack, function_stack)
+        values, errors = await solve(self.dependant, ctx)
+        if errors:
+            raise RequestValidationError(errors)
         if self.is_async:
-            result = await endpoint(**values)
+            result = await self.endpoint(**values)
         else:
-            result = await run_in_threadpool(endpoint, **values)
+            result = await run_in_threadpool(self.endpoint, **values)
+        return await self.serialise(result)
+
+    async def serialise(self, result: Any) -> ASGIApp:
+        """The endpoint's result as a response: passed through, or validated and written as JSON."""
         if isinstance(result, Response):
             return result
         status = self.status_code or 200
         if status < 200 or status in (204, 205, 304):
             return Response(b"", status_code=status, media_type="application/json")
         if self.adapter is None:
-            return Response(to_json(result), status_code=status, media_type="application/json")
+            return JSONBytes(to_json(result), status)
         if self.is_async:
             checked = _check(self.adapter, result)
         else:
             # FastAPI validates a def endpoint's result in a worker thread too.
             checked = await run_in_threadpool(_check, self.adapter, result)
-        content = self.adapter.dump_json(checked, by_alias=True)
-        return Response(content, status_code=status, media_type="application/json")
+        return JSONBytes(self.adapter.dump_json(checked, by_alias=True), status)
+
+
+class JSONBytes:
+    """Already-encoded JSON sent with JSONResponse's headers, without building a Response."""
+
+    __slots__ = ("body", "status")
+
+    def __init__(self, body: bytes, status: int) -> None:
+        self.body = body
+        self.status = status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the start and the single body message."""
+        headers = [
+            (b"content-length", b"%d" % len(self.body)),
+            (b"content-type", b"application/json"),
+        ]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
 
 
 def _response_adapter(endpoint: Callable[..., Any], response_model: Any) -> TypeAdapter[Any] | None:
