@@ -10,14 +10,14 @@ from starlette.routing import BaseRoute
 from starlette.types import ExceptionHandler, Lifespan
 
 from .errors import RequestValidationError, http_exception_handler, request_validation_handler
-from .routing import APIRouter
+from .routing import APIRouter, Verbs
 
 __all__ = ["FastAPI"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class FastAPI(Starlette):
+class FastAPI(Verbs, Starlette):
     """A Starlette app with FastAPI's decorators, parameter handling and error shapes."""
 
     router: APIRouter
@@ -48,26 +48,10 @@ class FastAPI(Starlette):
 
         return decorator
 
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        """Register `endpoint` at `path` on the app's router."""
+        self.router.add_api_route(path, endpoint, **options)
+
     def include_router(self, router: APIRouter, *, prefix: str = "") -> None:
         """Serve `router`'s routes under `prefix`."""
         self.router.include_router(router, prefix=prefix)
-
-    def get(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a GET endpoint (HEAD is answered too)."""
-        return self.router.get(path, **options)
-
-    def post(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a POST endpoint."""
-        return self.router.post(path, **options)
-
-    def put(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a PUT endpoint."""
-        return self.router.put(path, **options)
-
-    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a PATCH endpoint."""
-        return self.router.patch(path, **options)
-
-    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a DELETE endpoint."""
-        return self.router.delete(path, **options)

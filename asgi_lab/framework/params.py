@@ -55,9 +55,6 @@ class Param:
         self.embed = embed
         self.convert_underscores = convert_underscores
 
-    def __repr__(self) -> str:
-        return f"Param({self.source!r}, default={self.default!r})"
-
 
 class Dependency:
     """A parameter filled by calling another function, solved like an endpoint."""
@@ -71,9 +68,6 @@ class Dependency:
         self.call = call
         self.use_cache = use_cache
         self.scope = scope
-
-    def __repr__(self) -> str:
-        return f"Depends({getattr(self.call, '__name__', self.call)})"
 
 
 def Path(

@@ -26,7 +26,7 @@ from .errors import HTTPException, RequestValidationError, ResponseValidationErr
 from .signature import build_dependant, mark_body
 from .solve import MISSING, Context, solve
 
-__all__ = ["APIRoute", "APIRouter"]
+__all__ = ["APIRoute", "APIRouter", "Verbs"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 # The default for response_model: use the endpoint's return annotation, as FastAPI does.
@@ -182,7 +182,43 @@ async def _read_body(request: Request) -> Any:
         raise HTTPException(400, "There was an error parsing the body") from exc
 
 
-class APIRouter(Router):
+class Verbs:
+    """The decorators that register endpoints, shared by `APIRouter` and `FastAPI`."""
+
+    # Register an endpoint at a path; APIRouter and FastAPI each define it.
+    add_api_route: Callable[..., None]
+
+    def api_route(self, path: str, *, methods: Sequence[str], **options: Any) -> Callable[[F], F]:
+        """Decorator form of `add_api_route`."""
+
+        def decorator(endpoint: F) -> F:
+            self.add_api_route(path, endpoint, methods=methods, **options)
+            return endpoint
+
+        return decorator
+
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a GET endpoint."""
+        return self.api_route(path, methods=["GET"], **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a POST endpoint."""
+        return self.api_route(path, methods=["POST"], **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a PUT endpoint."""
+        return self.api_route(path, methods=["PUT"], **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a PATCH endpoint."""
+        return self.api_route(path, methods=["PATCH"], **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a DELETE endpoint."""
+        return self.api_route(path, methods=["DELETE"], **options)
+
+
+class APIRouter(Verbs, Router):
     """A group of API routes under a common prefix, included into an app or another router."""
 
     def __init__(
@@ -217,35 +253,6 @@ class APIRouter(Router):
             name=name,
         )
         self.routes.append(route)
-
-    def api_route(self, path: str, *, methods: Sequence[str], **options: Any) -> Callable[[F], F]:
-        """Decorator form of `add_api_route`."""
-
-        def decorator(endpoint: F) -> F:
-            self.add_api_route(path, endpoint, methods=methods, **options)
-            return endpoint
-
-        return decorator
-
-    def get(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a GET endpoint (HEAD is answered too)."""
-        return self.api_route(path, methods=["GET"], **options)
-
-    def post(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a POST endpoint."""
-        return self.api_route(path, methods=["POST"], **options)
-
-    def put(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a PUT endpoint."""
-        return self.api_route(path, methods=["PUT"], **options)
-
-    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a PATCH endpoint."""
-        return self.api_route(path, methods=["PATCH"], **options)
-
-    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a DELETE endpoint."""
-        return self.api_route(path, methods=["DELETE"], **options)
 
     def include_router(self, router: "APIRouter", *, prefix: str = "") -> None:
         """Copy `router`'s routes here, each under `prefix` (routes rebuild their plans)."""
