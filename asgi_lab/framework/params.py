@@ -1,0 +1,123 @@
+"""Markers that say where a parameter comes from: path, query, header, cookie, body or a dependency.
+
+The public helpers (`Query(3, ge=1)`, `Depends(get_db)`) return `Any`, as FastAPI's do, so that
+`q: int = Query(3)` type-checks; the objects they build are `Param` and `Dependency`.
+"""
+
+from collections.abc import Callable
+from typing import Any, Literal, TypedDict, Unpack
+
+from pydantic_core import PydanticUndefined
+
+__all__ = [
+    "Body",
+    "Constraints",
+    "Cookie",
+    "Dependency",
+    "Depends",
+    "Header",
+    "Param",
+    "Path",
+    "Query",
+]
+
+
+class Constraints(TypedDict, total=False):
+    """The pydantic constraints a request value may carry."""
+
+    gt: float
+    ge: float
+    lt: float
+    le: float
+    multiple_of: float
+    min_length: int
+    max_length: int
+    pattern: str
+
+
+class Param:
+    """A request value with a default and pydantic constraints, read from `source`."""
+
+    def __init__(
+        self,
+        source: str,
+        default: Any,
+        alias: str | None,
+        constraints: Constraints,
+        *,
+        embed: bool = False,
+        convert_underscores: bool = True,
+    ) -> None:
+        self.source = source
+        self.default = default
+        self.alias = alias
+        self.constraints = constraints
+        self.embed = embed
+        self.convert_underscores = convert_underscores
+
+
+class Dependency:
+    """A parameter filled by calling another function, solved like an endpoint."""
+
+    def __init__(
+        self,
+        call: Callable[..., Any] | None,
+        use_cache: bool,
+        scope: Literal["function", "request"] | None,
+    ) -> None:
+        self.call = call
+        self.use_cache = use_cache
+        self.scope = scope
+
+
+def Path(
+    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Constraints]
+) -> Any:
+    """A segment of the URL path, always required."""
+    return Param("path", default, alias, c)
+
+
+def Query(
+    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Constraints]
+) -> Any:
+    """A query-string value; a `list[...]` annotation collects every occurrence."""
+    return Param("query", default, alias, c)
+
+
+def Header(
+    default: Any = PydanticUndefined,
+    *,
+    alias: str | None = None,
+    convert_underscores: bool = True,
+    **c: Unpack[Constraints],
+) -> Any:
+    """A request header; `user_agent` is read from `user-agent` unless told otherwise."""
+    return Param("header", default, alias, c, convert_underscores=convert_underscores)
+
+
+def Cookie(
+    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Constraints]
+) -> Any:
+    """A cookie sent by the client."""
+    return Param("cookie", default, alias, c)
+
+
+def Body(
+    default: Any = PydanticUndefined,
+    *,
+    embed: bool = False,
+    alias: str | None = None,
+    **c: Unpack[Constraints],
+) -> Any:
+    """A value from the JSON body; `embed=True` reads it under its own name."""
+    return Param("body", default, alias, c, embed=embed)
+
+
+def Depends(
+    dependency: Callable[..., Any] | None = None,
+    *,
+    use_cache: bool = True,
+    scope: Literal["function", "request"] | None = None,
+) -> Any:
+    """Fill a parameter with what `dependency` returns (or yields), once per request by default."""
+    return Dependency(dependency, use_cache, scope)

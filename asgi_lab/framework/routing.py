@@ -1,0 +1,270 @@
+"""Routes that turn a request into an endpoint call, and routers that group them under a prefix.
+
+`APIRoute` is a Starlette `Route`, so matching, 405s and `scope["endpoint"]` (the user's function)
+are Starlette's own; only the ASGI app behind the route is ours. Per request it reads the body
+(only if some parameter needs it), solves the precompiled plan, calls the endpoint on the loop or
+in a worker thread, and writes the result as JSON.
+"""
+
+import inspect
+import json
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, Router
+from starlette.types import Lifespan
+
+from asgi_lab.types import ASGIApp, Receive, Scope, Send
+
+from .encode import to_json
+from .errors import HTTPException, RequestValidationError, ResponseValidationError
+from .signature import build_dependant, mark_body
+from .solve import MISSING, Context, solve
+
+__all__ = ["APIRoute", "APIRouter", "Verbs"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+# The default for response_model: use the endpoint's return annotation, as FastAPI does.
+INFER: Any = object()
+
+
+class APIRoute(Route):
+    """A route whose endpoint takes typed, validated parameters and may return plain data."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Sequence[str] | None = None,
+        status_code: int | None = None,
+        response_model: Any = INFER,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(path, endpoint, methods=methods, name=name)
+        # Unlike Starlette, FastAPI does not answer HEAD for a GET route.
+        self.methods = {method.upper() for method in methods or ("GET",)}
+        self.status_code = status_code
+        self.response_model = response_model
+        self.dependant = build_dependant(endpoint, set(self.param_convertors))
+        if self.dependant.kind in ("gen", "async_gen"):
+            raise TypeError(f"Streaming endpoints are not supported: {endpoint!r}.")
+        mark_body(self.dependant)
+        tree = self.dependant.walk()
+        self.reads_body = any(f.source == "body" for d in tree for f in d.fields)
+        self.needs_stacks = any(d.kind in ("gen", "async_gen") for d in tree)
+        # The whole plan is trivial when the endpoint takes nothing from the request.
+        self.bare = len(tree) == 1 and not self.dependant.fields and not self.reads_body
+        self.is_async = self.dependant.kind == "async"
+        self.adapter = _response_adapter(endpoint, response_model)
+        self.app = self.handle_request
+
+    async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The route's ASGI app: build the response, send it, then close request-scoped deps."""
+        if self.bare:
+            # Nothing to solve and nothing to close: call, encode, send.
+            if self.is_async:
+                result = await self.endpoint()
+            else:
+                result = await run_in_threadpool(self.endpoint)
+            await (await self.serialise(result))(scope, receive, send)
+            return
+        request = Request(scope, receive, send)
+        if not self.needs_stacks:
+            response = await self.respond(request, None, None)
+            await response(scope, receive, send)
+            return
+        async with AsyncExitStack() as request_stack:
+            async with AsyncExitStack() as function_stack:
+                response = await self.respond(request, request_stack, function_stack)
+            await response(scope, receive, send)
+
+    async def respond(
+        self,
+        request: Request,
+        request_stack: AsyncExitStack | None,
+        function_stack: AsyncExitStack | None,
+    ) -> ASGIApp:
+        """Solve the plan, call the endpoint and turn its result into a response."""
+        body = await _read_body(request) if self.reads_body else MISSING
+        ctx = Context(request, body, request_stack, function_stack)
+        values, errors = await solve(self.dependant, ctx)
+        if errors:
+            raise RequestValidationError(errors)
+        if self.is_async:
+            result = await self.endpoint(**values)
+        else:
+            result = await run_in_threadpool(self.endpoint, **values)
+        return await self.serialise(result)
+
+    async def serialise(self, result: Any) -> ASGIApp:
+        """The endpoint's result as a response: passed through, or validated and written as JSON."""
+        if isinstance(result, Response):
+            return result
+        status = self.status_code or 200
+        if status < 200 or status in (204, 205, 304):
+            return Response(b"", status_code=status, media_type="application/json")
+        if self.adapter is None:
+            return JSONBytes(to_json(result), status)
+        if self.is_async:
+            checked = _check(self.adapter, result)
+        else:
+            # FastAPI validates a def endpoint's result in a worker thread too.
+            checked = await run_in_threadpool(_check, self.adapter, result)
+        return JSONBytes(self.adapter.dump_json(checked, by_alias=True), status)
+
+
+class JSONBytes:
+    """Already-encoded JSON sent with JSONResponse's headers, without building a Response."""
+
+    __slots__ = ("body", "status")
+
+    def __init__(self, body: bytes, status: int) -> None:
+        self.body = body
+        self.status = status
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the start and the single body message."""
+        headers = [
+            (b"content-length", b"%d" % len(self.body)),
+            (b"content-type", b"application/json"),
+        ]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body})
+
+
+def _response_adapter(endpoint: Callable[..., Any], response_model: Any) -> TypeAdapter[Any] | None:
+    """A validator for the result, from `response_model` or else the return annotation."""
+    if response_model is INFER:
+        annotation = inspect.signature(endpoint, eval_str=True).return_annotation
+        response_model = None if annotation is inspect.Signature.empty else annotation
+    if not response_model or (
+        isinstance(response_model, type) and issubclass(response_model, Response)
+    ):
+        return None
+    return TypeAdapter(response_model)
+
+
+def _check(adapter: TypeAdapter[Any], result: Any) -> Any:
+    try:
+        return adapter.validate_python(result, from_attributes=True)
+    except ValidationError as exc:
+        raise ResponseValidationError(exc.errors(include_url=False)) from exc
+
+
+async def _read_body(request: Request) -> Any:
+    """The JSON body, the raw bytes when it is not JSON, or MISSING when there is none."""
+    try:
+        raw = await request.body()
+        if not raw:
+            return MISSING
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json" and not (
+            media_type.startswith("application/") and media_type.endswith("+json")
+        ):
+            return raw
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        error = {
+            "type": "json_invalid",
+            "loc": ("body", exc.pos),
+            "msg": "JSON decode error",
+            "input": {},
+            "ctx": {"error": exc.msg},
+        }
+        raise RequestValidationError([error]) from exc
+    except Exception as exc:
+        raise HTTPException(400, "There was an error parsing the body") from exc
+
+
+class Verbs:
+    """The decorators that register endpoints, shared by `APIRouter` and `FastAPI`."""
+
+    # Register an endpoint at a path; APIRouter and FastAPI each define it.
+    add_api_route: Callable[..., None]
+
+    def api_route(self, path: str, *, methods: Sequence[str], **options: Any) -> Callable[[F], F]:
+        """Decorator form of `add_api_route`."""
+
+        def decorator(endpoint: F) -> F:
+            self.add_api_route(path, endpoint, methods=methods, **options)
+            return endpoint
+
+        return decorator
+
+    def get(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a GET endpoint."""
+        return self.api_route(path, methods=["GET"], **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a POST endpoint."""
+        return self.api_route(path, methods=["POST"], **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a PUT endpoint."""
+        return self.api_route(path, methods=["PUT"], **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a PATCH endpoint."""
+        return self.api_route(path, methods=["PATCH"], **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[F], F]:
+        """Register a DELETE endpoint."""
+        return self.api_route(path, methods=["DELETE"], **options)
+
+
+class APIRouter(Verbs, Router):
+    """A group of API routes under a common prefix, included into an app or another router."""
+
+    def __init__(
+        self,
+        *,
+        prefix: str = "",
+        routes: Sequence[BaseRoute] | None = None,
+        lifespan: Lifespan[Any] | None = None,
+    ) -> None:
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f'Prefix "{prefix}" must start with "/" and not end with "/".')
+        super().__init__(routes, lifespan=lifespan)
+        self.prefix = prefix
+
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        methods: Sequence[str] | None = None,
+        status_code: int | None = None,
+        response_model: Any = INFER,
+        name: str | None = None,
+    ) -> None:
+        """Register `endpoint` at this router's prefix plus `path`."""
+        route = APIRoute(
+            self.prefix + path,
+            endpoint,
+            methods=methods,
+            status_code=status_code,
+            response_model=response_model,
+            name=name,
+        )
+        self.routes.append(route)
+
+    def include_router(self, router: "APIRouter", *, prefix: str = "") -> None:
+        """Copy `router`'s routes here, each under `prefix` (routes rebuild their plans)."""
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                self.add_api_route(
+                    prefix + route.path,
+                    route.endpoint,
+                    methods=sorted(route.methods or ()),
+                    status_code=route.status_code,
+                    response_model=route.response_model,
+                    name=route.name,
+                )
+            else:
+                self.routes.append(route)

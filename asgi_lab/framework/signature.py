@@ -1,0 +1,189 @@
+"""Read a function's signature once, at registration, into a plan of where each argument comes from.
+
+A `Dependant` is one function of the tree (the endpoint or a dependency): its sub-dependencies in
+signature order, the request values it takes, and one pydantic model that validates them all at
+once. Nothing here runs per request; `solve.py` walks the plan.
+"""
+
+import dataclasses
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel, Field, create_model
+from starlette.requests import HTTPConnection
+
+from .params import Dependency, Param
+
+__all__ = ["Dependant", "RequestField", "build_dependant", "kind_of"]
+
+Kind = Literal["async", "sync", "async_gen", "gen"]
+# FastAPI groups a dependant's request values in this order, and reports errors in it.
+_SOURCES = ("path", "query", "header", "cookie", "body")
+
+
+@dataclasses.dataclass(slots=True)
+class RequestField:
+    """One request value: `key` in the validator model, `alias` in the request, `loc` in errors."""
+
+    key: str
+    name: str
+    source: str
+    alias: str
+    many: bool
+    embed: bool
+    loc: tuple[str, ...]
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Dependant:
+    """One function of the dependency tree and everything needed to call it."""
+
+    call: Callable[..., Any]
+    kind: Kind
+    name: str | None = None
+    use_cache: bool = True
+    scope: str | None = None
+    dependencies: list["Dependant"] = dataclasses.field(default_factory=list)
+    fields: list[RequestField] = dataclasses.field(default_factory=list)
+    model: type[BaseModel] | None = None
+    request_name: str | None = None
+    embed_body: bool = False
+    by_key: dict[str, RequestField] = dataclasses.field(default_factory=dict)
+    cache_key: tuple[Any, str] = ("", "")
+
+    def __post_init__(self) -> None:
+        # FastAPI caches a value per callable and per teardown scope.
+        default = "request" if self.kind in ("gen", "async_gen") else ""
+        self.cache_key = (self.call, self.scope or default)
+
+    def walk(self) -> list["Dependant"]:
+        """This dependant and all below it, depth first."""
+        return [self, *(d for sub in self.dependencies for d in sub.walk())]
+
+
+def kind_of(call: Callable[..., Any]) -> Kind:
+    """How FastAPI runs `call`: on the loop, in a thread, or as a context manager of either."""
+    if inspect.isclass(call):
+        return "sync"
+    fn = call if inspect.isroutine(call) else getattr(call, "__call__", call)  # noqa: B004
+    if inspect.isasyncgenfunction(fn):
+        return "async_gen"
+    if inspect.isgeneratorfunction(fn):
+        return "gen"
+    return "async" if inspect.iscoroutinefunction(fn) else "sync"
+
+
+def _is_sequence(tp: Any) -> bool:
+    origin = get_origin(tp)
+    if origin is Annotated:
+        return _is_sequence(get_args(tp)[0])
+    if origin is Union or origin is UnionType:
+        return any(_is_sequence(arg) for arg in get_args(tp))
+    cls = origin or tp
+    return _subclass(cls, (list, set, frozenset, tuple, Sequence)) and not _subclass(
+        cls, (str, bytes)
+    )
+
+
+def _is_complex(tp: Any) -> bool:
+    # Mirrors FastAPI: models, mappings, sequences and dataclasses are read from the body.
+    origin = get_origin(tp)
+    if origin is Union or origin is UnionType:
+        return any(_is_complex(arg) for arg in get_args(tp))
+    if origin is Annotated:
+        return _is_complex(get_args(tp)[0])
+    cls = origin or tp
+    return _is_sequence(tp) or _subclass(cls, (BaseModel, Mapping)) or dataclasses.is_dataclass(cls)
+
+
+def _subclass(cls: Any, bases: type | tuple[type, ...]) -> bool:
+    return isinstance(cls, type) and issubclass(cls, bases)
+
+
+def build_dependant(
+    call: Callable[..., Any],
+    path_params: set[str],
+    *,
+    name: str | None = None,
+    use_cache: bool = True,
+    scope: str | None = None,
+) -> Dependant:
+    """Analyse `call`'s signature (and its dependencies', recursively) into a `Dependant`."""
+    dependant = Dependant(call, kind_of(call), name, use_cache, scope)
+    model_fields: dict[str, Any] = {}
+    found: list[tuple[RequestField, Any]] = []
+    for param in inspect.signature(call, eval_str=True).parameters.values():
+        tp, marker, default = _split(param)
+        if isinstance(marker, Dependency):
+            sub_call = marker.call if marker.call is not None else tp
+            dependant.dependencies.append(
+                build_dependant(
+                    sub_call,
+                    path_params,
+                    name=param.name,
+                    use_cache=marker.use_cache,
+                    scope=marker.scope,
+                )
+            )
+            continue
+        if marker is None and _subclass(tp, HTTPConnection):
+            dependant.request_name = param.name
+            continue
+        if marker is None:
+            if param.name in path_params:
+                source = "path"
+            else:
+                source = "body" if _is_complex(tp) else "query"
+            marker = Param(source, default, None, {})
+        if param.name in path_params and marker.source != "path":
+            raise TypeError(
+                f"Parameter {param.name!r} of {call!r} is in the path, not the {marker.source}."
+            )
+        alias = marker.alias or param.name
+        if marker.source == "header" and marker.convert_underscores and not marker.alias:
+            alias = param.name.replace("_", "-")
+        many = marker.source in ("query", "header") and _is_sequence(tp)
+        field = RequestField(
+            f"p{len(found)}", param.name, marker.source, alias, many, marker.embed, ()
+        )
+        found.append((field, (tp, Field(default, **marker.constraints))))
+    found.sort(key=lambda pair: _SOURCES.index(pair[0].source))
+    for field, spec in found:
+        field.loc = (field.source, field.alias)
+        dependant.fields.append(field)
+        dependant.by_key[field.key] = field
+        model_fields[field.key] = spec
+    if model_fields:
+        label = getattr(call, "__name__", type(call).__name__)
+        dependant.model = create_model(f"Params_{label}", **model_fields)
+    return dependant
+
+
+def _split(param: inspect.Parameter) -> tuple[Any, Param | Dependency | None, Any]:
+    """The bare annotation, the marker (from `Annotated` or the default) and the real default."""
+    tp: Any = Any if param.annotation is inspect.Parameter.empty else param.annotation
+    default: Any = ... if param.default is inspect.Parameter.empty else param.default
+    marker: Param | Dependency | None = None
+    if get_origin(tp) is Annotated:
+        bare, *extras = get_args(tp)
+        markers = [m for m in extras if isinstance(m, Param | Dependency)]
+        others = [m for m in extras if not isinstance(m, Param | Dependency)]
+        marker = markers[-1] if markers else None
+        # Keep validators such as AfterValidator; only our markers leave the annotation.
+        tp = Annotated[bare, *others] if others else bare
+    if isinstance(default, Param | Dependency):
+        marker, default = default, (default.default if isinstance(default, Param) else ...)
+    return tp, marker, default
+
+
+def mark_body(root: Dependant) -> None:
+    """Decide, as FastAPI does for the whole route, whether body values sit under their names."""
+    body = [f for d in root.walk() for f in d.fields if f.source == "body"]
+    embed = len({f.name for f in body}) > 1 or bool(body and body[0].embed)
+    for dependant in root.walk():
+        dependant.embed_body = embed
+        for field in dependant.fields:
+            if field.source == "body" and not embed:
+                field.loc = ("body",)

@@ -1,0 +1,168 @@
+"""Solve a `Dependant` for one request: call its dependencies, then validate its request values.
+
+The order is FastAPI's, because the order is what the lab observes: each dependency's own
+dependencies first, then the dependency itself (unless cached for this request), then the request
+values of the function being solved. `async def` runs on the event loop; `def` runs in a worker
+thread; generator dependencies become context managers on the request's exit stacks, and a sync
+generator is entered and closed in worker threads. Every hop into a thread goes through
+`anyio.to_thread.run_sync`, looked up when called, so a probe that replaces it sees every hop.
+"""
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, contextmanager
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from .errors import missing
+from .signature import Dependant
+
+__all__ = ["MISSING", "Context", "solve"]
+
+T = TypeVar("T")
+MISSING: Any = object()
+
+
+class Context:
+    """What solving one request needs: the request, its parsed body, exit stacks and the cache."""
+
+    __slots__ = ("request", "body", "request_stack", "function_stack", "cache")
+
+    def __init__(
+        self,
+        request: Request,
+        body: Any,
+        request_stack: AsyncExitStack | None,
+        function_stack: AsyncExitStack | None,
+    ) -> None:
+        self.request = request
+        self.body = body
+        # Generator dependencies close on the request stack after the response is sent, or on
+        # the function stack before it when declared with scope="function".
+        self.request_stack = request_stack
+        self.function_stack = function_stack
+        self.cache: dict[tuple[Any, str], Any] = {}
+
+
+async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The keyword arguments for `dependant.call`, or the errors that prevent calling it."""
+    values: dict[str, Any] = {}
+    errors: list[dict[str, Any]] = []
+    for sub in dependant.dependencies:
+        sub_values, sub_errors = await solve(sub, ctx)
+        if sub_errors:
+            # FastAPI goes on with the other dependencies, so their side effects still happen.
+            errors.extend(sub_errors)
+            continue
+        if sub.use_cache and sub.cache_key in ctx.cache:
+            value = ctx.cache[sub.cache_key]
+        else:
+            value = await _call(sub, sub_values, ctx)
+        values[sub.name or ""] = value
+        ctx.cache.setdefault(sub.cache_key, value)
+    if dependant.model is not None:
+        errors.extend(_validate(dependant, ctx, values))
+    if dependant.request_name is not None:
+        values[dependant.request_name] = ctx.request
+    return values, errors
+
+
+async def _call(dependant: Dependant, kwargs: dict[str, Any], ctx: Context) -> Any:
+    kind = dependant.kind
+    if kind == "async":
+        return await dependant.call(**kwargs)
+    if kind == "sync":
+        return await run_in_threadpool(dependant.call, **kwargs)
+    stack = ctx.function_stack if dependant.scope == "function" else ctx.request_stack
+    assert stack is not None, "routes with generator dependencies always open exit stacks"
+    if kind == "async_gen":
+        return await stack.enter_async_context(asynccontextmanager(dependant.call)(**kwargs))
+    return await stack.enter_async_context(_in_threads(contextmanager(dependant.call)(**kwargs)))
+
+
+@asynccontextmanager
+async def _in_threads(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
+    """Enter and exit a sync context manager in worker threads, as FastAPI does."""
+    # __exit__ gets a limiter of its own: waiting for a free pool thread to release a resource
+    # (say a connection back to its pool) could deadlock a full pool.
+    exit_limiter = anyio.CapacityLimiter(1)
+    value = await run_in_threadpool(cm.__enter__)
+    try:
+        yield value
+    except BaseException as exc:
+        with anyio.CancelScope(shield=True):
+            suppress = await anyio.to_thread.run_sync(
+                cm.__exit__, type(exc), exc, exc.__traceback__, limiter=exit_limiter
+            )
+        if not suppress:
+            raise
+    else:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(cm.__exit__, None, None, None, limiter=exit_limiter)
+
+
+def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Read each request value, validate all of them in one pydantic call, and fill `values`."""
+    request = ctx.request
+    data: dict[str, Any] = {}
+    unreadable_body = False
+    for field in dependant.fields:
+        source = field.source
+        if source == "body":
+            body = ctx.body
+            if not dependant.embed_body:
+                value = body
+            elif isinstance(body, dict):
+                value = body.get(field.alias, MISSING)
+            else:
+                # A list or scalar has no names to embed under; FastAPI reports each one missing.
+                unreadable_body = body is not MISSING and not isinstance(body, bytes)
+                value = MISSING
+        else:
+            if source == "query":
+                found: Any = request.query_params
+            elif source == "path":
+                found = request.path_params
+            elif source == "header":
+                found = request.headers
+            else:
+                found = request.cookies
+            if field.many:
+                value = found.getlist(field.alias) or MISSING
+            else:
+                value = found.get(field.alias, MISSING)
+        if value is not MISSING:
+            data[field.key] = value
+    forced = (
+        [missing(f.loc) for f in dependant.fields if f.source == "body"] if unreadable_body else []
+    )
+    assert dependant.model is not None
+    try:
+        # from_attributes=True as FastAPI does; it changes some error types (model_attributes_type).
+        validated = dependant.model.model_validate(data, from_attributes=True).__dict__
+    except ValidationError as exc:
+        return _relocate(dependant, exc, skip_body=unreadable_body) + forced
+    if forced:
+        return forced
+    for field in dependant.fields:
+        values[field.name] = validated[field.key]
+    return []
+
+
+def _relocate(dependant: Dependant, exc: ValidationError, skip_body: bool) -> list[dict[str, Any]]:
+    """Errors with the request's own names: ('query', 'q') instead of the model's ('p0',)."""
+    errors = []
+    for error in exc.errors(include_url=False):
+        key, *rest = error["loc"]
+        field = dependant.by_key[str(key)]
+        if skip_body and field.source == "body":
+            continue
+        error["loc"] = (*field.loc, *rest)
+        if error["type"] == "missing" and not rest:
+            error["input"] = None
+        errors.append(dict(error))
+    return errors
