@@ -12,7 +12,7 @@ import pytest
 from asgi_lab.lab.servers import Server, start
 
 #: The layers every shared identity test runs against; a layer joins when its module exists.
-LAYERS = ["raw"]
+LAYERS = ["raw", "api"]
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ class Constraints(TypedDict, total=False):
     min_length: int
     max_length: int
     pattern: str
+    allow_inf_nan: bool
 
 
 class Param:

@@ -59,7 +59,12 @@ class APIRoute(Route):
         self.reads_body = any(f.source == "body" for d in tree for f in d.fields)
         self.needs_stacks = any(d.kind in ("gen", "async_gen") for d in tree)
         # The whole plan is trivial when the endpoint takes nothing from the request.
-        self.bare = len(tree) == 1 and not self.dependant.fields and not self.reads_body
+        self.bare = (
+            len(tree) == 1
+            and not self.dependant.fields
+            and not self.reads_body
+            and self.dependant.request_name is None
+        )
         self.is_async = self.dependant.kind == "async"
         self.adapter = _response_adapter(endpoint, response_model)
         self.app = self.handle_request

@@ -1,0 +1,178 @@
+"""Layer 2: the catalogue on `asgi_lab.framework`, written as a FastAPI app would be.
+
+Parameters come from the signature, so bad input is answered with FastAPI's 422. `async def`
+endpoints run on the loop, `def` ones in the threadpool; under `/deps/` the dependencies of each
+kind show where the framework puts *them*, which is where FastAPI would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from starlette.requests import ClientDisconnect
+
+from asgi_lab import catalogue, redact
+from asgi_lab.catalogue import LIMITS
+from asgi_lab.framework import Depends, FastAPI, HTTPException, Query, Request
+from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
+
+LAYER = "api"
+RING_SIZE = 1000
+
+Seconds = Annotated[float, Query(ge=0, le=LIMITS.max_seconds, allow_inf_nan=False)]
+Milliseconds = Annotated[int, Query(ge=0, le=LIMITS.max_ms)]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    """Apply $ASGI_LAB_THREADS to this worker's loop; the state reaches every request."""
+    threads = catalogue.apply_threadpool_size()
+    yield {"layer": LAYER, "threads": threads}
+
+
+api = FastAPI(lifespan=lifespan)
+
+
+@api.get("/")
+async def root() -> dict[str, Any]:
+    return {"layer": LAYER, "served_by": served_by()}
+
+
+@api.get("/quick")
+async def quick() -> dict[str, Any]:
+    return catalogue.reply(LAYER, "quick")
+
+
+@api.get("/async/sleep")
+async def async_sleep(seconds: Seconds) -> dict[str, Any]:
+    return await catalogue.async_sleep(LAYER, seconds)
+
+
+@api.get("/async/block")
+async def async_block(seconds: Seconds) -> dict[str, Any]:
+    return await catalogue.async_block(LAYER, seconds)
+
+
+@api.get("/sync/sleep")
+def sync_sleep(seconds: Seconds) -> dict[str, Any]:
+    return catalogue.sync_sleep(LAYER, seconds)
+
+
+@api.get("/sync/cpu")
+def sync_cpu(ms: Milliseconds) -> dict[str, Any]:
+    return catalogue.sync_cpu(LAYER, ms)
+
+
+@api.get("/async/cpu")
+async def async_cpu(ms: Milliseconds) -> dict[str, Any]:
+    return await catalogue.async_cpu(LAYER, ms)
+
+
+@api.post("/echo")
+async def echo(request: Request) -> dict[str, Any]:
+    limit = LIMITS.max_body
+    declared = catalogue.declared_length(request.headers)
+    if declared is not None and declared > limit:
+        raise HTTPException(413, catalogue.body_too_large()["detail"])
+    chunks = size = 0
+    disconnected = False
+    try:
+        async for chunk in request.stream():
+            chunks += 1 if chunk else 0
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(413, catalogue.body_too_large()["detail"])
+    except ClientDisconnect:
+        disconnected = True
+    return catalogue.reply(LAYER, "echo", **catalogue.echo_result(chunks, size, disconnected))
+
+
+@api.get("/scope")
+async def show_scope(request: Request) -> dict[str, Any]:
+    return catalogue.reply(LAYER, "scope", scope=redact.scope(request.scope))
+
+
+@api.get("/_lab/records")
+async def lab_records(
+    request: Request, limit: Annotated[int, Query(ge=1, le=RING_SIZE)] = 100
+) -> dict[str, Any]:
+    probe: ProbeMiddleware = request.scope[SCOPE_KEY]
+    return catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit))
+
+
+# Dependency hops: every kind of dependency, and where each one ran.
+
+
+def here() -> dict[str, Any]:
+    thread = threading.current_thread()
+    return {"name": thread.name, "native_id": threading.get_native_id()}
+
+
+def sync_dep() -> dict[str, Any]:
+    return here()
+
+
+async def async_dep() -> dict[str, Any]:
+    return here()
+
+
+def sync_gen_dep() -> Iterator[dict[str, Any]]:
+    # Entered and closed on threadpool threads, not necessarily the same one.
+    yield here()
+
+
+async def async_gen_dep() -> AsyncIterator[dict[str, Any]]:
+    yield here()
+
+
+@api.get("/deps/hops")
+def dependency_hops(
+    sync: Annotated[dict[str, Any], Depends(sync_dep)],
+    async_: Annotated[dict[str, Any], Depends(async_dep)],
+    sync_gen: Annotated[dict[str, Any], Depends(sync_gen_dep)],
+    async_gen: Annotated[dict[str, Any], Depends(async_gen_dep)],
+) -> dict[str, Any]:
+    ran = {"sync": sync, "async": async_, "sync_gen": sync_gen, "async_gen": async_gen}
+    return catalogue.reply(LAYER, "deps/hops", dependencies=ran, endpoint_thread=here())
+
+
+# A "session" kept in a thread-local, as some database libraries do: opened by a sync dependency,
+# used by a sync endpoint. Both run in the threadpool, but on whichever worker thread is free, so
+# under load the endpoint often finds no session, or another request's.
+_sessions = threading.local()
+_session_ids = itertools.count(1)
+
+
+def open_session(hold: Annotated[float, Query(ge=0, le=1)] = 0) -> Iterator[dict[str, Any]]:
+    """Open a session on this thread; `hold` keeps the thread busy a little, as real I/O would."""
+    session = _sessions.current = next(_session_ids)
+    time.sleep(hold)
+    try:
+        yield {"session": session, "thread": here()}
+    finally:
+        _sessions.current = None
+
+
+@api.get("/deps/thread-local")
+def thread_local_session(
+    opened: Annotated[dict[str, Any], Depends(open_session)],
+) -> dict[str, Any]:
+    found = getattr(_sessions, "current", None)
+    return catalogue.reply(
+        LAYER,
+        "deps/thread-local",
+        opened=opened["session"],
+        found=found,
+        same_session=found == opened["session"],
+        dependency_thread=opened["thread"],
+        endpoint_thread=here(),
+    )
+
+
+#: What `uvicorn asgi_lab.api:app` serves: the wrapper app with the probe around it.
+app = ProbeMiddleware(api, ring_size=RING_SIZE)
