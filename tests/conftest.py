@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from asgi_lab.lab.servers import Server, start
+from asgi_lab.types import ASGIApp, Message
 
 #: The layers every shared identity test runs against; a layer joins when its module exists.
-LAYERS = ["raw", "api"]
+LAYERS = ["raw", "routes", "api"]
 
 
 @pytest.fixture
@@ -42,3 +43,27 @@ def server(layer: str) -> Iterator[Server]:
     """One real uvicorn worker serving the layer."""
     with start(f"asgi_lab.{layer}:app") as s:
         yield s
+
+
+async def run_lifespan(app: ASGIApp, between: Any = None) -> list[str]:
+    """Run an app's lifespan through startup and shutdown, as a server would.
+
+    `between`, if given, is awaited after startup; returns the message types the app sent.
+    """
+    said: list[str] = []
+    started = False
+
+    async def receive() -> Message:
+        nonlocal started
+        if not started:
+            started = True
+            return {"type": "lifespan.startup"}
+        if between is not None:
+            await between()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Message) -> None:
+        said.append(message["type"])
+
+    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
+    return said

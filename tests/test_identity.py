@@ -7,6 +7,7 @@ thread; facts about real servers (main thread, pids, workers) live in test_serve
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import anyio
 import anyio.to_thread
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from asgi_lab.probe import current_loop
+from tests.conftest import run_lifespan
 
 pytestmark = pytest.mark.anyio
 
@@ -81,3 +83,24 @@ async def test_a_running_sync_handler_borrows_a_token(client: httpx.AsyncClient)
         quick = (await client.get("/quick")).json()["served_by"]["threadpool"]
     assert quick["borrowed"] == 1
     assert quick["waiting"] == 0
+
+
+async def test_asgi_lab_threads_is_applied_at_startup(
+    layer_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASGI_LAB_THREADS", "5")
+    seen: list[int] = []
+
+    async def between() -> None:
+        transport = httpx.ASGITransport(app=layer_app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lab") as client:
+            response = await client.get("/sync/sleep", params={"seconds": 0})
+        seen.append(response.json()["served_by"]["threadpool"]["total"])
+
+    limiter = anyio.to_thread.current_default_thread_limiter()
+    try:
+        said = await run_lifespan(layer_app, between)
+    finally:
+        limiter.total_tokens = 40
+    assert said == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert seen == [5]

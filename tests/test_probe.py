@@ -23,7 +23,8 @@ from starlette.routing import Route
 
 import asgi_lab.probe
 from asgi_lab.probe import JsonLinesWriter, ProbeMiddleware, Record, current_loop
-from asgi_lab.types import ASGIApp, Message
+from asgi_lab.types import ASGIApp
+from tests.conftest import run_lifespan
 
 pytestmark = pytest.mark.anyio
 
@@ -223,21 +224,6 @@ async def test_threadpool_calls_outside_a_request_are_not_recorded() -> None:
     assert last_record(probe)["hops"] == []
 
 
-async def lifespan_shutdown(app: ASGIApp) -> list[str]:
-    """Run an app's lifespan through startup and shutdown, as a server would."""
-    incoming = ["lifespan.startup", "lifespan.shutdown"]
-    said: list[str] = []
-
-    async def receive() -> Message:
-        return {"type": incoming.pop(0)}
-
-    async def send(message: Message) -> None:
-        said.append(message["type"])
-
-    await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
-    return said
-
-
 def read_trace(directory: Path) -> list[dict[str, Any]]:
     [path] = directory.iterdir()
     assert path.name.startswith("records-")
@@ -251,7 +237,7 @@ async def test_json_lines_are_complete_after_lifespan_shutdown(tmp_path: Path) -
         transport=httpx.ASGITransport(app=probe), base_url="http://x"
     ) as c:
         ids = [(await c.get(u)).headers["x-asgi-lab-request"] for u in ["/sync", "/async"] * 10]
-    assert await lifespan_shutdown(probe) == [
+    assert await run_lifespan(probe) == [
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",
     ]

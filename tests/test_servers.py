@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from asgi_lab.lab.servers import Server, start
+from asgi_lab.lab.servers import Server, ServerError, start
 from tests.conftest import LAYERS
 
 pytestmark = pytest.mark.server
@@ -175,3 +175,20 @@ def test_two_workers_two_pids_and_no_record_lost(layer: str, tmp_path: Path) -> 
     assert len(loops) == 2
     for record in records:
         assert record["loop"]["thread"]["native_id"] == record["pid"]
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_asgi_lab_threads_sets_every_workers_threadpool(layer: str) -> None:
+    with start(f"asgi_lab.{layer}:app", workers=2, env={"ASGI_LAB_THREADS": "3"}) as server:
+        with ThreadPoolExecutor(4) as pool:
+            # Blocked workers cannot accept: concurrent fresh connections reach both.
+            blocked = list(pool.map(lambda _: get(server, "/async/block", seconds=0.2), range(4)))
+        served = [r.json()["served_by"] for r in blocked]
+        assert {s["pid"] for s in served} == set(server.worker_pids)
+        assert {s["threadpool"]["total"] for s in served} == {3}
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_a_bad_asgi_lab_threads_stops_the_server_with_a_clear_error(layer: str) -> None:
+    with pytest.raises(ServerError, match=r"ASGI_LAB_THREADS must be a whole number from 1"):
+        start(f"asgi_lab.{layer}:app", env={"ASGI_LAB_THREADS": "lots"}, ready_timeout=20)
