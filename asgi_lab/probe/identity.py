@@ -48,6 +48,8 @@ class LoopInfo:
     #: The `x-asgi-lab-pid` and `x-asgi-lab-loop` headers and the loop's JSON, rendered once.
     headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
     json: str = field(init=False, repr=False, compare=False)
+    #: JSON fragments per handler thread, filled and read by the JSON-lines writer only.
+    fragments: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         headers = (
