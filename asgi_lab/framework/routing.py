@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
+import anyio.to_thread
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -76,28 +77,23 @@ class APIRoute(Route):
             if self.is_async:
                 result = await self.endpoint()
             else:
-                result = await run_in_threadpool(self.endpoint)
+                result = await anyio.to_thread.run_sync(self.endpoint)
             await (await self.serialise(result))(scope, receive, send)
             return
-        request = Request(scope, receive, send)
         if not self.needs_stacks:
-            response = await self.respond(request, None, None)
+            response = await self.respond(Context(scope, receive, send))
             await response(scope, receive, send)
             return
         async with AsyncExitStack() as request_stack:
             async with AsyncExitStack() as function_stack:
-                response = await self.respond(request, request_stack, function_stack)
+                ctx = Context(scope, receive, send, request_stack, function_stack)
+                response = await self.respond(ctx)
             await response(scope, receive, send)
 
-    async def respond(
-        self,
-        request: Request,
-        request_stack: AsyncExitStack | None,
-        function_stack: AsyncExitStack | None,
-    ) -> ASGIApp:
+    async def respond(self, ctx: Context) -> ASGIApp:
         """Solve the plan, call the endpoint and turn its result into a response."""
-        body = await _read_body(request) if self.reads_body else MISSING
-        ctx = Context(request, body, request_stack, function_stack)
+        if self.reads_body:
+            ctx.body = await _read_body(ctx.request())
         values, errors = await solve(self.dependant, ctx)
         if errors:
             raise RequestValidationError(errors)

@@ -52,6 +52,8 @@ class Dependant:
     embed_body: bool = False
     by_key: dict[str, RequestField] = dataclasses.field(default_factory=dict)
     cache_key: tuple[Any, str] = ("", "")
+    # Whether solving it does anything: dependencies, request values or the request itself.
+    takes: bool = True
 
     def __post_init__(self) -> None:
         # FastAPI caches a value per callable and per teardown scope.
@@ -158,6 +160,7 @@ def build_dependant(
     if model_fields:
         label = getattr(call, "__name__", type(call).__name__)
         dependant.model = create_model(f"Params_{label}", **model_fields)
+    dependant.takes = bool(dependant.dependencies or model_fields or dependant.request_name)
     return dependant
 
 

@@ -8,9 +8,11 @@ generator is entered and closed in worker threads. Every hop into a thread goes 
 `anyio.to_thread.run_sync`, looked up when called, so a probe that replaces it sees every hop.
 """
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
@@ -18,34 +20,53 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
+from asgi_lab.types import Receive, Scope, Send
+
 from .errors import missing
 from .signature import Dependant
 
-__all__ = ["MISSING", "Context", "solve"]
+__all__ = ["MISSING", "Context", "query_pairs", "solve"]
 
 T = TypeVar("T")
 MISSING: Any = object()
 
 
+@dataclasses.dataclass(slots=True, eq=False)
 class Context:
-    """What solving one request needs: the request, its parsed body, exit stacks and the cache."""
+    """What solving one request needs: its scope, parsed body, exit stacks and value cache."""
 
-    __slots__ = ("request", "body", "request_stack", "function_stack", "cache")
+    scope: Scope
+    receive: Receive
+    send: Send
+    # Generator dependencies close on the request stack after the response is sent, or on
+    # the function stack before it when declared with scope="function".
+    request_stack: AsyncExitStack | None = None
+    function_stack: AsyncExitStack | None = None
+    body: Any = MISSING
+    cache: dict[tuple[Any, str], Any] = dataclasses.field(default_factory=dict)
+    built: Request | None = None
+    pairs: list[tuple[str, str]] | None = None
 
-    def __init__(
-        self,
-        request: Request,
-        body: Any,
-        request_stack: AsyncExitStack | None,
-        function_stack: AsyncExitStack | None,
-    ) -> None:
-        self.request = request
-        self.body = body
-        # Generator dependencies close on the request stack after the response is sent, or on
-        # the function stack before it when declared with scope="function".
-        self.request_stack = request_stack
-        self.function_stack = function_stack
-        self.cache: dict[tuple[Any, str], Any] = {}
+    def request(self) -> Request:
+        """The request, built once and only if some function or value needs it."""
+        if self.built is None:
+            self.built = Request(self.scope, self.receive, self.send)
+        return self.built
+
+    def query(self, name: str) -> list[str]:
+        """Every value of `name` in the query string, in order, as `query_params.getlist`."""
+        if self.pairs is None:
+            self.pairs = query_pairs(self.scope["query_string"])
+        return [value for key, value in self.pairs if key == name]
+
+
+def query_pairs(raw: bytes) -> list[tuple[str, str]]:
+    """The query string's pairs exactly as Starlette's `QueryParams` reads them."""
+    text = raw.decode("latin-1")
+    if "%" in text or "+" in text:
+        return parse_qsl(text, keep_blank_values=True)
+    # Nothing to unquote: parse_qsl's own splitting, without its per-pair work.
+    return [(key, value) for key, _, value in (p.partition("=") for p in text.split("&") if p)]
 
 
 async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -53,7 +74,7 @@ async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], lis
     values: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
     for sub in dependant.dependencies:
-        sub_values, sub_errors = await solve(sub, ctx)
+        sub_values, sub_errors = await solve(sub, ctx) if sub.takes else ({}, [])
         if sub_errors:
             # FastAPI goes on with the other dependencies, so their side effects still happen.
             errors.extend(sub_errors)
@@ -67,7 +88,7 @@ async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], lis
     if dependant.model is not None:
         errors.extend(_validate(dependant, ctx, values))
     if dependant.request_name is not None:
-        values[dependant.request_name] = ctx.request
+        values[dependant.request_name] = ctx.request()
     return values, errors
 
 
@@ -76,6 +97,8 @@ async def _call(dependant: Dependant, kwargs: dict[str, Any], ctx: Context) -> A
     if kind == "async":
         return await dependant.call(**kwargs)
     if kind == "sync":
+        if not kwargs:  # no partial needed; still the one hop through anyio.to_thread.run_sync
+            return await anyio.to_thread.run_sync(dependant.call)
         return await run_in_threadpool(dependant.call, **kwargs)
     stack = ctx.function_stack if dependant.scope == "function" else ctx.request_stack
     assert stack is not None, "routes with generator dependencies always open exit stacks"
@@ -107,7 +130,6 @@ async def _in_threads(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
 
 def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> list[dict[str, Any]]:
     """Read each request value, validate all of them in one pydantic call, and fill `values`."""
-    request = ctx.request
     data: dict[str, Any] = {}
     unreadable_body = False
     for field in dependant.fields:
@@ -122,19 +144,19 @@ def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> lis
                 # A list or scalar has no names to embed under; FastAPI reports each one missing.
                 unreadable_body = body is not MISSING and not isinstance(body, bytes)
                 value = MISSING
+        elif source == "query":
+            found = ctx.query(field.alias)
+            value = (found if field.many else found[-1]) if found else MISSING
+        elif source == "path":
+            value = ctx.scope.get("path_params", {}).get(field.alias, MISSING)
         else:
-            if source == "query":
-                found: Any = request.query_params
-            elif source == "path":
-                found = request.path_params
-            elif source == "header":
-                found = request.headers
+            request = ctx.request()
+            if source == "cookie":
+                value = request.cookies.get(field.alias, MISSING)
+            elif field.many:
+                value = request.headers.getlist(field.alias) or MISSING
             else:
-                found = request.cookies
-            if field.many:
-                value = found.getlist(field.alias) or MISSING
-            else:
-                value = found.get(field.alias, MISSING)
+                value = request.headers.get(field.alias, MISSING)
         if value is not MISSING:
             data[field.key] = value
     forced = (
