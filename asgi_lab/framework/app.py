@@ -6,10 +6,12 @@ from typing import Any, TypeVar
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, ExceptionHandler, Lifespan
 
-from .dispatch import shortcut
+from .dispatch import Dispatch
 from .errors import RequestValidationError, http_exception_handler, request_validation_handler
 from .routing import APIRouter, Verbs
 
@@ -42,7 +44,10 @@ class FastAPI(Verbs, Starlette):
 
     def build_middleware_stack(self) -> ASGIApp:
         """Starlette's stack, with a short way in for static API routes when it is the default."""
-        return shortcut(super().build_middleware_stack(), self.router)
+        stack = super().build_middleware_stack()
+        if isinstance(stack, ServerErrorMiddleware) and isinstance(stack.app, ExceptionMiddleware):
+            return Dispatch(stack, stack.app) if stack.app.app is self.router else stack
+        return stack
 
     def exception_handler(self, key: int | type[Exception]) -> Callable[[F], F]:
         """Decorator form of `add_exception_handler`, for a status code or exception class."""

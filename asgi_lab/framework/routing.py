@@ -59,30 +59,18 @@ class APIRoute(Route):
         tree = self.dependant.walk()
         self.reads_body = any(f.source == "body" for d in tree for f in d.fields)
         self.needs_stacks = any(d.kind in ("gen", "async_gen") for d in tree)
-        # The whole plan is trivial when the endpoint takes nothing from the request.
-        self.bare = (
-            len(tree) == 1
-            and not self.dependant.fields
-            and not self.reads_body
-            and self.dependant.request_name is None
-        )
         self.is_async = self.dependant.kind == "async"
         self.adapter = _response_adapter(endpoint, response_model)
         self.app = self.handle_request
 
     async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The route's ASGI app: build the response, send it, then close request-scoped deps."""
-        if self.bare:
-            # Nothing to solve and nothing to close: call, encode, send.
-            if self.is_async:
-                result = await self.endpoint()
-            else:
-                result = await anyio.to_thread.run_sync(self.endpoint)
-            await (await self.serialise(result))(scope, receive, send)
+        if not self.dependant.takes:  # nothing to solve or close: call, encode, send
+            call = self.endpoint() if self.is_async else anyio.to_thread.run_sync(self.endpoint)
+            await (await self.serialise(await call))(scope, receive, send)
             return
         if not self.needs_stacks:
-            response = await self.respond(Context(scope, receive, send))
-            await response(scope, receive, send)
+            await (await self.respond(Context(scope, receive, send)))(scope, receive, send)
             return
         async with AsyncExitStack() as request_stack:
             async with AsyncExitStack() as function_stack:
@@ -234,26 +222,9 @@ class APIRouter(Verbs, Router):
         super().__init__(routes, lifespan=lifespan)
         self.prefix = prefix
 
-    def add_api_route(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        methods: Sequence[str] | None = None,
-        status_code: int | None = None,
-        response_model: Any = INFER,
-        name: str | None = None,
-    ) -> None:
-        """Register `endpoint` at this router's prefix plus `path`."""
-        route = APIRoute(
-            self.prefix + path,
-            endpoint,
-            methods=methods,
-            status_code=status_code,
-            response_model=response_model,
-            name=name,
-        )
-        self.routes.append(route)
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        """Register `endpoint` at this router's prefix plus `path`; `options` are `APIRoute`'s."""
+        self.routes.append(APIRoute(self.prefix + path, endpoint, **options))
 
     def include_router(self, router: "APIRouter", *, prefix: str = "") -> None:
         """Copy `router`'s routes here, each under `prefix` (routes rebuild their plans)."""

@@ -25,7 +25,7 @@ from asgi_lab.types import Receive, Scope, Send
 from .errors import missing
 from .signature import Dependant
 
-__all__ = ["MISSING", "Context", "query_pairs", "solve"]
+__all__ = ["MISSING", "Context", "solve"]
 
 T = TypeVar("T")
 MISSING: Any = object()
@@ -56,17 +56,13 @@ class Context:
     def query(self, name: str) -> list[str]:
         """Every value of `name` in the query string, in order, as `query_params.getlist`."""
         if self.pairs is None:
-            self.pairs = query_pairs(self.scope["query_string"])
+            text = self.scope["query_string"].decode("latin-1")
+            # parse_qsl as Starlette's QueryParams calls it; when nothing needs unquoting, its
+            # own splitting without its per-pair work.
+            plain = "%" not in text and "+" not in text
+            parts = (p.partition("=") for p in text.split("&") if p)
+            self.pairs = [(k, v) for k, _, v in parts] if plain else parse_qsl(text, True)
         return [value for key, value in self.pairs if key == name]
-
-
-def query_pairs(raw: bytes) -> list[tuple[str, str]]:
-    """The query string's pairs exactly as Starlette's `QueryParams` reads them."""
-    text = raw.decode("latin-1")
-    if "%" in text or "+" in text:
-        return parse_qsl(text, keep_blank_values=True)
-    # Nothing to unquote: parse_qsl's own splitting, without its per-pair work.
-    return [(key, value) for key, _, value in (p.partition("=") for p in text.split("&") if p)]
 
 
 async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], list[dict[str, Any]]]:
