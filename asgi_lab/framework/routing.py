@@ -1,15 +1,16 @@
 """Routes that turn a request into an endpoint call, and routers that group them under a prefix.
 
 `APIRoute` is a Starlette `Route`, so matching, 405s and `scope["endpoint"]` (the user's function)
-are Starlette's own; only the ASGI app behind the route is ours. Per request it reads the body
-(only if some parameter needs it), solves the precompiled plan, calls the endpoint on the loop or
-in a worker thread, and writes the result as JSON.
+are Starlette's (static paths take the app's `Dispatch`, to the same effect). Per request the route
+reads the body (only if some parameter needs it), solves the precompiled plan, calls the endpoint
+on the loop or in a worker thread, and writes the result as JSON.
 """
 
 import inspect
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -99,32 +100,20 @@ class APIRoute(Route):
         if status < 200 or status in (204, 205, 304):
             return Response(b"", status_code=status, media_type="application/json")
         if self.adapter is None:
-            return JSONBytes(to_json(result), status)
+            return partial(_send_json, to_json(result), status)
         if self.is_async:
             checked = _check(self.adapter, result)
         else:
             # FastAPI validates a def endpoint's result in a worker thread too.
             checked = await run_in_threadpool(_check, self.adapter, result)
-        return JSONBytes(self.adapter.dump_json(checked, by_alias=True), status)
+        return partial(_send_json, self.adapter.dump_json(checked, by_alias=True), status)
 
 
-class JSONBytes:
-    """Already-encoded JSON sent with JSONResponse's headers, without building a Response."""
-
-    __slots__ = ("body", "status")
-
-    def __init__(self, body: bytes, status: int) -> None:
-        self.body = body
-        self.status = status
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the start and the single body message."""
-        headers = [
-            (b"content-length", b"%d" % len(self.body)),
-            (b"content-type", b"application/json"),
-        ]
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body})
+async def _send_json(body: bytes, status: int, scope: Scope, receive: Receive, send: Send) -> None:
+    """Already-encoded JSON with JSONResponse's headers, sent without building a Response."""
+    headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _response_adapter(endpoint: Callable[..., Any], response_model: Any) -> TypeAdapter[Any] | None:
@@ -172,10 +161,9 @@ async def _read_body(request: Request) -> Any:
 
 
 class Verbs:
-    """The decorators that register endpoints, shared by `APIRouter` and `FastAPI`."""
+    """The decorators that register endpoints (`get` for GET, ...), shared by routers and apps."""
 
-    # Register an endpoint at a path; APIRouter and FastAPI each define it.
-    add_api_route: Callable[..., None]
+    add_api_route: Callable[..., None]  # registers an endpoint; APIRouter and FastAPI define it
 
     def api_route(self, path: str, *, methods: Sequence[str], **options: Any) -> Callable[[F], F]:
         """Decorator form of `add_api_route`."""
@@ -187,23 +175,18 @@ class Verbs:
         return decorator
 
     def get(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a GET endpoint."""
         return self.api_route(path, methods=["GET"], **options)
 
     def post(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a POST endpoint."""
         return self.api_route(path, methods=["POST"], **options)
 
     def put(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a PUT endpoint."""
         return self.api_route(path, methods=["PUT"], **options)
 
     def patch(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a PATCH endpoint."""
         return self.api_route(path, methods=["PATCH"], **options)
 
     def delete(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a DELETE endpoint."""
         return self.api_route(path, methods=["DELETE"], **options)
 
 

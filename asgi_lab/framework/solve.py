@@ -38,8 +38,7 @@ class Context:
     scope: Scope
     receive: Receive
     send: Send
-    # Generator dependencies close on the request stack after the response is sent, or on
-    # the function stack before it when declared with scope="function".
+    # Generator dependencies close after the response is sent, or before it if scope="function".
     request_stack: AsyncExitStack | None = None
     function_stack: AsyncExitStack | None = None
     body: Any = MISSING
@@ -57,8 +56,7 @@ class Context:
         """Every value of `name` in the query string, in order, as `query_params.getlist`."""
         if self.pairs is None:
             text = self.scope["query_string"].decode("latin-1")
-            # parse_qsl as Starlette's QueryParams calls it; when nothing needs unquoting, its
-            # own splitting without its per-pair work.
+            # Starlette's QueryParams reading; parse_qsl's splitting alone if nothing is quoted.
             plain = "%" not in text and "+" not in text
             parts = (p.partition("=") for p in text.split("&") if p)
             self.pairs = [(k, v) for k, _, v in parts] if plain else parse_qsl(text, True)
@@ -106,8 +104,7 @@ async def _call(dependant: Dependant, kwargs: dict[str, Any], ctx: Context) -> A
 @asynccontextmanager
 async def _in_threads(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
     """Enter and exit a sync context manager in worker threads, as FastAPI does."""
-    # __exit__ gets a limiter of its own: waiting for a free pool thread to release a resource
-    # (say a connection back to its pool) could deadlock a full pool.
+    # __exit__ has a limiter of its own: waiting on a full pool to give a resource back deadlocks.
     exit_limiter = anyio.CapacityLimiter(1)
     value = await run_in_threadpool(cm.__enter__)
     try:
@@ -141,18 +138,15 @@ def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> lis
                 unreadable_body = body is not MISSING and not isinstance(body, bytes)
                 value = MISSING
         elif source == "query":
-            found = ctx.query(field.alias)
-            value = (found if field.many else found[-1]) if found else MISSING
+            hits = ctx.query(field.alias)
+            value = (hits if field.many else hits[-1]) if hits else MISSING
         elif source == "path":
             value = ctx.scope.get("path_params", {}).get(field.alias, MISSING)
+        elif field.many:
+            value = ctx.request().headers.getlist(field.alias) or MISSING
         else:
-            request = ctx.request()
-            if source == "cookie":
-                value = request.cookies.get(field.alias, MISSING)
-            elif field.many:
-                value = request.headers.getlist(field.alias) or MISSING
-            else:
-                value = request.headers.get(field.alias, MISSING)
+            found: Any = ctx.request().headers if source == "header" else ctx.request().cookies
+            value = found.get(field.alias, MISSING)
         if value is not MISSING:
             data[field.key] = value
     forced = (
