@@ -35,26 +35,31 @@ APP_DIR = ("--app-dir", str(ROOT))
 ENDPOINTS = {"async hello": "/", "def hello": "/sync", "query + sync dep": "/query?n=21"}
 
 
-def measure(args: argparse.Namespace) -> dict[tuple[str, str], list[float]]:
-    """Requests per second for every (endpoint, app), one figure per round."""
-    results: dict[tuple[str, str], list[float]] = {}
+Results = dict[tuple[str, str], list[float]]
+
+
+def measure(args: argparse.Namespace) -> tuple[Results, str]:
+    """req/s for every (endpoint, app), one figure per round, and the server command used."""
+    results: Results = {}
+    command = ""
     for round_ in range(1, args.rounds + 1):
         for name, app in APPS.items():
             with start(app, loop="uvloop", http="httptools", cpus="0", extra=APP_DIR) as server:
+                argv = [str(arg) for arg in server.process.args]  # type: ignore[union-attr]
+                command = shlex.join(argv).replace(app, "<app>")
                 for label, path in ENDPOINTS.items():
                     url = server.url + path
                     wrk.requests_per_second(url, 1, args.connections)  # warm-up
                     rps = wrk.requests_per_second(url, args.duration, args.connections)
                     results.setdefault((label, name), []).append(rps)
                     print(f"round {round_}  {label:<18} {name:<10} {rps:>9.0f} req/s", flush=True)
-    return results
+    return results, command
 
 
-def report(args: argparse.Namespace, results: dict[tuple[str, str], list[float]]) -> None:
+def report(args: argparse.Namespace, results: Results, server: str) -> None:
     """The commands used, then the medians side by side with their ratios."""
-    server = "taskset -c 0 python -m uvicorn <app> --fd <fd> --workers 1 --loop uvloop"
     print(f"\n$ {shlex.join([os.path.basename(sys.executable), *sys.argv])}")
-    print(f"server: {server} --http httptools --no-access-log --log-level info")
+    print(f"server: {server}")
     print(f"client: {shlex.join(wrk.command('<url>', args.duration, args.connections))}")
     print(f"apps:   {', '.join(f'{name}={app}' for name, app in APPS.items())}")
     print(f"cpus:   {os.cpu_count()}; median req/s of {args.rounds} interleaved rounds\n")
@@ -77,7 +82,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=3, help="seconds of wrk per endpoint")
     parser.add_argument("--connections", type=int, default=64)
     args = parser.parse_args()
-    report(args, measure(args))
+    report(args, *measure(args))
     return 0
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shlex
 import shutil
 import statistics
 import sys
@@ -118,7 +119,7 @@ def main() -> int:
                     flush=True,
                 )
         bare = statistics.median(rates["bare"])
-        load = f"wrk -t1 -c{args.connections} -d{args.seconds}s"
+        load = shlex.join(wrk.command("<url>/quick", args.seconds, args.connections))
         print(f"\nLayer 0 /quick, {load}, median of {args.rounds}:")
         for name, values in rates.items():
             median = statistics.median(values)
