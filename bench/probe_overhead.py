@@ -12,18 +12,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
+import shlex
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from asgi_lab.lab.servers import start
 from asgi_lab.probe import ProbeMiddleware
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    # Run as `python bench/<script>.py`, Python puts bench/ on the path, not the repository.
+    sys.path.insert(0, str(ROOT))
+
+from asgi_lab.lab.servers import start  # noqa: E402
+from bench import wrk  # noqa: E402
 
 VARIANTS: dict[str, tuple[str, bool]] = {
     # name: (app, write JSON lines to a trace directory)
@@ -33,22 +40,12 @@ VARIANTS: dict[str, tuple[str, bool]] = {
 }
 
 
-def wrk(url: str, seconds: int, connections: int) -> float:
-    """Requests per second from wrk, pinned to core 1."""
-    command = ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
-    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30).stdout
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if match is None:
-        raise RuntimeError(f"could not read wrk's output:\n{out}")
-    return float(match.group(1))
-
-
 def serve_and_load(variant: str, seconds: int, connections: int, trace_root: str) -> float:
     app, trace = VARIANTS[variant]
     env = {"ASGI_LAB_TRACE_DIR": tempfile.mkdtemp(dir=trace_root)} if trace else {}
     with start(app, loop="uvloop", http="httptools", env=env, cpus="0") as server:
-        wrk(server.url + "/quick", 1, connections)  # warm-up
-        return wrk(server.url + "/quick", seconds, connections)
+        wrk.requests_per_second(server.url + "/quick", 1, connections)  # warm-up
+        return wrk.requests_per_second(server.url + "/quick", seconds, connections)
 
 
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:
@@ -122,7 +119,7 @@ def main() -> int:
                     flush=True,
                 )
         bare = statistics.median(rates["bare"])
-        load = f"wrk -t1 -c{args.connections} -d{args.seconds}s"
+        load = shlex.join(wrk.command("<url>/quick", args.seconds, args.connections))
         print(f"\nLayer 0 /quick, {load}, median of {args.rounds}:")
         for name, values in rates.items():
             median = statistics.median(values)

@@ -4,6 +4,7 @@ The public helpers (`Query(3, ge=1)`, `Depends(get_db)`) return `Any`, as FastAP
 `q: int = Query(3)` type-checks; the objects they build are `Param` and `Dependency`.
 """
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal, TypedDict, Unpack
 
@@ -36,39 +37,25 @@ class Constraints(TypedDict, total=False):
     allow_inf_nan: bool
 
 
+@dataclasses.dataclass(eq=False)
 class Param:
     """A request value with a default and pydantic constraints, read from `source`."""
 
-    def __init__(
-        self,
-        source: str,
-        default: Any,
-        alias: str | None,
-        constraints: Constraints,
-        *,
-        embed: bool = False,
-        convert_underscores: bool = True,
-    ) -> None:
-        self.source = source
-        self.default = default
-        self.alias = alias
-        self.constraints = constraints
-        self.embed = embed
-        self.convert_underscores = convert_underscores
+    source: str
+    default: Any
+    alias: str | None
+    constraints: Constraints
+    embed: bool = dataclasses.field(default=False, kw_only=True)
+    convert_underscores: bool = dataclasses.field(default=True, kw_only=True)
 
 
+@dataclasses.dataclass(eq=False)
 class Dependency:
     """A parameter filled by calling another function, solved like an endpoint."""
 
-    def __init__(
-        self,
-        call: Callable[..., Any] | None,
-        use_cache: bool,
-        scope: Literal["function", "request"] | None,
-    ) -> None:
-        self.call = call
-        self.use_cache = use_cache
-        self.scope = scope
+    call: Callable[..., Any] | None
+    use_cache: bool
+    scope: Literal["function", "request"] | None
 
 
 def Path(

@@ -1,17 +1,19 @@
 """Routes that turn a request into an endpoint call, and routers that group them under a prefix.
 
 `APIRoute` is a Starlette `Route`, so matching, 405s and `scope["endpoint"]` (the user's function)
-are Starlette's own; only the ASGI app behind the route is ours. Per request it reads the body
-(only if some parameter needs it), solves the precompiled plan, calls the endpoint on the loop or
-in a worker thread, and writes the result as JSON.
+are Starlette's (static paths take the app's `Dispatch`, to the same effect). Per request the route
+reads the body (only if some parameter needs it), solves the precompiled plan, calls the endpoint
+on the loop or in a worker thread, and writes the result as JSON.
 """
 
 import inspect
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from functools import partial
 from typing import Any, TypeVar
 
+import anyio.to_thread
 from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -58,46 +60,29 @@ class APIRoute(Route):
         tree = self.dependant.walk()
         self.reads_body = any(f.source == "body" for d in tree for f in d.fields)
         self.needs_stacks = any(d.kind in ("gen", "async_gen") for d in tree)
-        # The whole plan is trivial when the endpoint takes nothing from the request.
-        self.bare = (
-            len(tree) == 1
-            and not self.dependant.fields
-            and not self.reads_body
-            and self.dependant.request_name is None
-        )
         self.is_async = self.dependant.kind == "async"
         self.adapter = _response_adapter(endpoint, response_model)
         self.app = self.handle_request
 
     async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The route's ASGI app: build the response, send it, then close request-scoped deps."""
-        if self.bare:
-            # Nothing to solve and nothing to close: call, encode, send.
-            if self.is_async:
-                result = await self.endpoint()
-            else:
-                result = await run_in_threadpool(self.endpoint)
-            await (await self.serialise(result))(scope, receive, send)
+        if not self.dependant.takes:  # nothing to solve or close: call, encode, send
+            call = self.endpoint() if self.is_async else anyio.to_thread.run_sync(self.endpoint)
+            await (await self.serialise(await call))(scope, receive, send)
             return
-        request = Request(scope, receive, send)
         if not self.needs_stacks:
-            response = await self.respond(request, None, None)
-            await response(scope, receive, send)
+            await (await self.respond(Context(scope, receive, send)))(scope, receive, send)
             return
         async with AsyncExitStack() as request_stack:
             async with AsyncExitStack() as function_stack:
-                response = await self.respond(request, request_stack, function_stack)
+                ctx = Context(scope, receive, send, request_stack, function_stack)
+                response = await self.respond(ctx)
             await response(scope, receive, send)
 
-    async def respond(
-        self,
-        request: Request,
-        request_stack: AsyncExitStack | None,
-        function_stack: AsyncExitStack | None,
-    ) -> ASGIApp:
+    async def respond(self, ctx: Context) -> ASGIApp:
         """Solve the plan, call the endpoint and turn its result into a response."""
-        body = await _read_body(request) if self.reads_body else MISSING
-        ctx = Context(request, body, request_stack, function_stack)
+        if self.reads_body:
+            ctx.body = await _read_body(ctx.request())
         values, errors = await solve(self.dependant, ctx)
         if errors:
             raise RequestValidationError(errors)
@@ -115,32 +100,20 @@ class APIRoute(Route):
         if status < 200 or status in (204, 205, 304):
             return Response(b"", status_code=status, media_type="application/json")
         if self.adapter is None:
-            return JSONBytes(to_json(result), status)
+            return partial(_send_json, to_json(result), status)
         if self.is_async:
             checked = _check(self.adapter, result)
         else:
             # FastAPI validates a def endpoint's result in a worker thread too.
             checked = await run_in_threadpool(_check, self.adapter, result)
-        return JSONBytes(self.adapter.dump_json(checked, by_alias=True), status)
+        return partial(_send_json, self.adapter.dump_json(checked, by_alias=True), status)
 
 
-class JSONBytes:
-    """Already-encoded JSON sent with JSONResponse's headers, without building a Response."""
-
-    __slots__ = ("body", "status")
-
-    def __init__(self, body: bytes, status: int) -> None:
-        self.body = body
-        self.status = status
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Send the start and the single body message."""
-        headers = [
-            (b"content-length", b"%d" % len(self.body)),
-            (b"content-type", b"application/json"),
-        ]
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body})
+async def _send_json(body: bytes, status: int, scope: Scope, receive: Receive, send: Send) -> None:
+    """Already-encoded JSON with JSONResponse's headers, sent without building a Response."""
+    headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _response_adapter(endpoint: Callable[..., Any], response_model: Any) -> TypeAdapter[Any] | None:
@@ -188,10 +161,9 @@ async def _read_body(request: Request) -> Any:
 
 
 class Verbs:
-    """The decorators that register endpoints, shared by `APIRouter` and `FastAPI`."""
+    """The decorators that register endpoints (`get` for GET, ...), shared by routers and apps."""
 
-    # Register an endpoint at a path; APIRouter and FastAPI each define it.
-    add_api_route: Callable[..., None]
+    add_api_route: Callable[..., None]  # registers an endpoint; APIRouter and FastAPI define it
 
     def api_route(self, path: str, *, methods: Sequence[str], **options: Any) -> Callable[[F], F]:
         """Decorator form of `add_api_route`."""
@@ -203,23 +175,18 @@ class Verbs:
         return decorator
 
     def get(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a GET endpoint."""
         return self.api_route(path, methods=["GET"], **options)
 
     def post(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a POST endpoint."""
         return self.api_route(path, methods=["POST"], **options)
 
     def put(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a PUT endpoint."""
         return self.api_route(path, methods=["PUT"], **options)
 
     def patch(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a PATCH endpoint."""
         return self.api_route(path, methods=["PATCH"], **options)
 
     def delete(self, path: str, **options: Any) -> Callable[[F], F]:
-        """Register a DELETE endpoint."""
         return self.api_route(path, methods=["DELETE"], **options)
 
 
@@ -238,26 +205,9 @@ class APIRouter(Verbs, Router):
         super().__init__(routes, lifespan=lifespan)
         self.prefix = prefix
 
-    def add_api_route(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        methods: Sequence[str] | None = None,
-        status_code: int | None = None,
-        response_model: Any = INFER,
-        name: str | None = None,
-    ) -> None:
-        """Register `endpoint` at this router's prefix plus `path`."""
-        route = APIRoute(
-            self.prefix + path,
-            endpoint,
-            methods=methods,
-            status_code=status_code,
-            response_model=response_model,
-            name=name,
-        )
-        self.routes.append(route)
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        """Register `endpoint` at this router's prefix plus `path`; `options` are `APIRoute`'s."""
+        self.routes.append(APIRoute(self.prefix + path, endpoint, **options))
 
     def include_router(self, router: "APIRouter", *, prefix: str = "") -> None:
         """Copy `router`'s routes here, each under `prefix` (routes rebuild their plans)."""

@@ -51,12 +51,10 @@ class Dependant:
     request_name: str | None = None
     embed_body: bool = False
     by_key: dict[str, RequestField] = dataclasses.field(default_factory=dict)
+    # FastAPI caches a value per callable and per teardown scope.
     cache_key: tuple[Any, str] = ("", "")
-
-    def __post_init__(self) -> None:
-        # FastAPI caches a value per callable and per teardown scope.
-        default = "request" if self.kind in ("gen", "async_gen") else ""
-        self.cache_key = (self.call, self.scope or default)
+    # Whether solving it does anything: dependencies, request values or the request itself.
+    takes: bool = True
 
     def walk(self) -> list["Dependant"]:
         """This dependant and all below it, depth first."""
@@ -82,9 +80,8 @@ def _is_sequence(tp: Any) -> bool:
     if origin is Union or origin is UnionType:
         return any(_is_sequence(arg) for arg in get_args(tp))
     cls = origin or tp
-    return _subclass(cls, (list, set, frozenset, tuple, Sequence)) and not _subclass(
-        cls, (str, bytes)
-    )
+    text = _subclass(cls, (str, bytes))
+    return _subclass(cls, (list, set, frozenset, tuple, Sequence)) and not text
 
 
 def _is_complex(tp: Any) -> bool:
@@ -105,28 +102,22 @@ def _subclass(cls: Any, bases: type | tuple[type, ...]) -> bool:
 def build_dependant(
     call: Callable[..., Any],
     path_params: set[str],
-    *,
     name: str | None = None,
     use_cache: bool = True,
     scope: str | None = None,
 ) -> Dependant:
     """Analyse `call`'s signature (and its dependencies', recursively) into a `Dependant`."""
     dependant = Dependant(call, kind_of(call), name, use_cache, scope)
+    teardown = "request" if dependant.kind in ("gen", "async_gen") else ""
+    dependant.cache_key = (call, scope or teardown)
     model_fields: dict[str, Any] = {}
     found: list[tuple[RequestField, Any]] = []
     for param in inspect.signature(call, eval_str=True).parameters.values():
         tp, marker, default = _split(param)
         if isinstance(marker, Dependency):
             sub_call = marker.call if marker.call is not None else tp
-            dependant.dependencies.append(
-                build_dependant(
-                    sub_call,
-                    path_params,
-                    name=param.name,
-                    use_cache=marker.use_cache,
-                    scope=marker.scope,
-                )
-            )
+            sub = build_dependant(sub_call, path_params, param.name, marker.use_cache, marker.scope)
+            dependant.dependencies.append(sub)
             continue
         if marker is None and _subclass(tp, HTTPConnection):
             dependant.request_name = param.name
@@ -158,6 +149,7 @@ def build_dependant(
     if model_fields:
         label = getattr(call, "__name__", type(call).__name__)
         dependant.model = create_model(f"Params_{label}", **model_fields)
+    dependant.takes = bool(dependant.dependencies or model_fields or dependant.request_name)
     return dependant
 
 

@@ -8,15 +8,19 @@ generator is entered and closed in worker threads. Every hop into a thread goes 
 `anyio.to_thread.run_sync`, looked up when called, so a probe that replaces it sees every hop.
 """
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, contextmanager
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+
+from asgi_lab.types import Receive, Scope, Send
 
 from .errors import missing
 from .signature import Dependant
@@ -27,25 +31,36 @@ T = TypeVar("T")
 MISSING: Any = object()
 
 
+@dataclasses.dataclass(slots=True, eq=False)
 class Context:
-    """What solving one request needs: the request, its parsed body, exit stacks and the cache."""
+    """What solving one request needs: its scope, parsed body, exit stacks and value cache."""
 
-    __slots__ = ("request", "body", "request_stack", "function_stack", "cache")
+    scope: Scope
+    receive: Receive
+    send: Send
+    # Generator dependencies close after the response is sent, or before it if scope="function".
+    request_stack: AsyncExitStack | None = None
+    function_stack: AsyncExitStack | None = None
+    body: Any = MISSING
+    cache: dict[tuple[Any, str], Any] = dataclasses.field(default_factory=dict)
+    built: Request | None = None
+    pairs: list[tuple[str, str]] | None = None
 
-    def __init__(
-        self,
-        request: Request,
-        body: Any,
-        request_stack: AsyncExitStack | None,
-        function_stack: AsyncExitStack | None,
-    ) -> None:
-        self.request = request
-        self.body = body
-        # Generator dependencies close on the request stack after the response is sent, or on
-        # the function stack before it when declared with scope="function".
-        self.request_stack = request_stack
-        self.function_stack = function_stack
-        self.cache: dict[tuple[Any, str], Any] = {}
+    def request(self) -> Request:
+        """The request, built once and only if some function or value needs it."""
+        if self.built is None:
+            self.built = Request(self.scope, self.receive, self.send)
+        return self.built
+
+    def query(self, name: str) -> list[str]:
+        """Every value of `name` in the query string, in order, as `query_params.getlist`."""
+        if self.pairs is None:
+            text = self.scope["query_string"].decode("latin-1")
+            # Starlette's QueryParams reading; parse_qsl's splitting alone if nothing is quoted.
+            plain = "%" not in text and "+" not in text
+            parts = (p.partition("=") for p in text.split("&") if p)
+            self.pairs = [(k, v) for k, _, v in parts] if plain else parse_qsl(text, True)
+        return [value for key, value in self.pairs if key == name]
 
 
 async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -53,7 +68,7 @@ async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], lis
     values: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
     for sub in dependant.dependencies:
-        sub_values, sub_errors = await solve(sub, ctx)
+        sub_values, sub_errors = await solve(sub, ctx) if sub.takes else ({}, [])
         if sub_errors:
             # FastAPI goes on with the other dependencies, so their side effects still happen.
             errors.extend(sub_errors)
@@ -67,7 +82,7 @@ async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], lis
     if dependant.model is not None:
         errors.extend(_validate(dependant, ctx, values))
     if dependant.request_name is not None:
-        values[dependant.request_name] = ctx.request
+        values[dependant.request_name] = ctx.request()
     return values, errors
 
 
@@ -76,6 +91,8 @@ async def _call(dependant: Dependant, kwargs: dict[str, Any], ctx: Context) -> A
     if kind == "async":
         return await dependant.call(**kwargs)
     if kind == "sync":
+        if not kwargs:  # no partial needed; still the one hop through anyio.to_thread.run_sync
+            return await anyio.to_thread.run_sync(dependant.call)
         return await run_in_threadpool(dependant.call, **kwargs)
     stack = ctx.function_stack if dependant.scope == "function" else ctx.request_stack
     assert stack is not None, "routes with generator dependencies always open exit stacks"
@@ -87,8 +104,7 @@ async def _call(dependant: Dependant, kwargs: dict[str, Any], ctx: Context) -> A
 @asynccontextmanager
 async def _in_threads(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
     """Enter and exit a sync context manager in worker threads, as FastAPI does."""
-    # __exit__ gets a limiter of its own: waiting for a free pool thread to release a resource
-    # (say a connection back to its pool) could deadlock a full pool.
+    # __exit__ has a limiter of its own: waiting on a full pool to give a resource back deadlocks.
     exit_limiter = anyio.CapacityLimiter(1)
     value = await run_in_threadpool(cm.__enter__)
     try:
@@ -107,7 +123,6 @@ async def _in_threads(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
 
 def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> list[dict[str, Any]]:
     """Read each request value, validate all of them in one pydantic call, and fill `values`."""
-    request = ctx.request
     data: dict[str, Any] = {}
     unreadable_body = False
     for field in dependant.fields:
@@ -122,19 +137,16 @@ def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> lis
                 # A list or scalar has no names to embed under; FastAPI reports each one missing.
                 unreadable_body = body is not MISSING and not isinstance(body, bytes)
                 value = MISSING
+        elif source == "query":
+            hits = ctx.query(field.alias)
+            value = (hits if field.many else hits[-1]) if hits else MISSING
+        elif source == "path":
+            value = ctx.scope.get("path_params", {}).get(field.alias, MISSING)
+        elif field.many:
+            value = ctx.request().headers.getlist(field.alias) or MISSING
         else:
-            if source == "query":
-                found: Any = request.query_params
-            elif source == "path":
-                found = request.path_params
-            elif source == "header":
-                found = request.headers
-            else:
-                found = request.cookies
-            if field.many:
-                value = found.getlist(field.alias) or MISSING
-            else:
-                value = found.get(field.alias, MISSING)
+            found: Any = ctx.request().headers if source == "header" else ctx.request().cookies
+            value = found.get(field.alias, MISSING)
         if value is not MISSING:
             data[field.key] = value
     forced = (

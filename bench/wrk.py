@@ -1,0 +1,38 @@
+"""One wrk run, pinned to CPU 1, read back as requests per second.
+
+The servers under test are pinned to CPU 0 (`asgi_lab.lab.servers.start(..., cpus="0")`), so load
+generator and server never compete for a core. A run with non-2xx answers or socket errors
+measured something else (errors are cheap), so it fails instead of returning a figure.
+"""
+
+import re
+import subprocess
+
+__all__ = ["WrkError", "command", "requests_per_second"]
+
+_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+
+
+class WrkError(RuntimeError):
+    """wrk failed, saw errors, or printed no rate; the message carries its output."""
+
+
+def command(url: str, seconds: int, connections: int) -> list[str]:
+    """wrk with one thread on CPU 1."""
+    return ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
+
+
+def requests_per_second(url: str, seconds: int, connections: int) -> float:
+    """Run wrk against `url` for `seconds` and return its Requests/sec."""
+    done = subprocess.run(
+        command(url, seconds, connections), capture_output=True, text=True, timeout=seconds + 30
+    )
+    out = done.stdout
+    if done.returncode != 0:
+        raise WrkError(f"wrk exited with {done.returncode} against {url}:\n{out}{done.stderr}")
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise WrkError(f"wrk saw errors against {url}:\n{out}")
+    match = _RATE.search(out)
+    if match is None:
+        raise WrkError(f"No Requests/sec in wrk's output against {url}:\n{out}")
+    return float(match.group(1))
