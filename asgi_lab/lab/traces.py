@@ -56,7 +56,7 @@ class TraceDir:
 def served_summary(records: Iterable[RecordDict]) -> list[dict[str, Any]]:
     """Who served what: per (phase, path), the requests and the pids, loops and threads involved."""
     groups: dict[tuple[str, str], list[RecordDict]] = {}
-    for record in records:
+    for record in sorted(records, key=lambda r: int(r["start_ns"])):
         key = (str(record.get("phase", "")), str(record["path"]))
         groups.setdefault(key, []).append(record)
     rows = []

@@ -1,6 +1,6 @@
 """Every experiment, one module per idea; importing this package registers them in tour order."""
 
 from asgi_lab.lab.experiment import REGISTRY
-from asgi_lab.lab.experiments import clients, loop, nodelay, threadpool
+from asgi_lab.lab.experiments import clients, fan_out, gil, loop, nodelay, threadpool, workers
 
-__all__ = ["REGISTRY", "clients", "loop", "nodelay", "threadpool"]
+__all__ = ["REGISTRY", "clients", "fan_out", "gil", "loop", "nodelay", "threadpool", "workers"]
