@@ -116,8 +116,9 @@ def summary(results: Sequence[Result], seconds: float) -> str:
         timing = [v.ratio for v in r.verdicts if v.timing]
         worst = f"{max(timing):.3f}" if timing and not math.isinf(max(timing)) else "-"
         status = "PASS" if r.passed else ("ERROR" if r.error else "FAIL")
+        title = r.title if len(r.title) <= 56 else r.title[:55] + "…"
         rows.append(
-            [r.name, f"{passed}/{len(r.verdicts)}", worst, f"{r.seconds:.1f} s", status, r.title]
+            [r.name, f"{passed}/{len(r.verdicts)}", worst, f"{r.seconds:.1f} s", status, title]
         )
     ok = sum(r.passed for r in results)
     lines = [

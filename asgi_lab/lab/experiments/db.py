@@ -41,6 +41,7 @@ async def one(url: str, path: str) -> Reply:
     title="SQLite: a loop-made connection fails; thread-locals multiply; a small pool queues",
     chapter="14-databases-and-threads",
     tiny_scale=0.4,
+    tour_scale=1.5,
 )
 def run(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)

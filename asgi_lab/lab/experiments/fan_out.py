@@ -52,6 +52,7 @@ def shape(results: list[Any]) -> str:
     title="gather to 4 backends (1..4 units): ~max not sum; a failure and a timeout keep the shape",
     chapter="10-clients-and-fan-out",
     tiny_scale=0.4,
+    tour_scale=1.2,
 )
 def fan_out(ctx: Context) -> None:
     unit = ctx.seconds(UNIT)

@@ -56,6 +56,7 @@ async def during(
     "await-sleep",
     title="/async/sleep awaits: /quick sent meanwhile is not delayed, same loop thread",
     chapter="11-the-loop",
+    tour_scale=1.5,
 )
 def await_sleep(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
@@ -104,6 +105,7 @@ def await_sleep(ctx: Context) -> None:
     "blocking-sleep",
     title="/async/block sleeps on the loop: /quick waits for it, both on the same loop thread",
     chapter="11-the-loop",
+    tour_scale=1.5,
 )
 def blocking_sleep(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)

@@ -33,6 +33,7 @@ def keep_alive(url: str, n: int) -> list[float]:
     title="keep-alive without TCP_NODELAY: ~40 ms per request (Nagle + delayed ACK); with: <1 ms",
     chapter="11-the-loop",
     tiny_scale=0.25,
+    tour_scale=1.5,
 )
 def run(ctx: Context) -> None:
     n = max(5, round(REQUESTS * ctx.scale))

@@ -27,6 +27,7 @@ TOKENS = 4
     "threadpool",
     title="/sync/sleep runs on a worker thread: /quick sent meanwhile is not delayed",
     chapter="12-the-threadpool",
+    tour_scale=1.5,
 )
 def threadpool(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
