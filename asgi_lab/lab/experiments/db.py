@@ -40,7 +40,7 @@ async def one(url: str, path: str) -> Reply:
     "db-threads",
     title="SQLite: a loop-made connection fails; thread-locals multiply; a small pool queues",
     chapter="14-databases-and-threads",
-    tiny_scale=0.4,
+    tiny_scale=0.6,
     tour_scale=1.5,
 )
 def run(ctx: Context) -> None:
