@@ -26,6 +26,12 @@ from asgi_lab.lab.verdicts import RecordDict, at_least, at_most, exactly, max_in
 MILLISECONDS = 200
 PARALLEL = 2
 TRIALS = 5
+#: Processes in parallel are judged with a wider tolerance, because a virtual CPU is not a
+#: dedicated core: on the 2-vCPU KVM guest this lab was built on, when both vCPUs are busy the
+#: same pure-Python work sometimes takes ~5-15% more CPU time and one worker finishes ~20 ms after
+#: the other, with no steal time reported. The claim stays sharp: no parallelism would be a
+#: ratio of 2.0 on two free cores, and 1.25 is far from it.
+PARALLEL_TOLERANCE = 1.25
 
 
 @dataclass(frozen=True)
@@ -37,18 +43,31 @@ class Trial:
     together: float
     cores_used: float
     free_cores: float
+    #: CPU seconds our workers spent per request, alone and together.
+    cpu_alone: float
+    cpu_together: float
 
 
 async def trials(clients: list[AsyncClient], path: str, pids: list[int]) -> list[Trial]:
     """TRIALS x (one request alone on each client in turn, then one per client at once)."""
     out = []
     for _ in range(TRIALS):
-        alone = min([(await c.get(path)).seconds for c in clients])
+        with CpuMeter(pids) as alone_meter:
+            alone = min([(await c.get(path)).seconds for c in clients])
         with CpuMeter(pids) as meter:
             started = time.perf_counter()
             await asyncio.gather(*(c.get(path) for c in clients))
             together = time.perf_counter() - started
-        out.append(Trial(alone, together, meter.cores_used, meter.free_cores))
+        out.append(
+            Trial(
+                alone,
+                together,
+                meter.cores_used,
+                meter.free_cores,
+                alone_meter.used / len(clients),
+                meter.used / len(clients),
+            )
+        )
     return out
 
 
@@ -132,7 +151,9 @@ def run(ctx: Context) -> None:
             f"{n} workers: {n} at once, one per worker",
             best.together,
             alone_w * n / usable,
-            note=f"{n} x best alone {alone_w * 1e3:.0f} ms / min({n}, {best.free_cores:.2f} free)",
+            tolerance=PARALLEL_TOLERANCE,
+            note=f"{n} x best alone {alone_w * 1e3:.0f} ms / min({n}, {best.free_cores:.2f} free);"
+            " vCPU tolerance",
         )
     )
     ctx.check(
@@ -141,13 +162,16 @@ def run(ctx: Context) -> None:
             best.cores_used,
             usable,
             "cores",
-            note=f"min({n}, cores other processes left free)",
+            tolerance=PARALLEL_TOLERANCE,
+            note=f"min({n}, cores other processes left free); vCPU tolerance",
         )
     )
     ctx.fact("cores usable / os.cpu_count()", f"{cores()} / {os.cpu_count()}")
     ctx.fact("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     ctx.fact("speed-up from threads", f"{n * alone / together:.2f}x")
     ctx.fact("speed-up from workers", f"{n * alone_w / best.together:.2f}x")
+    cpu = f"{best.cpu_alone * 1e3:.0f} ms alone, {best.cpu_together * 1e3:.0f} ms together"
+    ctx.fact(f"{n} workers: CPU per request", cpu + " (same trial; jiffies)")
     ctx.fact("1 worker trials", shown(threaded))
     ctx.fact(f"{n} workers trials", shown(forked))
     ctx.fact("trials read", "alone/together ms @ cores used of cores free (while together)")
