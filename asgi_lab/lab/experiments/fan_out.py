@@ -179,8 +179,6 @@ async def _awaited(call: Awaitable[str]) -> str:
     "gather-vs-as-completed",
     title="result order vs completion order: gather, as_completed, wait, TaskGroup",
     chapter="10-clients-and-fan-out",
-    scale=1.0,
-    tour_scale=0.8,
     tiny_scale=0.4,
 )
 def gather_vs_as_completed(ctx: Context) -> None:

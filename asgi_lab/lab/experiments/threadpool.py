@@ -89,8 +89,6 @@ def hops(records: list[RecordDict]) -> list[tuple[int, int]]:
     "threadpool-limit",
     title="2T sync sleeps with T tokens take two waves; more tokens (ASGI_LAB_THREADS), one",
     chapter="12-the-threadpool",
-    scale=1.0,
-    tour_scale=0.8,
     tiny_scale=0.3,
 )
 def threadpool_limit(ctx: Context) -> None:
