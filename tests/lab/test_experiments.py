@@ -19,17 +19,26 @@ def test_every_experiment_is_in_the_tour_order() -> None:
 
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_experiment_at_tiny_scale(name: str) -> None:
-    exp = REGISTRY[name]
-    steps: list[str] = []
-    result = run_experiment(exp, scale=exp.tiny_scale, progress=steps.append)
+    """Runs, judges from its servers' records, passes, and leaves no process behind.
 
-    assert result.error is None, result.error
-    assert result.verdicts, "an experiment must judge at least one claim"
-    failed = [v for v in result.verdicts if not v.passed]
-    assert not failed, failed
+    The box is shared: when only timing verdicts fail, the experiment runs once more (tiny
+    scales make fixed costs of a few milliseconds count). A failed count is never retried.
+    """
+    exp = REGISTRY[name]
+    for attempt in (1, 2):
+        steps: list[str] = []
+        result = run_experiment(exp, scale=exp.tiny_scale, progress=steps.append)
+        started = {pid for s in result.servers for pid in s["worker_pids"]}
+        assert_no_orphans([s["pid"] for s in result.servers] + sorted(started))
+
+        assert result.error is None, result.error
+        assert result.verdicts, "an experiment must judge at least one claim"
+        failed = [v for v in result.verdicts if not v.passed]
+        assert not [v for v in failed if not v.timing], failed
+        if not failed:
+            break
+        assert attempt == 1, failed
     # Evidence came from the servers' own records, of every worker, read after they stopped.
     assert result.records
-    started = {pid for s in result.servers for pid in s["worker_pids"]}
     assert {int(r["pid"]) for r in result.records} <= started
     assert steps, "progress was reported"
-    assert_no_orphans([s["pid"] for s in result.servers] + sorted(started))
