@@ -33,14 +33,13 @@ async def quick_alone(client: AsyncClient, n: int = ALONE) -> list[Reply]:
     return [await client.get("/quick") for _ in range(n)]
 
 
-async def during(
-    url: str, long_path: str, secs: float, pace: float
-) -> tuple[Reply, list[Reply], list[Reply]]:
-    """Start `long_path`, then one `/quick` every `pace` seconds until it answers."""
+async def during(url: str, long_path: str, pace: float) -> tuple[Reply, list[Reply], list[Reply]]:
+    """`/quick` alone; then start `long_path` and send one `/quick` every `pace` seconds until it
+    answers. Returns the long reply, the quick ones alone, and the quick ones meanwhile."""
     async with AsyncClient(url) as long_client, AsyncClient(url, connections=1) as quick:
         alone = await quick_alone(quick)
         long_request = asyncio.ensure_future(long_client.get(long_path))
-        quicks = []
+        quicks: list[Reply] = []
         try:
             while not long_request.done():
                 # Pacing the client, not synchronising: the records say what overlapped.
@@ -63,7 +62,7 @@ def await_sleep(ctx: Context) -> None:
     with ctx.server("await-sleep") as server:
         ctx.step(f"GET /async/sleep?seconds={secs:g}, and /quick every {secs / 10:g} s meanwhile")
         long_reply, alone, quicks = asyncio.run(
-            during(server.url, f"/async/sleep?seconds={secs:g}", secs, secs / 10)
+            during(server.url, f"/async/sleep?seconds={secs:g}", secs / 10)
         )
     sleep = ctx.record_of(long_reply)
     start, end = int(sleep["start_ns"]), int(sleep["end_ns"])
@@ -113,7 +112,7 @@ def blocking_sleep(ctx: Context) -> None:
     with ctx.server("blocking-sleep") as server:
         ctx.step(f"GET /async/block?seconds={secs:g}, then /quick {delay:g} s later")
         long_reply, alone, quicks = asyncio.run(
-            during(server.url, f"/async/block?seconds={secs:g}", secs, delay)
+            during(server.url, f"/async/block?seconds={secs:g}", delay)
         )
     if not quicks:
         raise RuntimeError("no /quick was sent while the block ran; is the scale too small?")

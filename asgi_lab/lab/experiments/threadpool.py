@@ -34,7 +34,7 @@ def threadpool(ctx: Context) -> None:
     with ctx.server("threadpool") as server:
         ctx.step(f"GET /sync/sleep?seconds={secs:g}, and /quick every {secs / 10:g} s meanwhile")
         long_reply, alone, quicks = asyncio.run(
-            during(server.url, f"/sync/sleep?seconds={secs:g}", secs, secs / 10)
+            during(server.url, f"/sync/sleep?seconds={secs:g}", secs / 10)
         )
     sleep = ctx.record_of(long_reply)
     start, end = int(sleep["start_ns"]), int(sleep["end_ns"])
