@@ -1,4 +1,4 @@
-"""`asgi-lab`: serve a layer with the probe on."""
+"""`asgi-lab`: serve a layer with the probe on, run the lab's experiments, take the tour."""
 
 from __future__ import annotations
 
@@ -70,6 +70,45 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def scale(text: str) -> float:
+    """An argparse type: a scale factor above 0 (1 is the experiment's default)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 100:
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most 100, got {text!r}")
+    return value
+
+
+def experiment(args: argparse.Namespace) -> int:
+    """Run one experiment, or list them."""
+    from asgi_lab.lab import runner
+
+    if args.list:
+        print(runner.listing())
+        return 0
+    if args.name is None:
+        print("asgi-lab experiment: give an experiment NAME, or --list", file=sys.stderr)
+        return 2
+    return runner.run_one(
+        args.name, layer=args.layer, scale=args.scale, json_path=args.json, quiet=args.quiet
+    )
+
+
+def tour(args: argparse.Namespace) -> int:
+    """Run every experiment at its tour scale, then print a one-screen summary."""
+    from asgi_lab.lab import runner
+
+    return runner.run_tour(layer=args.layer, json_path=args.json, quiet=args.quiet)
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--layer", choices=LAYERS, default="raw", help="which app to serve")
+    parser.add_argument("--json", metavar="PATH", help="write results and every record as JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asgi-lab", description=__doc__)
     parser.add_argument("--version", action="version", version=f"asgi-lab {__version__}")
@@ -80,6 +119,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     p.add_argument("--port", type=port, default=8000)
     p.set_defaults(run=serve)
+
+    p = commands.add_parser(
+        "experiment",
+        help="run one experiment against real uvicorn servers and judge its claims",
+        description="Run one experiment: start its servers, drive them, read every worker's "
+        "records, print measured value, bound, ratio and verdict. "
+        "Exit status 1 if a verdict fails.",
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="the experiment (see --list)")
+    p.add_argument("--list", action="store_true", help="list the experiments and exit")
+    p.add_argument(
+        "--scale", type=scale, default=None, help="multiply the experiment's durations (default 1)"
+    )
+    add_run_options(p)
+    p.set_defaults(run=experiment)
+
+    p = commands.add_parser(
+        "tour",
+        help="every experiment, scaled to about a minute, then a summary",
+        description="Run every experiment at a scale that takes about a minute in all, then print "
+        "a one-screen summary. Exit status 1 if any verdict fails.",
+    )
+    add_run_options(p)
+    p.set_defaults(run=tour)
     return parser
 
 

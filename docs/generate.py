@@ -7,21 +7,22 @@ Two kinds of block, each between an opening comment and `<!-- /include -->` / `<
 
     <!-- include: asgi_lab/raw.py::lifespan -->   a top-level function, class or variable
     <!-- include: asgi_lab/raw.py:10-20 -->       a range of lines (or the whole file)
-    <!-- output: python docs/examples/raw_tour.py -->   a command, run from the project root
+    <!-- output: asgi-lab experiment clients -->     a command, run from the project root
 
-Outputs carry pids and timings, so only includes can be checked for staleness; the tests run
-every example instead.
+Only our own commands run: `asgi-lab ...`, `python -m asgi_lab...` and the examples under
+`docs/examples/`, each with this interpreter. Outputs carry pids and timings, so only includes
+can be checked for staleness; the tests run every example instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
-import os
 import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,31 +71,49 @@ def include(spec: str) -> str:
     return f"```{language}\n" + "\n".join(lines) + "\n```\n"
 
 
-def output(command: str) -> str:
-    """What a command prints, fenced, after a `$ command` line."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+#: Runs a marker's command: the command as written in, (exit status, stdout) out.
+Runner = Callable[[str], tuple[int, str]]
+
+
+def command_line(command: str) -> list[str]:
+    """The argv for a marker's command, run with this interpreter; only our own commands run."""
+    words = shlex.split(command)
+    if words[:1] == ["asgi-lab"]:
+        return [sys.executable, "-m", "asgi_lab", *words[1:]]
+    if words[:2] == ["python", "-m"] and words[2:3] and words[2].startswith("asgi_lab"):
+        return [sys.executable, *words[1:]]
+    if words[:1] == ["python"] and words[1:2] and words[1].startswith("docs/examples/"):
+        return [sys.executable, *words[1:]]
+    raise ValueError(
+        "a docs command must be 'asgi-lab ...', 'python -m asgi_lab...' or "
+        f"'python docs/examples/...', got {command!r}"
+    )
+
+
+def run(command: str) -> tuple[int, str]:
+    """Run a marker's command from the project root; what it printed on stdout."""
     done = subprocess.run(
-        shlex.split(command),
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+        command_line(command), cwd=ROOT, capture_output=True, text=True, timeout=600
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{command!r} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    return f"```text\n$ {command}\n{done.stdout.rstrip()}\n```\n"
+        sys.stderr.write(done.stderr)
+    return done.returncode, done.stdout
 
 
-def refresh(text: str, *, run: bool) -> str:
+def refresh(text: str, runner: Runner | None = run, *, failed: list[str] | None = None) -> str:
+    """`text` with every include re-read and, unless `runner` is None, every output re-run."""
+
     def replace(match: re.Match[str]) -> str:
-        kind, arg = match["kind"], match["arg"]
+        kind, arg = match["kind"], match["arg"].strip()
         if kind == "include":
             body = include(arg)
-        elif run:
-            body = output(arg)
-        else:
+        elif runner is None:
             body = match["body"]
+        else:
+            status, printed = runner(arg)
+            if status != 0 and failed is not None:
+                failed.append(f"{arg} (exit {status})")
+            body = f"```text\n$ {arg}\n{printed.rstrip()}\n```\n"
         return match["open"] + body + match["close"]
 
     return BLOCK.sub(replace, text)
@@ -105,20 +124,25 @@ def main() -> int:
     parser.add_argument("--check", action="store_true", help="only check includes, write nothing")
     parser.add_argument("pages", nargs="*", type=Path, help="pages to refresh (default: all)")
     args = parser.parse_args()
-    stale = []
+    stale: list[str] = []
+    failed: list[str] = []
     for page in [p.resolve() for p in args.pages] or sorted(DOCS.glob("*.md")):
-        text = page.read_text()
-        fresh = refresh(text, run=not args.check)
-        if fresh != text:
-            if args.check:
-                stale.append(str(page))
-            else:
-                page.write_text(fresh)
-                print(f"refreshed {page.relative_to(ROOT)}")
-    if stale:
-        print("stale includes (run python docs/generate.py):", *stale, sep="\n  ")
-        return 1
-    return 0
+        text = page.read_text(encoding="utf-8")
+        if not BLOCK.search(text):
+            continue
+        print(f"{'checking' if args.check else 'refreshing'} {page.relative_to(ROOT)}", flush=True)
+        fresh = refresh(text, None if args.check else run, failed=failed)
+        if fresh == text:
+            continue
+        if args.check:
+            stale.append(str(page.relative_to(ROOT)))
+        else:
+            page.write_text(fresh, encoding="utf-8")
+    for name in stale:
+        print(f"stale include in {name}: run scripts/docs", file=sys.stderr)
+    for command in failed:
+        print(f"failed: {command}", file=sys.stderr)
+    return 1 if stale or failed else 0
 
 
 if __name__ == "__main__":

@@ -15,13 +15,15 @@ sys.path.insert(0, str(DOCS))
 
 import generate  # noqa: E402
 
+from asgi_lab.lab.experiments import REGISTRY  # noqa: E402
+
 EXAMPLES = sorted(p for p in (DOCS / "examples").glob("*.py") if p.name != "show.py")
 
 
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
 def test_included_code_matches_its_file(page: Path) -> None:
     text = page.read_text()
-    assert generate.refresh(text, run=False) == text, f"run scripts/docs {page.name}"
+    assert generate.refresh(text, None) == text, f"run scripts/docs {page.name}"
 
 
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
@@ -57,3 +59,55 @@ def test_links_between_chapters_resolve() -> None:
     for page in DOCS.glob("*.md"):
         for target in re.findall(r"\]\(([^)#:]+\.md)\)", page.read_text()):
             assert (DOCS / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_refresh_replaces_only_marked_blocks_and_reports_failures() -> None:
+    text = (
+        "intro\n"
+        "<!-- output: asgi-lab experiment clients -->\nold output\n<!-- /output -->\n"
+        "middle\n"
+        "<!-- output: python -m asgi_lab.lab.overhead -->\n<!-- /output -->\n"
+        "end\n"
+    )
+    seen: list[str] = []
+
+    def runner(command: str) -> tuple[int, str]:
+        seen.append(command)
+        return (1 if "clients" in command else 0), f"ran {command}\n"
+
+    failed: list[str] = []
+    out = generate.refresh(text, runner, failed=failed)
+    assert seen == ["asgi-lab experiment clients", "python -m asgi_lab.lab.overhead"]
+    assert "old output" not in out
+    assert "```text\n$ asgi-lab experiment clients\nran asgi-lab experiment clients\n```\n" in out
+    assert out.startswith("intro\n") and "\nmiddle\n" in out and out.endswith("end\n")
+    assert failed == ["asgi-lab experiment clients (exit 1)"]
+    assert generate.refresh(out, runner) == out  # the markers survive
+
+
+def test_only_our_own_commands_run() -> None:
+    python = sys.executable
+    assert generate.command_line("asgi-lab experiment gil") == [
+        python, "-m", "asgi_lab", "experiment", "gil"
+    ]  # fmt: skip
+    assert generate.command_line("python -m asgi_lab.lab.overhead") == [
+        python, "-m", "asgi_lab.lab.overhead"
+    ]  # fmt: skip
+    assert generate.command_line("python docs/examples/raw_tour.py") == [
+        python, "docs/examples/raw_tour.py"
+    ]  # fmt: skip
+    for bad in ("rm -rf /", "python -c 'print(1)'", "python -m pip list", "python setup.py"):
+        with pytest.raises(ValueError, match="a docs command must be"):
+            generate.command_line(bad)
+
+
+def test_every_experiment_has_passing_output_in_its_chapter() -> None:
+    chapters = {p.stem: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("1?-*.md"))}
+    assert set(chapters) == {exp.chapter for exp in REGISTRY.values()}
+    for exp in REGISTRY.values():
+        commands = [m["arg"].strip() for m in generate.BLOCK.finditer(chapters[exp.chapter])]
+        assert f"asgi-lab experiment {exp.name}" in commands, exp.name
+    for text in chapters.values():
+        for block in generate.BLOCK.finditer(text):
+            if block["kind"] == "output" and block["arg"].startswith("asgi-lab experiment"):
+                assert "=> PASS" in block["body"], f"{block['arg']}: committed output should pass"

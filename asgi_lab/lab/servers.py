@@ -108,7 +108,9 @@ class Server:
             self.sock.close()
             if self._reader is not None:
                 self._reader.join(timeout)
-            if proc.stdout is not None:
+            # The reader has seen end-of-file; closing our end of the pipe keeps the
+            # Popen object from leaking it (a ResourceWarning under `-W error`).
+            if proc.stdout is not None and (self._reader is None or not self._reader.is_alive()):
                 proc.stdout.close()
         return proc.returncode
 

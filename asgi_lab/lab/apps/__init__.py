@@ -1,0 +1,1 @@
+"""Small ASGI apps that some experiments need besides the catalogue, each wrapped in the probe."""

@@ -1,0 +1,174 @@
+"""The lab's HTTP clients: aiohttp for concurrency, the stdlib's http.client for blocking calls.
+
+The client is part of the measurement, so it must not distort it. We measured the candidates
+(`python -m asgi_lab.lab.overhead`, numbers in docs/10-clients-and-fan-out.md): httpx 0.28's
+pool spreads 80 concurrent requests over more than a second and tops out near 300 req/s;
+httpx2 is better but still spreads them over tens of milliseconds; aiohttp sends all 80 within a
+few milliseconds and does thousands of requests a second, so it drives every concurrent
+experiment. `http.client` adds nothing between a thread and its socket, which is what the
+sequential and thread-pool cases want to show.
+
+Every reply carries the wall-clock time it was sent and finished (`time.time_ns`, the clock the
+probe stamps records with, so client and server events share one timeline) and the probe's
+headers: which record, pid and thread served it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+__all__ = ["AsyncClient", "Reply", "SyncClient", "pin_workers"]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One answer, when it was asked for and received, and the probe's headers."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+    sent_ns: int
+    done_ns: int
+    #: Monotonic seconds from send to the last byte of the body.
+    seconds: float
+
+    @property
+    def record_id(self) -> str:
+        return self.headers.get("x-asgi-lab-request", "")
+
+    @property
+    def pid(self) -> int:
+        return int(self.headers.get("x-asgi-lab-pid", 0))
+
+    @property
+    def thread(self) -> int:
+        return int(self.headers.get("x-asgi-lab-thread", 0))
+
+
+def _decode(content_type: str, raw: bytes) -> Any:
+    if content_type.startswith("application/json") and raw:
+        return json.loads(raw)
+    return raw.decode("utf-8", "replace")
+
+
+class AsyncClient:
+    """An aiohttp session on one server: `connections=0` is unlimited, `fresh` closes each one."""
+
+    def __init__(
+        self, base_url: str, *, connections: int = 0, fresh: bool = False, timeout: float = 60.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._connections = connections
+        self._fresh = fresh
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> AsyncClient:
+        # The connector must be made on the running loop.
+        connector = aiohttp.TCPConnector(limit=self._connections, force_close=self._fresh)
+        timeout = aiohttp.ClientTimeout(total=self._timeout)
+        self._session = aiohttp.ClientSession(connector=connector, timeout=timeout)
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def get(self, path: str) -> Reply:
+        if self._session is None:
+            raise RuntimeError("use AsyncClient as `async with AsyncClient(url) as client:`")
+        sent_ns = time.time_ns()
+        started = time.perf_counter()
+        async with self._session.get(self.base_url + path) as response:
+            raw = await response.read()
+            seconds = time.perf_counter() - started
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            body = _decode(response.content_type, raw)
+            return Reply(response.status, headers, body, sent_ns, time.time_ns(), seconds)
+
+
+class SyncClient:
+    """One keep-alive `http.client` connection; use one per thread."""
+
+    def __init__(self, base_url: str, *, timeout: float = 60.0) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "http" or parts.hostname is None or parts.port is None:
+            raise ValueError(f"base_url must look like 'http://HOST:PORT', got {base_url!r}")
+        self._connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def connect(self) -> None:
+        """Open the connection now rather than on the first request."""
+        self._connection.connect()
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def get(self, path: str) -> Reply:
+        sent_ns = time.time_ns()
+        started = time.perf_counter()
+        self._connection.request("GET", path)
+        response = self._connection.getresponse()
+        raw = response.read()
+        seconds = time.perf_counter() - started
+        headers = {k.lower(): v for k, v in response.getheaders()}
+        body = _decode(headers.get("content-type", ""), raw)
+        return Reply(response.status, headers, body, sent_ns, time.time_ns(), seconds)
+
+
+async def pin_workers(base_url: str, workers: int, *, attempts: int = 200) -> list[AsyncClient]:
+    """One single-connection client per worker process, found by opening connections.
+
+    The kernel hands each new connection to whichever worker accepts first, so we open
+    connections until every worker has one, keeping one per pid and closing the rest.
+    """
+    pinned: dict[int, AsyncClient] = {}
+    try:
+        for _ in range(attempts):
+            client = AsyncClient(base_url, connections=1)
+            await client.__aenter__()
+            try:
+                pid = (await client.get("/quick")).pid
+            except BaseException:
+                await client.aclose()
+                raise
+            if pid in pinned:
+                await client.aclose()
+            else:
+                pinned[pid] = client
+            if len(pinned) == workers:
+                return list(pinned.values())
+    except BaseException:
+        for client in pinned.values():
+            await client.aclose()
+        raise
+    for client in pinned.values():
+        await client.aclose()
+    raise RuntimeError(f"found {len(pinned)} of {workers} workers after {attempts} connections")

@@ -1,0 +1,225 @@
+"""What an experiment is: a name, a scale, and a `run(ctx)` that starts servers and judges claims.
+
+An experiment module registers itself with `@experiment(...)`. Its `run` receives a `Context`
+that starts servers (each with its own trace directory, read back after the server stopped),
+collects verdicts and facts, and reports progress. `run_experiment` turns one run into a
+`Result`, whatever happened: a failure becomes a failed result, and the servers are stopped on
+every path out, Ctrl-C included, by the context managers they were started with.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from asgi_lab.catalogue import LAYERS, THREADS_ENV
+from asgi_lab.lab import servers
+from asgi_lab.lab.clients import Reply
+from asgi_lab.lab.traces import TraceDir, served_summary
+from asgi_lab.lab.verdicts import RecordDict, Verdict
+
+__all__ = [
+    "REGISTRY",
+    "Context",
+    "Experiment",
+    "Result",
+    "experiment",
+    "run_experiment",
+]
+
+Progress = Callable[[str], None]
+Runner = Callable[["Context"], None]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registered experiment and the scales it runs at: alone, in the tour, in the tests."""
+
+    name: str
+    title: str
+    chapter: str
+    run: Runner
+    scale: float = 1.0
+    tour_scale: float = 1.0
+    tiny_scale: float = 0.2
+
+
+#: Every experiment, in the order the tour runs them.
+REGISTRY: dict[str, Experiment] = {}
+
+
+def experiment(
+    name: str,
+    *,
+    title: str,
+    chapter: str,
+    scale: float = 1.0,
+    tour_scale: float | None = None,
+    tiny_scale: float = 0.2,
+) -> Callable[[Runner], Runner]:
+    """Register `run` under `name`; `title` is the one line `--list` prints."""
+
+    def register(run: Runner) -> Runner:
+        if name in REGISTRY:
+            raise ValueError(f"experiment {name!r} is registered twice")
+        tour = scale if tour_scale is None else tour_scale
+        REGISTRY[name] = Experiment(name, title, chapter, run, scale, tour, tiny_scale)
+        return run
+
+    return register
+
+
+@dataclass
+class Result:
+    """What one run measured and concluded, with every record its servers wrote."""
+
+    name: str
+    title: str
+    scale: float
+    layer: str
+    verdicts: list[Verdict] = field(default_factory=list)
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    records: list[RecordDict] = field(default_factory=list)
+    servers: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and bool(self.verdicts) and all(v.passed for v in self.verdicts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "scale": self.scale,
+            "layer": self.layer,
+            "passed": self.passed,
+            "seconds": self.seconds,
+            "error": self.error,
+            "verdicts": [v.as_dict() for v in self.verdicts],
+            "facts": [{"label": k, "value": v} for k, v in self.facts],
+            "servers": self.servers,
+            "served": served_summary(self.records),
+            "records": self.records,
+        }
+
+
+class Context:
+    """What an experiment's `run` works with: scale, servers, verdicts, facts, progress."""
+
+    def __init__(self, result: Result, progress: Progress) -> None:
+        self.result = result
+        self.scale = result.scale
+        self.layer = result.layer
+        self._progress = progress
+        self._started = time.perf_counter()
+
+    @property
+    def app(self) -> str:
+        """The import string of the layer under test."""
+        return f"asgi_lab.{self.layer}:app"
+
+    def seconds(self, base: float) -> float:
+        """`base` seconds at this run's scale."""
+        return base * self.scale
+
+    def step(self, message: str) -> None:
+        elapsed = time.perf_counter() - self._started
+        self._progress(f"[{self.result.name} {elapsed:5.1f}s] {message}")
+
+    def check(self, verdict: Verdict) -> Verdict:
+        self.result.verdicts.append(verdict)
+        return verdict
+
+    def fact(self, label: str, value: object) -> None:
+        """A measured value worth printing that is not itself a claim."""
+        self.result.facts.append((label, str(value)))
+
+    @contextmanager
+    def server(
+        self,
+        phase: str,
+        app: str | None = None,
+        *,
+        workers: int = 1,
+        threads: int | None = None,
+        env: dict[str, str] | None = None,
+        nodelay: bool = True,
+    ) -> Iterator[servers.Server]:
+        """Start a server for one phase; once it has stopped, its records join the result."""
+        app = app or self.app
+        trace = TraceDir()
+        child_env = {**trace.env(), **(env or {})}
+        if threads is not None:
+            # Workers are separate processes: the environment is how the setting reaches them.
+            child_env[THREADS_ENV] = str(threads)
+        self.step(f"{phase}: starting {app} (workers={workers}, nodelay={nodelay})")
+        try:
+            with servers.start(app, workers=workers, env=child_env, nodelay=nodelay) as server:
+                self.step(f"{phase}: ready at {server.url}, worker pids {server.worker_pids}")
+                self.result.servers.append(
+                    {
+                        "phase": phase,
+                        "app": app,
+                        "pid": server.pid,
+                        "worker_pids": server.worker_pids,
+                        "workers": workers,
+                        "threads": threads,
+                        "nodelay": nodelay,
+                    }
+                )
+                yield server
+            # Read only now: the workers have flushed on shutdown and exited.
+            records = trace.read()
+            for record in records:
+                record["phase"] = phase
+            self.result.records.extend(records)
+            self.step(f"{phase}: stopped, {len(records)} records")
+        finally:
+            trace.cleanup()
+
+    def records(self, phase: str, path: str | None = None) -> list[RecordDict]:
+        """The records of one phase (and path), in start order."""
+        return [
+            r
+            for r in self.result.records
+            if r.get("phase") == phase and (path is None or r["path"] == path)
+        ]
+
+    def record_of(self, reply: Reply) -> RecordDict:
+        """The server's record of the request that gave `reply`."""
+        for record in self.result.records:
+            if record["id"] == reply.record_id and record["pid"] == reply.pid:
+                return record
+        raise LookupError(f"no record {reply.record_id!r} from pid {reply.pid}; server running?")
+
+
+def run_experiment(
+    exp: Experiment,
+    *,
+    scale: float | None = None,
+    layer: str = "raw",
+    progress: Progress = lambda _: None,
+) -> Result:
+    """Run one experiment; an exception becomes a failed result (Ctrl-C still propagates)."""
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
+    result = Result(exp.name, exp.title, exp.scale if scale is None else scale, layer)
+    if result.scale <= 0:
+        raise ValueError(f"scale must be a number above 0, got {result.scale!r}")
+    started = time.perf_counter()
+    ctx = Context(result, progress)
+    try:
+        exp.run(ctx)
+    except Exception as exc:
+        last = traceback.format_exception_only(exc)[-1].strip()
+        result.error = last
+        ctx.step(f"failed: {last}")
+    finally:
+        result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,116 @@
+"""threadpool and threadpool-limit: blocking handlers go to worker threads, T tokens at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from asgi_lab.lab.clients import AsyncClient, Reply
+from asgi_lab.lab.experiment import Context, experiment
+from asgi_lab.lab.experiments.loop import NOISE, during
+from asgi_lab.lab.verdicts import (
+    RecordDict,
+    exactly,
+    latency_unaffected,
+    loop_threads,
+    max_in_flight,
+    near,
+    queued_s,
+    waves,
+)
+
+SECONDS = 1.0
+TOKENS = 4
+
+
+@experiment(
+    "threadpool",
+    title="/sync/sleep runs on a worker thread: /quick sent meanwhile is not delayed",
+    chapter="12-the-threadpool",
+    tour_scale=1.5,
+)
+def threadpool(ctx: Context) -> None:
+    secs = ctx.seconds(SECONDS)
+    with ctx.server("threadpool") as server:
+        ctx.step(f"GET /sync/sleep?seconds={secs:g}, and /quick every {secs / 10:g} s meanwhile")
+        long_reply, alone, quicks = asyncio.run(
+            during(server.url, f"/sync/sleep?seconds={secs:g}", secs / 10)
+        )
+    sleep = ctx.record_of(long_reply)
+    start, end = int(sleep["start_ns"]), int(sleep["end_ns"])
+    meanwhile = [q for q in quicks if start <= q.sent_ns <= end - secs / 10 * 1e9]
+    if not meanwhile:
+        raise RuntimeError("no /quick was sent while the sleep ran; is the scale too small?")
+    quick_records = [ctx.record_of(q) for q in meanwhile]
+    ctx.check(
+        latency_unaffected(
+            "quick latency during the sync sleep (median)",
+            [q.seconds for q in meanwhile],
+            [a.seconds for a in alone],
+            NOISE,
+        )
+    )
+    loop_thread = int(sleep["loop"]["thread"]["native_id"])
+    sleeper = int(sleep["handler"]["thread"]["native_id"])
+    ctx.check(
+        exactly(
+            "the sleep ran in the threadpool, off the loop thread",
+            int(bool(sleep["handler"]["in_threadpool"]) and sleeper != loop_thread),
+            1,
+        )
+    )
+    ctx.check(
+        exactly(
+            "quick requests run on the loop thread",
+            sum(1 for r in quick_records if not r["handler"]["in_threadpool"]),
+            len(quick_records),
+        )
+    )
+    received = loop_threads([sleep, *quick_records])
+    ctx.check(exactly("loop threads that received both", len(received), 1))
+    call = sleep["hops"][0]["call"]
+    ctx.fact("loop thread / sleep's thread", f"{loop_thread} / {sleeper} (ran {call})")
+    ctx.fact("quick meanwhile (ms)", " ".join(f"{q.seconds * 1e3:.2f}" for q in meanwhile))
+
+
+async def concurrent(url: str, path: str, n: int) -> tuple[float, list[Reply]]:
+    async with AsyncClient(url) as client:
+        await asyncio.gather(*(client.get("/quick") for _ in range(n)))  # open n connections
+        started = time.perf_counter()
+        replies = await asyncio.gather(*(client.get(path) for _ in range(n)))
+        return time.perf_counter() - started, list(replies)
+
+
+def hops(records: list[RecordDict]) -> list[tuple[int, int]]:
+    return [(int(h["start_ns"]), int(h["end_ns"])) for r in records for h in r["hops"]]
+
+
+@experiment(
+    "threadpool-limit",
+    title="2T sync sleeps with T tokens take two waves; more tokens (ASGI_LAB_THREADS), one",
+    chapter="12-the-threadpool",
+    tiny_scale=0.3,
+)
+def threadpool_limit(ctx: Context) -> None:
+    secs = ctx.seconds(SECONDS)
+    n = 2 * TOKENS
+    path = f"/sync/sleep?seconds={secs:g}"
+    for tokens in (TOKENS, n):
+        phase = f"threads={tokens}"
+        with ctx.server(phase, threads=tokens) as server:
+            ctx.step(f"{phase}: {n} concurrent GET {path}")
+            elapsed, replies = asyncio.run(concurrent(server.url, path, n))
+        records = ctx.records(phase, "/sync/sleep")
+        ctx.check(waves(f"{phase}: {n} sleeps of S", elapsed, n, tokens, secs))
+        ctx.check(exactly(f"{phase}: threads busy at once", max_in_flight(hops(records)), tokens))
+        waits = sorted(queued_s(r) for r in records)
+        waited = [w for w in waits if w > secs / 2]
+        ctx.check(exactly(f"{phase}: requests that waited for a token", len(waited), n - tokens))
+        if waited:
+            median = waited[len(waited) // 2]
+            ctx.check(near(f"{phase}: each of those waited ~S (median)", median, secs))
+        ctx.fact(f"{phase}: token waits (ms)", " ".join(f"{w * 1e3:.1f}" for w in waits))
+        ctx.fact(
+            f"{phase}: worker threads",
+            f"{len({int(r['handler']['thread']['native_id']) for r in records})} distinct",
+        )

@@ -1,0 +1,102 @@
+"""workers: `--workers W` is W processes, each with its own loop and threadpool.
+
+All workers accept on the one listening socket, so the kernel decides which worker gets each
+new connection; a keep-alive connection then stays with its worker for every request it carries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+
+from asgi_lab.lab.clients import AsyncClient, Reply, pin_workers
+from asgi_lab.lab.experiment import Context, experiment
+from asgi_lab.lab.verdicts import at_most, exactly
+
+WORKERS = 2
+REQUESTS = 20
+SECONDS = 1.0
+
+
+def split(replies: list[Reply]) -> str:
+    counts = Counter(r.pid for r in replies)
+    return ", ".join(f"pid {pid}: {n}" for pid, n in sorted(counts.items()))
+
+
+async def drive(url: str, n: int, secs: float) -> dict[str, tuple[float, list[Reply]]]:
+    out: dict[str, tuple[float, list[Reply]]] = {}
+    async with AsyncClient(url, connections=1) as client:
+        out["keep-alive"] = 0.0, [await client.get("/quick") for _ in range(n)]
+    async with AsyncClient(url, fresh=True) as client:
+        out["fresh"] = 0.0, [await client.get("/quick") for _ in range(n)]
+    async with AsyncClient(url) as client:
+        started = time.perf_counter()
+        replies = await asyncio.gather(
+            *(client.get(f"/async/sleep?seconds={secs / 4:g}") for _ in range(n))
+        )
+        out["concurrent"] = time.perf_counter() - started, list(replies)
+    # One connection per worker, then one blocking request on each: only separate processes
+    # can serve both blocks at once.
+    pinned = await pin_workers(url, WORKERS)
+    try:
+        started = time.perf_counter()
+        blocks = await asyncio.gather(*(c.get(f"/async/block?seconds={secs:g}") for c in pinned))
+        out["blocks"] = time.perf_counter() - started, list(blocks)
+        pools = await asyncio.gather(*(c.get("/sync/sleep?seconds=0") for c in pinned))
+        out["threadpools"] = 0.0, list(pools)
+    finally:
+        for c in pinned:
+            await c.aclose()
+    return out
+
+
+@experiment(
+    "workers",
+    title="--workers W: W pids, own loop and threadpool each; keep-alive sticks to one pid",
+    chapter="13-workers-and-the-gil",
+    tiny_scale=0.3,
+    tour_scale=1.5,
+)
+def run(ctx: Context) -> None:
+    secs = ctx.seconds(SECONDS)
+    n = max(8, round(REQUESTS * min(ctx.scale, 1.0)))
+    phase = f"workers={WORKERS}"
+    with ctx.server(phase, workers=WORKERS) as server:
+        ctx.step(f"{n} requests on one keep-alive connection, {n} on fresh ones, {n} at once")
+        out = asyncio.run(drive(server.url, n, secs))
+        worker_pids = set(server.worker_pids)
+    records = ctx.records(phase)
+    ctx.check(
+        exactly("worker processes that served requests", len({r["pid"] for r in records}), WORKERS)
+    )
+    ctx.check(
+        exactly(
+            "distinct event loops, one per pid",
+            len({(r["pid"], r["loop"]["id"], r["loop"]["thread"]["native_id"]) for r in records}),
+            WORKERS,
+        )
+    )
+    ctx.check(
+        exactly(
+            "pids seen by one keep-alive connection", len({r.pid for r in out["keep-alive"][1]}), 1
+        )
+    )
+    blocks_elapsed, blocks = out["blocks"]
+    ctx.check(
+        exactly("pids that served the W simultaneous blocks", len({r.pid for r in blocks}), WORKERS)
+    )
+    ctx.check(
+        at_most(
+            "W blocking requests of S, one per worker: ~S, not W x S",
+            blocks_elapsed,
+            secs,
+        )
+    )
+    pool_threads = {r.thread for r in out["threadpools"][1]} - {r.thread for r in blocks}
+    ctx.check(exactly("pool threads of a sync request, one per worker", len(pool_threads), WORKERS))
+    ctx.fact("worker pids (uvicorn said)", " ".join(map(str, sorted(worker_pids))))
+    for label in ("keep-alive", "fresh", "concurrent"):
+        ctx.fact(f"{label} split", split(out[label][1]))
+    tokens = {r["pid"]: r["threadpool"]["total"] for r in records}
+    ctx.fact("threadpool tokens per pid", ", ".join(f"{p}: {t}" for p, t in sorted(tokens.items())))

@@ -1,0 +1,121 @@
+"""Run experiments for the CLI: one, or the tour; print reports, write JSON, set the exit status.
+
+Ctrl-C (and SIGTERM, turned into the same exception) unwinds through the experiment's `with`
+blocks, which stop every server they started; the servers run in their own sessions, so a
+terminal's Ctrl-C never reaches them directly and only that unwinding stops them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from asgi_lab import __version__
+from asgi_lab.lab.experiment import Result, run_experiment
+from asgi_lab.lab.experiments import REGISTRY
+from asgi_lab.lab.report import StderrProgress, render, summary
+
+__all__ = ["listing", "run_one", "run_tour"]
+
+#: Exit status of a run stopped by Ctrl-C, as a shell reports it.
+INTERRUPTED = 130
+
+
+def listing() -> str:
+    """Every experiment: name, default and tour scale, what it shows."""
+    width = max(len(name) for name in REGISTRY)
+    lines = [f"{'NAME'.ljust(width)}  SCALE  TOUR   WHAT IT SHOWS"]
+    for exp in REGISTRY.values():
+        lines.append(f"{exp.name.ljust(width)}  {exp.scale:<5g}  {exp.tour_scale:<5g}  {exp.title}")
+    return "\n".join(lines)
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While running, SIGTERM raises KeyboardInterrupt, so servers are stopped on the way out."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def host() -> dict[str, Any]:
+    """The machine the numbers come from."""
+    return {
+        "cores": len(os.sched_getaffinity(0)),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def write_json(path: str, results: list[Result]) -> None:
+    data = {
+        "asgi_lab": __version__,
+        "host": host(),
+        "results": [r.as_dict() for r in results],
+    }
+    Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+
+
+def run_one(
+    name: str,
+    *,
+    layer: str = "raw",
+    scale: float | None = None,
+    json_path: str | None = None,
+    quiet: bool = False,
+) -> int:
+    """Run experiment `name`; 0 when every verdict passes, 1 when one fails, 2 for a bad name."""
+    exp = REGISTRY.get(name)
+    if exp is None:
+        known = ", ".join(REGISTRY)
+        print(f"asgi-lab: no experiment {name!r}; expected one of: {known}", file=sys.stderr)
+        return 2
+    progress = StderrProgress(enabled=not quiet)
+    try:
+        with terminate_as_interrupt():
+            result = run_experiment(exp, scale=scale, layer=layer, progress=progress)
+    except KeyboardInterrupt:
+        print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
+        return INTERRUPTED
+    print(render(result))
+    if json_path:
+        write_json(json_path, [result])
+    return 0 if result.passed else 1
+
+
+def run_tour(*, layer: str = "raw", json_path: str | None = None, quiet: bool = False) -> int:
+    """Every experiment at its tour scale, each report, then the summary."""
+    progress = StderrProgress(enabled=not quiet)
+    results: list[Result] = []
+    started = time.perf_counter()
+    try:
+        with terminate_as_interrupt():
+            for i, exp in enumerate(REGISTRY.values(), 1):
+                progress(f"--- [{i}/{len(REGISTRY)}] {exp.name} (scale {exp.tour_scale:g})")
+                result = run_experiment(exp, scale=exp.tour_scale, layer=layer, progress=progress)
+                results.append(result)
+                print(render(result), end="\n\n", flush=True)
+    except KeyboardInterrupt:
+        print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
+        return INTERRUPTED
+    print(f"== tour: {len(results)} experiments, layer {layer}, {host()['cores']} cores")
+    print(summary(results, time.perf_counter() - started))
+    if json_path:
+        write_json(json_path, results)
+    return 0 if all(r.passed for r in results) else 1

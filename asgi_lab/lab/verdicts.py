@@ -1,0 +1,207 @@
+"""Verdicts: a measured value against its theoretical bound, as a ratio where 1.0 is the ideal.
+
+Every claim the lab makes ends in a `Verdict`. Three shapes cover them all:
+
+- `at_most`: the measurement may not exceed the bound (elapsed time against physics);
+  ratio = measured / bound, passing at <= 1.05.
+- `near`: the measurement should equal the bound from either side (a request that waited
+  for another); ratio = measured / bound, passing from 1/1.05 to 1.05.
+- `exactly`: a count that must match (pids, threads, connections, positions in order);
+  ratio = measured / expected, passing only at 1.0.
+
+The helpers below the shapes turn probe records (the dicts of `Record.as_dict()`) into the
+numbers those shapes judge. They are pure: records and timings in, numbers or verdicts out.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "TOLERANCE",
+    "RecordDict",
+    "Verdict",
+    "at_least",
+    "at_most",
+    "distinct",
+    "exactly",
+    "handler_threads",
+    "in_order",
+    "latency_unaffected",
+    "loop_threads",
+    "max_in_flight",
+    "near",
+    "pids",
+    "queued_s",
+    "waves",
+]
+
+#: Timing claims pass when the ratio to their bound is at most this.
+TOLERANCE = 1.05
+
+RecordDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One claim, what was measured, its bound, and whether the ratio stays in [low, high]."""
+
+    claim: str
+    measured: float
+    bound: float
+    unit: str
+    ratio: float
+    low: float = 0.0
+    high: float = TOLERANCE
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.low <= self.ratio <= self.high
+
+    @property
+    def timing(self) -> bool:
+        """A timing claim has slack; a count (`exactly`) has none."""
+        return not (self.low == self.high == 1.0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "claim": self.claim,
+            "measured": self.measured,
+            "bound": self.bound,
+            "unit": self.unit,
+            "ratio": None if math.isinf(self.ratio) else self.ratio,
+            "accepts": [self.low, self.high],
+            "passed": self.passed,
+            "note": self.note,
+        }
+
+
+def _ratio(measured: float, bound: float) -> float:
+    if bound == 0:
+        return 1.0 if measured == 0 else math.inf
+    return measured / bound
+
+
+def at_most(
+    claim: str,
+    measured: float,
+    bound: float,
+    unit: str = "s",
+    *,
+    tolerance: float = TOLERANCE,
+    note: str = "",
+) -> Verdict:
+    """Passes when `measured` exceeds `bound` by at most `tolerance` (a factor)."""
+    return Verdict(claim, measured, bound, unit, _ratio(measured, bound), high=tolerance, note=note)
+
+
+def near(
+    claim: str,
+    measured: float,
+    bound: float,
+    unit: str = "s",
+    *,
+    tolerance: float = TOLERANCE,
+    note: str = "",
+) -> Verdict:
+    """Passes when `measured` is within a factor `tolerance` of `bound`, either side."""
+    ratio = _ratio(measured, bound)
+    return Verdict(claim, measured, bound, unit, ratio, 1 / tolerance, tolerance, note)
+
+
+def at_least(
+    claim: str,
+    measured: float,
+    bound: float,
+    unit: str = "s",
+    *,
+    tolerance: float = TOLERANCE,
+    note: str = "",
+) -> Verdict:
+    """Passes when `measured` reaches `bound` within `tolerance`; ratio = bound / measured."""
+    ratio = _ratio(bound, measured) if measured else math.inf
+    return Verdict(claim, measured, bound, unit, ratio, high=tolerance, note=note)
+
+
+def exactly(claim: str, measured: int, expected: int, unit: str = "", *, note: str = "") -> Verdict:
+    """Passes only when the count is the expected one."""
+    return Verdict(claim, measured, expected, unit, _ratio(measured, expected), 1.0, 1.0, note)
+
+
+def waves(claim: str, elapsed: float, requests: int, slots: int, seconds: float) -> Verdict:
+    """`requests` jobs of `seconds` each, `slots` at a time, take ceil(requests/slots) waves.
+
+    Two-sided: finishing a wave early would mean more slots than claimed.
+    """
+    bound = math.ceil(requests / slots) * seconds
+    note = f"ceil({requests}/{slots}) x {seconds:g} s"
+    return near(claim, elapsed, bound, "s", note=note)
+
+
+def latency_unaffected(
+    claim: str, latencies: Sequence[float], alone: Sequence[float], noise: float
+) -> Verdict:
+    """The median latency under load against the median alone plus a stated noise allowance."""
+    bound = _median(alone) + noise
+    note = f"median alone {_median(alone) * 1e3:.2f} ms + {noise * 1e3:g} ms scheduler noise"
+    return at_most(claim, _median(latencies), bound, "s", note=note)
+
+
+def _median(values: Sequence[float]) -> float:
+    if not values:
+        raise ValueError("a median needs at least one value, got none")
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+# Facts read from records.
+
+
+def distinct(values: Iterable[Any]) -> int:
+    """How many different values."""
+    return len(set(values))
+
+
+def pids(records: Iterable[RecordDict]) -> set[int]:
+    return {int(r["pid"]) for r in records}
+
+
+def loop_threads(records: Iterable[RecordDict]) -> set[int]:
+    """Native ids of the loop threads that received these requests."""
+    return {int(r["loop"]["thread"]["native_id"]) for r in records}
+
+
+def handler_threads(records: Iterable[RecordDict]) -> set[int]:
+    """Native ids of the threads that ran these requests' handlers."""
+    return {int(r["handler"]["thread"]["native_id"]) for r in records}
+
+
+def queued_s(record: RecordDict) -> float:
+    """Seconds this request waited for a threadpool token and thread."""
+    return int(record["threadpool"]["wait_ns"]) / 1e9
+
+
+def max_in_flight(intervals: Iterable[tuple[int, int]]) -> int:
+    """The most (start, end) intervals open at one instant; an end at t precedes a start at t."""
+    events = []
+    for start, end in intervals:
+        events.append((start, 1))
+        events.append((end, -1))
+    events.sort()
+    most = current = 0
+    for _, step in events:
+        current += step
+        most = max(most, current)
+    return most
+
+
+def in_order(seen: Sequence[Any], expected: Sequence[Any]) -> int:
+    """How many positions of `seen` hold what `expected` holds there."""
+    return sum(1 for a, b in zip(seen, expected, strict=False) if a == b)

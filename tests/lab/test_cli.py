@@ -1,0 +1,86 @@
+"""`asgi-lab experiment` and `asgi-lab tour`: help, listing, errors, JSON output, exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asgi_lab import __version__
+from asgi_lab.cli import main
+from asgi_lab.lab.experiments import REGISTRY
+
+from .fakes import assert_no_orphans
+
+
+@pytest.mark.parametrize("argv", [[], ["serve"], ["experiment"], ["tour"]])
+def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main([*argv, "--help"])
+    assert exit.value.code == 0
+    assert "usage: asgi-lab" in capsys.readouterr().out
+
+
+def test_list_names_every_experiment(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["experiment", "--list"]) == 0
+    out = capsys.readouterr().out
+    for name, exp in REGISTRY.items():
+        assert name in out
+        assert exp.title in out
+
+
+def test_unknown_experiment_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["experiment", "no-such-thing"]) == 2
+    err = capsys.readouterr().err
+    assert "'no-such-thing'" in err and "clients" in err
+
+
+def test_missing_name_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["experiment"]) == 2
+    assert "--list" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "x", "1000"])
+def test_bad_scale_is_refused(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit:
+        main(["experiment", "clients", "--scale", bad])
+    assert exit.value.code == 2
+    assert f"got {bad!r}" in capsys.readouterr().err
+
+
+def test_module_entry_point_prints_the_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "asgi_lab", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout.strip() == f"asgi-lab {__version__}"
+
+
+@pytest.mark.server
+def test_experiment_writes_json_with_every_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "out.json"
+    code = main(["experiment", "workers", "--scale", "0.3", "--json", str(path)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out
+    assert "== workers" in captured.out and "=> PASS" in captured.out
+    assert "[workers" in captured.err, "progress goes to stderr"
+
+    data = json.loads(path.read_text())
+    assert data["host"]["cores"] >= 1
+    (result,) = data["results"]
+    assert result["name"] == "workers" and result["passed"]
+    assert all(v["passed"] for v in result["verdicts"])
+    (server,) = result["servers"]
+    # Records of both workers came back, gathered after the server stopped.
+    assert {r["pid"] for r in result["records"]} == set(server["worker_pids"])
+    assert len(server["worker_pids"]) == 2
+    assert result["served"]
+    assert_no_orphans([server["pid"], *server["worker_pids"]])

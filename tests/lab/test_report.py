@@ -1,0 +1,51 @@
+"""Tables, the tour summary and progress lines."""
+
+from __future__ import annotations
+
+import io
+
+from asgi_lab.lab.experiment import Result
+from asgi_lab.lab.report import StderrProgress, render, summary
+from asgi_lab.lab.verdicts import at_most, exactly
+
+from .fakes import record
+
+
+def result(*, passed: bool) -> Result:
+    r = Result("demo", "what it shows", 1.0, "raw")
+    r.verdicts.append(at_most("elapsed", 1.01 if passed else 1.5, 1.0, note="N x S"))
+    r.verdicts.append(exactly("pids", 2, 2))
+    r.facts.append(("split", "pid 1: 3"))
+    r.records.append({**record("1-1"), "phase": "p"})
+    return r
+
+
+def test_render_shows_value_bound_ratio_verdict_and_who_served() -> None:
+    text = render(result(passed=True))
+    assert "elapsed" in text and "1.010 s" in text and "1.000 s" in text
+    assert "1.010" in text and "<= 1.05" in text and "PASS" in text
+    assert "(1) N x S" in text
+    assert "split" in text and "pid 1: 3" in text
+    assert "served by" in text and "/quick" in text
+    assert text.rstrip().endswith("=> PASS")
+
+
+def test_render_failing_and_erroring_results() -> None:
+    assert "FAIL" in render(result(passed=False))
+    broken = Result("demo", "t", 1.0, "raw", error="RuntimeError: boom")
+    text = render(broken)
+    assert "ERROR: RuntimeError: boom" in text
+    assert not broken.passed, "no verdicts is no pass"
+
+
+def test_summary_counts_passes() -> None:
+    text = summary([result(passed=True), result(passed=False)], 12.0)
+    assert "1/2 experiments passed in 12.0 s" in text
+    assert "1.500" in text
+
+
+def test_progress_goes_to_its_stream_unless_disabled() -> None:
+    stream = io.StringIO()
+    StderrProgress(stream)("hello")
+    StderrProgress(stream, enabled=False)("hidden")
+    assert stream.getvalue() == "hello\n"

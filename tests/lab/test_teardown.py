@@ -1,0 +1,69 @@
+"""No orphans: servers stop when an experiment fails, is interrupted, or is terminated."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from asgi_lab.lab.experiment import Context, Experiment, run_experiment
+
+from .fakes import alive, assert_no_orphans
+
+pytestmark = pytest.mark.server
+
+_READY = re.compile(r"ready at \S+, worker pids \[([\d, ]+)\]")
+
+
+def test_a_failing_experiment_stops_its_server() -> None:
+    seen: list[int] = []
+
+    def boom(ctx: Context) -> None:
+        with ctx.server("doomed", workers=2) as server:
+            seen.extend([server.pid, *server.worker_pids])
+            assert all(alive(pid) for pid in seen)
+            raise RuntimeError("the experiment broke")
+
+    result = run_experiment(Experiment("boom", "breaks", "none", boom))
+    assert result.error == "RuntimeError: the experiment broke"
+    assert not result.passed
+    assert len(seen) == 3
+    assert_no_orphans(seen)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_stops_its_servers(signum: int) -> None:
+    # Stopped as soon as its first server says it is ready, with requests in flight.
+    command = [sys.executable, "-m", "asgi_lab", "experiment", "threadpool-limit", "--scale", "1"]
+    lines: queue.Queue[str] = queue.Queue()
+    with subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
+    ) as process:
+
+        def read() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                lines.put(line)
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            while True:
+                line = lines.get(timeout=30)
+                if match := _READY.search(line):
+                    pids = [int(p) for p in match.group(1).split(",")]
+                    break
+            assert all(alive(pid) for pid in pids)
+            process.send_signal(signum)
+            assert process.wait(timeout=30) == 130
+            reader.join(10)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert_no_orphans(pids)
