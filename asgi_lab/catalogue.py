@@ -37,6 +37,7 @@ ENDPOINTS: tuple[tuple[str, str], ...] = (
 MAX_SECONDS_ENV = "ASGI_LAB_MAX_SECONDS"
 MAX_BODY_ENV = "ASGI_LAB_MAX_BODY"
 THREADS_ENV = "ASGI_LAB_THREADS"
+LOOPS_PER_MS_ENV = "ASGI_LAB_LOOPS_PER_MS"
 
 
 class BadInput(ValueError):
@@ -224,16 +225,26 @@ def _spin(n: int) -> int:
 
 
 def loops_per_ms() -> float:
-    """How many `_spin` iterations one core does in a millisecond, measured once per process."""
+    """How many `_spin` iterations make a millisecond of work: $ASGI_LAB_LOOPS_PER_MS, or
+    measured once per process on this core.
+
+    Processes calibrate apart and rarely agree to better than ~10-20 % on a shared or virtual
+    CPU; experiments that compare workers set the variable so that every worker does the same
+    amount of work.
+    """
     global _loops_per_ms
     if not _loops_per_ms:
-        n = 20_000
-        best = math.inf
-        for _ in range(5):
-            started = time.perf_counter()
-            _spin(n)
-            best = min(best, time.perf_counter() - started)
-        _loops_per_ms = n / (best * 1000)
+        fixed = _env_number(LOOPS_PER_MS_ENV, 0.0, 0.0, 1e9)
+        if fixed:
+            _loops_per_ms = fixed
+        else:
+            n = 20_000
+            best = math.inf
+            for _ in range(5):
+                started = time.perf_counter()
+                _spin(n)
+                best = min(best, time.perf_counter() - started)
+            _loops_per_ms = n / (best * 1000)
     return _loops_per_ms
 
 
