@@ -48,25 +48,35 @@ def serve(args: argparse.Namespace) -> int:
     """Run uvicorn on the chosen layer until Ctrl-C."""
     import uvicorn
 
+    from asgi_lab.lab.servers import bind_loopback
+
     if args.threads is not None:
         # Workers are separate processes: the environment is how the setting reaches them.
         os.environ[THREADS_ENV] = str(args.threads)
-    where = f"http://{args.host}:{args.port}"
-    print(f"asgi-lab {__version__}: serving asgi_lab.{args.layer}:app on {where}")
-    print(f"  try: curl -i {where}/quick")
-    print(f"       curl -i '{where}/sync/sleep?seconds=1'")
-    print(f"       curl '{where}/_lab/records?limit=5'")
-    uvicorn.run(
-        f"asgi_lab.{args.layer}:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        loop=args.loop,
-        http=args.http,
-        # uvicorn's access log runs on the loop thread and halves throughput; the probe's
-        # records say more, off the loop.
-        access_log=False,
-    )
+    # We bind the socket ourselves, as the lab does, to set TCP_NODELAY on it (uvicorn does not
+    # on a socket it is handed) and to print the real port when --port 0 lets the kernel choose.
+    try:
+        sock = bind_loopback(host=args.host, port=args.port)
+    except OSError as exc:
+        print(f"asgi-lab serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    with sock:
+        host, port = sock.getsockname()[:2]
+        where = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+        print(f"asgi-lab {__version__}: serving asgi_lab.{args.layer}:app on {where}", flush=True)
+        print(f"  try: curl -i {where}/quick")
+        print(f"       curl -i '{where}/sync/sleep?seconds=1'")
+        print(f"       curl '{where}/_lab/records?limit=5'", flush=True)
+        uvicorn.run(
+            f"asgi_lab.{args.layer}:app",
+            fd=sock.fileno(),
+            workers=args.workers,
+            loop=args.loop,
+            http=args.http,
+            # uvicorn's access log runs on the loop thread and halves throughput; the probe's
+            # records say more, off the loop.
+            access_log=False,
+        )
     return 0
 
 

@@ -28,15 +28,20 @@ class ServerError(RuntimeError):
     """A server that would not start, with what it printed."""
 
 
-def bind_loopback(*, nodelay: bool = True, host: str = "127.0.0.1") -> socket.socket:
-    """A listening TCP socket on a free loopback port, inheritable by a child process."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if nodelay:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, 0))
-    sock.listen(2048)
-    sock.set_inheritable(True)
+def bind_loopback(*, nodelay: bool = True, host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening TCP socket (by default on a free loopback port), inheritable by a child."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if nodelay:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+        sock.set_inheritable(True)
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
