@@ -8,10 +8,12 @@ wall clock the client and the server share, not assumed from the client's pacing
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 from asgi_lab.lab.clients import AsyncClient, Reply
 from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.verdicts import (
+    RecordDict,
     at_most,
     exactly,
     handler_threads,
@@ -51,6 +53,30 @@ async def during(url: str, long_path: str, pace: float) -> tuple[Reply, list[Rep
             long_request.cancel()
 
 
+@dataclass(frozen=True)
+class Meanwhile:
+    """A long request, its record, and the `/quick` ones sent while it ran (and alone, before)."""
+
+    long: Reply
+    record: RecordDict
+    alone: list[Reply]
+    quicks: list[Reply]
+
+
+def quick_meanwhile(ctx: Context, phase: str, long_path: str, secs: float) -> Meanwhile:
+    """Serve one phase: `long_path`, with `/quick` every tenth of `secs` while it runs."""
+    with ctx.server(phase) as server:
+        ctx.step(f"GET {long_path}, and /quick every {secs / 10:g} s meanwhile")
+        long_reply, alone, quicks = asyncio.run(during(server.url, long_path, secs / 10))
+    record = ctx.record_of(long_reply)
+    start, end = int(record["start_ns"]), int(record["end_ns"])
+    # Those sent well inside it (a pacing step before its end, so no race at the edge).
+    meanwhile = [q for q in quicks if start <= q.sent_ns <= end - secs / 10 * 1e9]
+    if not meanwhile:
+        raise RuntimeError(f"no /quick was sent while {long_path} ran; is the scale too small?")
+    return Meanwhile(long_reply, record, alone, meanwhile)
+
+
 @experiment(
     "await-sleep",
     title="/async/sleep awaits: /quick sent meanwhile is not delayed, same loop thread",
@@ -59,17 +85,9 @@ async def during(url: str, long_path: str, pace: float) -> tuple[Reply, list[Rep
 )
 def await_sleep(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
-    with ctx.server("await-sleep") as server:
-        ctx.step(f"GET /async/sleep?seconds={secs:g}, and /quick every {secs / 10:g} s meanwhile")
-        long_reply, alone, quicks = asyncio.run(
-            during(server.url, f"/async/sleep?seconds={secs:g}", secs / 10)
-        )
-    sleep = ctx.record_of(long_reply)
-    start, end = int(sleep["start_ns"]), int(sleep["end_ns"])
-    # Those sent well inside the sleep (a pacing step before its end, so no race at the edge).
-    meanwhile = [q for q in quicks if start <= q.sent_ns <= end - secs / 10 * 1e9]
-    if not meanwhile:
-        raise RuntimeError("no /quick was sent while the sleep ran; is the scale too small?")
+    seen = quick_meanwhile(ctx, "await-sleep", f"/async/sleep?seconds={secs:g}", secs)
+    long_reply, sleep, alone, meanwhile = seen.long, seen.record, seen.alone, seen.quicks
+    end = int(sleep["end_ns"])
     ctx.check(at_most("the sleep answered after ~S", long_reply.seconds, secs))
     ctx.check(
         exactly(

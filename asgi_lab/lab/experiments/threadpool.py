@@ -7,7 +7,7 @@ import time
 
 from asgi_lab.lab.clients import AsyncClient, Reply
 from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.experiments.loop import NOISE, during
+from asgi_lab.lab.experiments.loop import NOISE, quick_meanwhile
 from asgi_lab.lab.verdicts import (
     RecordDict,
     exactly,
@@ -31,16 +31,8 @@ TOKENS = 4
 )
 def threadpool(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
-    with ctx.server("threadpool") as server:
-        ctx.step(f"GET /sync/sleep?seconds={secs:g}, and /quick every {secs / 10:g} s meanwhile")
-        long_reply, alone, quicks = asyncio.run(
-            during(server.url, f"/sync/sleep?seconds={secs:g}", secs / 10)
-        )
-    sleep = ctx.record_of(long_reply)
-    start, end = int(sleep["start_ns"]), int(sleep["end_ns"])
-    meanwhile = [q for q in quicks if start <= q.sent_ns <= end - secs / 10 * 1e9]
-    if not meanwhile:
-        raise RuntimeError("no /quick was sent while the sleep ran; is the scale too small?")
+    seen = quick_meanwhile(ctx, "threadpool", f"/sync/sleep?seconds={secs:g}", secs)
+    sleep, alone, meanwhile = seen.record, seen.alone, seen.quicks
     quick_records = [ctx.record_of(q) for q in meanwhile]
     ctx.check(
         latency_unaffected(
