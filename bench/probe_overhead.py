@@ -35,6 +35,8 @@ from bench import wrk  # noqa: E402
 VARIANTS: dict[str, tuple[str, bool]] = {
     # name: (app, write JSON lines to a trace directory)
     "bare": ("asgi_lab.raw:raw_app", False),
+    "headers only": ("bench.apps.probe_variants:headers_only", False),
+    "probe, no headers": ("bench.apps.probe_variants:no_headers", False),
     "probe": ("asgi_lab.raw:app", False),
     "probe+trace": ("asgi_lab.raw:app", True),
 }
@@ -43,7 +45,8 @@ VARIANTS: dict[str, tuple[str, bool]] = {
 def serve_and_load(variant: str, seconds: int, connections: int, trace_root: str) -> float:
     app, trace = VARIANTS[variant]
     env = {"ASGI_LAB_TRACE_DIR": tempfile.mkdtemp(dir=trace_root)} if trace else {}
-    with start(app, loop="uvloop", http="httptools", env=env, cpus="0") as server:
+    extra = ("--app-dir", str(ROOT))
+    with start(app, loop="uvloop", http="httptools", env=env, cpus="0", extra=extra) as server:
         wrk.requests_per_second(server.url + "/quick", 1, connections)  # warm-up
         return wrk.requests_per_second(server.url + "/quick", seconds, connections)
 
@@ -125,7 +128,7 @@ def main() -> int:
             median = statistics.median(values)
             cost = (1 - median / bare) * 100
             print(
-                f"  {name:<12} {median:>9,.0f} req/s  ratio {median / bare:.3f} ({cost:.1f} % cost)"
+                f"  {name:<18} {median:>9,.0f} req/s  ratio {median / bare:.3f} ({cost:.1f} % cost)"
             )
 
     costs = in_process(args.requests, args.rounds)
