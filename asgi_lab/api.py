@@ -101,7 +101,9 @@ async def show_scope(request: Request) -> dict[str, Any]:
 async def lab_records(
     request: Request, limit: Annotated[int, Query(ge=1, le=RING_SIZE)] = 100
 ) -> dict[str, Any]:
-    probe: ProbeMiddleware = request.scope[SCOPE_KEY]
+    probe: ProbeMiddleware | None = request.scope.get(SCOPE_KEY)
+    if probe is None:
+        raise HTTPException(404, "this app is not wrapped in ProbeMiddleware")
     return catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit))
 
 

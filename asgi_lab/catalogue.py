@@ -38,6 +38,7 @@ MAX_SECONDS_ENV = "ASGI_LAB_MAX_SECONDS"
 MAX_BODY_ENV = "ASGI_LAB_MAX_BODY"
 THREADS_ENV = "ASGI_LAB_THREADS"
 LOOPS_PER_MS_ENV = "ASGI_LAB_LOOPS_PER_MS"
+MAX_THREADS = 10_000
 
 
 class BadInput(ValueError):
@@ -156,8 +157,10 @@ def threadpool_size(raw: str | None) -> int | None:
         value = int(raw)
     except ValueError:
         value = 0
-    if not 1 <= value <= 10_000:
-        raise ValueError(f"${THREADS_ENV} must be a whole number from 1 to 10000, got {raw!r}")
+    if not 1 <= value <= MAX_THREADS:
+        raise ValueError(
+            f"${THREADS_ENV} must be a whole number from 1 to {MAX_THREADS}, got {raw!r}"
+        )
     return value
 
 
@@ -273,6 +276,7 @@ def declared_length(headers: Mapping[str, str] | list[tuple[bytes, bytes]]) -> i
         raw = next((v.decode("latin-1") for k, v in headers if k == b"content-length"), None)
     else:
         raw = headers.get("content-length")
-    if raw is None or not raw.isdigit():
+    # isdigit() alone would take '²' and 5,000-digit strings, which int() then refuses.
+    if raw is None or not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
         return None
     return int(raw)

@@ -5,21 +5,30 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from asgi_lab import __version__
-from asgi_lab.catalogue import LAYERS, THREADS_ENV
+from asgi_lab.catalogue import LAYERS, MAX_THREADS, THREADS_ENV
+
+#: More worker processes than this on one machine is a mistake, not an experiment.
+MAX_WORKERS = 64
 
 
-def positive(text: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
-    return value
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from `low` to `high`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"expected a whole number from {low} to {high}, got {text!r}"
+            )
+        return value
+
+    return parse
 
 
 def port(text: str) -> int:
@@ -36,11 +45,16 @@ def port(text: str) -> int:
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     """The uvicorn options every command that starts a server shares (names as uvicorn's)."""
     parser.add_argument("--layer", choices=LAYERS, default="raw", help="which app to serve")
-    parser.add_argument("--workers", type=positive, default=1, help="worker processes")
+    parser.add_argument(
+        "--workers", type=bounded(1, MAX_WORKERS), default=1, help="worker processes"
+    )
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
     parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto")
     parser.add_argument(
-        "--threads", type=positive, default=None, help="threadpool tokens per worker (anyio: 40)"
+        "--threads",
+        type=bounded(1, MAX_THREADS),
+        default=None,
+        help="threadpool tokens per worker (anyio: 40)",
     )
 
 

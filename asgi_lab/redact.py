@@ -24,7 +24,9 @@ SECRET_NAMES = frozenset(
     }
 )
 _SECRET_PATTERN = re.compile(
-    r"(auth(?!or)|token|secret|passw(or)?d|api[-_]?key|session|cookie|credential|signature)", re.I
+    r"(authori[sz]ation|auth(?!or)|token|secret|passw(or)?d|pwd|jwt|api[-_]?key|access[-_]?key"
+    r"|private[-_]?key|session|cookie|credential|signature)",
+    re.I,
 )
 
 

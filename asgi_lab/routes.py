@@ -93,7 +93,9 @@ async def show_scope(request: Request) -> JSONResponse:
 
 
 async def lab_records(request: Request) -> JSONResponse:
-    probe: ProbeMiddleware = request.scope[SCOPE_KEY]
+    probe: ProbeMiddleware | None = request.scope.get(SCOPE_KEY)
+    if probe is None:
+        return JSONResponse({"detail": "this app is not wrapped in ProbeMiddleware"}, 404)
     limit = catalogue.record_limit(request.query_params.get("limit"), probe.ring.size)
     return JSONResponse(catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit)))
 

@@ -178,3 +178,33 @@ async def test_records_are_newest_last(client: httpx.AsyncClient) -> None:
         second.headers["x-asgi-lab-request"],
     ]
     assert [r["path"] for r in records] == ["/quick", "/sync/sleep"]
+
+
+@pytest.mark.parametrize("declared", ["\u00b2", "9" * 5000, "-1", "1e3"])
+async def test_an_odd_content_length_is_not_a_500(layer_app: Any, declared: str) -> None:
+    sent: list[Message] = []
+    incoming: list[Message] = [{"type": "http.request", "body": b"abc", "more_body": False}]
+
+    async def receive() -> Message:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"lab"), (b"content-length", declared.encode("latin-1"))],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await layer_app(scope, receive, send)
+    [start] = [m for m in sent if m["type"] == "http.response.start"]
+    assert start["status"] < 500

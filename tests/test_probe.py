@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -266,11 +267,67 @@ async def test_the_writer_formats_and_writes_off_the_loop_thread() -> None:
     assert len(stream.getvalue().splitlines()) == 5
 
 
-def test_writer_close_is_idempotent_and_restartable(tmp_path: Path) -> None:
-    writer = JsonLinesWriter(tmp_path / "out.jsonl")
+def test_a_closed_writer_opens_nothing_and_drops_later_records(tmp_path: Path) -> None:
+    writer = JsonLinesWriter(tmp_path / "never")
+    writer.close()
     writer.close()
     assert writer.written == 0
-    assert not (tmp_path / "out.jsonl").exists()
+    assert not (tmp_path / "never").exists()
+
+
+async def test_a_missing_trace_directory_is_created_one_file_per_process(tmp_path: Path) -> None:
+    directory = tmp_path / "not" / "yet"
+    probe = ProbeMiddleware(starlette_app(), trace=directory, writer_interval=0)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=probe), base_url="http://x"
+    ) as c:
+        await c.get("/async")
+    await probe.aclose()
+    [path] = directory.iterdir()
+    assert path.name == f"records-{os.getpid()}.jsonl"
+    assert len(path.read_text().splitlines()) == 1
+
+
+async def test_an_unwritable_trace_never_fails_a_request(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    # A directory cannot be made inside a file: the writer fails, on its own thread.
+    probe = ProbeMiddleware(starlette_app(), trace=blocker / "traces", writer_interval=0)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=probe), base_url="http://x"
+    ) as c:
+        statuses = [(await c.get("/async")).status_code for _ in range(3)]
+    await probe.aclose()
+    assert statuses == [200, 200, 200]
+    assert len(probe.ring) == 3  # the records are still kept in memory
+    assert probe.writer is not None and isinstance(probe.writer.error, OSError)
+    assert "JSON-lines writer stopped" in capsys.readouterr().err
+
+
+async def test_a_failing_stream_stops_the_writer_and_later_records_are_dropped(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    probe = ProbeMiddleware(starlette_app(), trace=Full(), writer_interval=0)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=probe), base_url="http://x"
+    ) as c:
+        await c.get("/async")
+        writer = probe.writer
+        assert writer is not None
+        thread = writer._thread
+        assert thread is not None
+        # The writer fails on its own thread, and ends: wait for that, bounded.
+        await anyio.to_thread.run_sync(thread.join, 5)
+        assert isinstance(writer.error, OSError)
+        assert (await c.get("/async")).status_code == 200
+    assert writer._queue.qsize() == 0  # nothing piles up behind a dead writer
+    assert "No space left on device" in capsys.readouterr().err
 
 
 def test_public_names() -> None:

@@ -62,3 +62,22 @@ def test_serve_refuses_a_port_it_cannot_have() -> None:
     )
     assert done.returncode == 2
     assert "expected a port from 0 to 65535, got '70000'" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "expected"),
+    [
+        ("--threads", "20000", "expected a whole number from 1 to 10000, got '20000'"),
+        ("--workers", "0", "expected a whole number from 1 to 64, got '0'"),
+        ("--workers", "many", "expected a whole number from 1 to 64, got 'many'"),
+    ],
+)
+def test_serve_bounds_its_options(option: str, value: str, expected: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "asgi_lab", "serve", option, value],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert expected in done.stderr

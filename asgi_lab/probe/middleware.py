@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from pathlib import Path
 from typing import IO, Any
 
 import anyio.to_thread
@@ -77,22 +76,21 @@ class ProbeMiddleware:
         trace: str | os.PathLike[str] | IO[str] | None = _unset,
         writer_interval: float = 0.05,
     ) -> None:
-        """Wrap `app`. `trace` is where JSON lines go: a directory, a file or a stream; by
-        default the directory in $ASGI_LAB_TRACE_DIR, and none when that is unset."""
+        """Wrap `app`. `trace` is where JSON lines go: a directory (created if missing; each
+        process writes its own file there) or a text stream; by default the directory in
+        $ASGI_LAB_TRACE_DIR, and none when that is unset."""
         install()
         self.app = app
         self.headers = headers
         self.ring = RecordRing(ring_size)
         if trace is _unset:
             trace = os.environ.get(TRACE_DIR_ENV) or None
-        if isinstance(trace, str | os.PathLike) and not isinstance(trace, Path):
-            trace = Path(trace)
         self.writer = JsonLinesWriter(trace, interval=writer_interval) if trace else None
         self._sequence = 0
         self._in_flight = 0
-        # The last loop seen and its identity: one `is` test per request instead of a lookup.
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_info: LoopInfo | None = None
+        # The last loop seen and its identity, as one pair so that threads serving other loops
+        # never see one loop with another's identity: one `is` test per request.
+        self._loop: tuple[asyncio.AbstractEventLoop, LoopInfo] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Everything here runs on the loop thread for every request: keep it lean. The work
@@ -104,9 +102,12 @@ class ProbeMiddleware:
                 await self.app(scope, receive, send)
             return
         running = asyncio.get_running_loop()
-        loop = self._loop_info
-        if running is not self._loop or loop is None:
-            self._loop, self._loop_info = running, (loop := current_loop())
+        cached = self._loop
+        if cached is not None and cached[0] is running:
+            loop = cached[1]
+        else:
+            loop = current_loop()
+            self._loop = (running, loop)
         limiter = loop.limiter
         self._sequence += 1
         record = Record(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import queue
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -48,12 +49,14 @@ class JsonLinesWriter:
     """One JSON line per record, written off the event loop.
 
     The loop thread only puts the record on a `SimpleQueue` (a C call, no lock held for long).
-    A daemon thread wakes on the first record, waits `interval` seconds for more to gather so a
-    busy worker writes in batches, then formats and writes them all. `close()` drains the queue
-    and flushes; it runs on lifespan shutdown and, as a fallback, at interpreter exit.
+    A daemon thread opens the file, wakes on the first record, waits `interval` seconds for more
+    to gather so a busy worker writes in batches, then formats and writes them all. `close()`
+    drains the queue and flushes; it runs on lifespan shutdown and, as a fallback, at exit.
 
-    `target` is a directory (each process writes `records-<pid>.jsonl` in it, so workers never
-    share a file), a file path, or an open text stream.
+    `target` is a directory, created if missing, where each process writes
+    `records-<pid>.jsonl` (so workers never share a file), or an open text stream. If the file
+    cannot be opened or written, the writer says so once on stderr and drops later records:
+    the ring still has them, and requests are never failed for the trace's sake.
     """
 
     def __init__(self, target: str | os.PathLike[str] | IO[str], *, interval: float = 0.05):
@@ -63,23 +66,24 @@ class JsonLinesWriter:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        # Set once, never cleared: closed by shutdown, or broken by an I/O error.
+        self._done = False
+        self.error: BaseException | None = None
         self.path: Path | None = None
         self.written = 0
 
     def put(self, record: Record) -> None:
+        if self._done:
+            return
         if self._thread is None:
             self._start()
         self._queue.put(record)
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is not None:
+            if self._thread is not None or self._done:
                 return
-            self._closed.clear()
-            stream = self._open()
-            self._thread = threading.Thread(
-                target=self._run, args=(stream,), name="asgi-lab-writer", daemon=True
-            )
+            self._thread = threading.Thread(target=self._run, name="asgi-lab-writer", daemon=True)
             self._thread.start()
             atexit.register(self.close)
 
@@ -87,44 +91,62 @@ class JsonLinesWriter:
         target = self._target
         if not isinstance(target, str | os.PathLike):
             return target
-        path = Path(target)
-        if path.is_dir():
-            path = path / f"records-{os.getpid()}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        return path.open("a", encoding="utf-8")
+        directory = Path(target)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"records-{os.getpid()}.jsonl"
+        return self.path.open("a", encoding="utf-8")
 
-    def _run(self, stream: IO[str]) -> None:
+    def _run(self) -> None:
+        try:
+            stream = self._open()
+        except OSError as exc:
+            self._fail(exc)
+            return
         get = self._queue.get
         stopping = False
-        while not stopping:
-            batch = [get()]
-            # Let a busy worker's records gather so we format and write them in one go; close()
-            # sets the event, so shutdown never waits out the interval.
-            self._closed.wait(self._interval)
-            while True:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            lines = []
-            for item in batch:
-                if item is _STOP:
-                    stopping = True
-                else:
-                    lines.append(item.json_line())
-            if lines:
-                stream.write("".join(lines))
-                stream.flush()
-                self.written += len(lines)
-        if stream is not self._target:
-            stream.close()
+        try:
+            while not stopping:
+                batch = [get()]
+                # Let a busy worker's records gather so we format and write them in one go;
+                # close() sets the event, so shutdown never waits out the interval.
+                self._closed.wait(self._interval)
+                while True:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                lines = []
+                for item in batch:
+                    if item is _STOP:
+                        stopping = True
+                    else:
+                        lines.append(item.json_line())
+                if lines:
+                    stream.write("".join(lines))
+                    stream.flush()
+                    self.written += len(lines)
+        except Exception as exc:  # a full disk, a closed stream: stop, say so, drop the rest
+            self._fail(exc)
+        finally:
+            if stream is not self._target:
+                stream.close()
+
+    def _fail(self, exc: BaseException) -> None:
+        self.error = exc
+        self._done = True
+        where = self.path or self._target
+        print(
+            f"asgi-lab: JSON-lines writer stopped, records kept in memory only: {where}: {exc}",
+            file=sys.stderr,
+        )
 
     def close(self, timeout: float = 5.0) -> None:
-        """Write everything queued so far, then stop the writer thread."""
+        """Write everything queued so far, then stop the writer thread; later records are
+        dropped."""
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is None:
+            self._done = True
+            thread = self._thread
+        if thread is None or not thread.is_alive():
             return
         self._closed.set()
         self._queue.put(_STOP)
