@@ -112,6 +112,24 @@ async def test_echo_refuses_a_streamed_body_over_the_limit(client: httpx.AsyncCl
     assert response.status_code == 413
 
 
+def echo_scope(*headers: tuple[bytes, bytes]) -> dict[str, Any]:
+    """The scope of a `POST /echo` as a server would build it, to call an app directly."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/echo",
+        "raw_path": b"/echo",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"lab"), *headers],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+
+
 async def test_echo_reports_a_client_disconnect(layer_app: Any) -> None:
     incoming: list[Message] = [
         {"type": "http.request", "body": b"abc", "more_body": True},
@@ -125,21 +143,7 @@ async def test_echo_reports_a_client_disconnect(layer_app: Any) -> None:
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/echo",
-        "raw_path": b"/echo",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"lab")],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    await layer_app(scope, receive, send)
+    await layer_app(echo_scope(), receive, send)
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert json.loads(body)["disconnected"] is True
 
@@ -191,20 +195,6 @@ async def test_an_odd_content_length_is_not_a_500(layer_app: Any, declared: str)
     async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/echo",
-        "raw_path": b"/echo",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"lab"), (b"content-length", declared.encode("latin-1"))],
-        "client": ("127.0.0.1", 1),
-        "server": ("127.0.0.1", 80),
-    }
-    await layer_app(scope, receive, send)
+    await layer_app(echo_scope((b"content-length", declared.encode("latin-1"))), receive, send)
     [start] = [m for m in sent if m["type"] == "http.response.start"]
     assert start["status"] < 500
