@@ -10,9 +10,9 @@ import asyncio
 import math
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio.to_thread
 
@@ -98,55 +98,46 @@ class Limits:
 LIMITS = Limits.from_env()
 
 
-def seconds(raw: str | None, limits: Limits = LIMITS) -> float:
-    """The `seconds` query parameter: a finite number from 0 to the cap."""
-    expected = f"a number from 0 to {limits.max_seconds:g}"
-    loc = ("query", "seconds")
+N = TypeVar("N", int, float)
+
+
+def bounded_query(raw: str | None, name: str, low: N, high: N, parse: Callable[[str], N]) -> N:
+    """A query parameter that must be a number (`parse` is `int` or `float`) from `low` to
+    `high`; anything else is a `BadInput` naming the parameter, the value and the form."""
+    whole = parse is int
+    shown = f"{low} to {high}" if whole else f"{low:g} to {high:g}"
+    expected = f"a {'whole ' if whole else ''}number from {shown}"
+    loc = ("query", name)
     if raw is None:
         raise BadInput(loc, "missing", None, expected)
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise BadInput(loc, "float_parsing", raw, expected) from None
+        raise BadInput(loc, "int_parsing" if whole else "float_parsing", raw, expected) from None
     if not math.isfinite(value):
         raise BadInput(loc, "finite_number", raw, expected)
-    if value < 0:
+    if value < low:
         raise BadInput(loc, "greater_than_equal", raw, expected)
-    if value > limits.max_seconds:
+    if value > high:
         raise BadInput(loc, "less_than_equal", raw, expected)
     return value
+
+
+def seconds(raw: str | None, limits: Limits = LIMITS) -> float:
+    """The `seconds` query parameter: a finite number from 0 to the cap."""
+    return bounded_query(raw, "seconds", 0.0, limits.max_seconds, float)
 
 
 def milliseconds(raw: str | None, limits: Limits = LIMITS) -> int:
     """The `ms` query parameter: a whole number of milliseconds from 0 to the cap."""
-    expected = f"a whole number from 0 to {limits.max_ms}"
-    loc = ("query", "ms")
-    if raw is None:
-        raise BadInput(loc, "missing", None, expected)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadInput(loc, "int_parsing", raw, expected) from None
-    if value < 0:
-        raise BadInput(loc, "greater_than_equal", raw, expected)
-    if value > limits.max_ms:
-        raise BadInput(loc, "less_than_equal", raw, expected)
-    return value
+    return bounded_query(raw, "ms", 0, limits.max_ms, int)
 
 
 def record_limit(raw: str | None, ring_size: int) -> int:
     """The `limit` of `/_lab/records`: how many recent records, 1 to the ring's size."""
     if raw is None:
         return min(100, ring_size)
-    expected = f"a whole number from 1 to {ring_size}"
-    loc = ("query", "limit")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadInput(loc, "int_parsing", raw, expected) from None
-    if not 1 <= value <= ring_size:
-        raise BadInput(loc, "greater_than_equal" if value < 1 else "less_than_equal", raw, expected)
-    return value
+    return bounded_query(raw, "limit", 1, ring_size, int)
 
 
 def threadpool_size(raw: str | None) -> int | None:

@@ -126,16 +126,7 @@ async def background(request: Request) -> JSONResponse:
 
 def chunk_count(raw: str | None) -> int:
     """The `chunks` of /stream: a whole number from 1 to 100."""
-    expected = "a whole number from 1 to 100"
-    try:
-        value = int(raw or "")
-    except ValueError:
-        kind = "missing" if raw is None else "int_parsing"
-        raise BadInput(("query", "chunks"), kind, raw, expected) from None
-    if not 1 <= value <= 100:
-        kind = "greater_than_equal" if value < 1 else "less_than_equal"
-        raise BadInput(("query", "chunks"), kind, raw, expected)
-    return value
+    return catalogue.bounded_query(raw, "chunks", 1, 100, int)
 
 
 def chunks(count: int) -> Iterator[str]:
