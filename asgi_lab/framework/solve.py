@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 import anyio
 import anyio.to_thread
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
@@ -80,7 +80,7 @@ async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], lis
         values[sub.name or ""] = value
         ctx.cache.setdefault(sub.cache_key, value)
     if dependant.model is not None:
-        errors.extend(_validate(dependant, ctx, values))
+        errors.extend(_validate(dependant, dependant.model, ctx, values))
     if dependant.request_name is not None:
         values[dependant.request_name] = ctx.request()
     return values, errors
@@ -94,8 +94,13 @@ async def _call(dependant: Dependant, kwargs: dict[str, Any], ctx: Context) -> A
         if not kwargs:  # no partial needed; still the one hop through anyio.to_thread.run_sync
             return await anyio.to_thread.run_sync(dependant.call)
         return await run_in_threadpool(dependant.call, **kwargs)
-    stack = ctx.function_stack if dependant.scope == "function" else ctx.request_stack
-    assert stack is not None, "routes with generator dependencies always open exit stacks"
+    which = "function" if dependant.scope == "function" else "request"
+    stack = ctx.function_stack if which == "function" else ctx.request_stack
+    if stack is None:
+        raise RuntimeError(
+            f"Generator dependency {dependant.call!r} needs the {which} exit stack,"
+            " but the request was solved without one."
+        )
     if kind == "async_gen":
         return await stack.enter_async_context(asynccontextmanager(dependant.call)(**kwargs))
     return await stack.enter_async_context(_in_threads(contextmanager(dependant.call)(**kwargs)))
@@ -121,7 +126,9 @@ async def _in_threads(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
             await anyio.to_thread.run_sync(cm.__exit__, None, None, None, limiter=exit_limiter)
 
 
-def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> list[dict[str, Any]]:
+def _validate(
+    dependant: Dependant, model: type[BaseModel], ctx: Context, values: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Read each request value, validate all of them in one pydantic call, and fill `values`."""
     data: dict[str, Any] = {}
     unreadable_body = False
@@ -152,10 +159,9 @@ def _validate(dependant: Dependant, ctx: Context, values: dict[str, Any]) -> lis
     forced = (
         [missing(f.loc) for f in dependant.fields if f.source == "body"] if unreadable_body else []
     )
-    assert dependant.model is not None
     try:
         # from_attributes=True as FastAPI does; it changes some error types (model_attributes_type).
-        validated = dependant.model.model_validate(data, from_attributes=True).__dict__
+        validated = model.model_validate(data, from_attributes=True).__dict__
     except ValidationError as exc:
         return _relocate(dependant, exc, skip_body=unreadable_body) + forced
     if forced:
