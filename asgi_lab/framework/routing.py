@@ -1,9 +1,10 @@
 """Routes that turn a request into an endpoint call, and routers that group them under a prefix.
 
 `APIRoute` is a Starlette `Route`, so matching, 405s and `scope["endpoint"]` (the user's function)
-are Starlette's (static paths take the app's `Dispatch`, to the same effect). Per request the route
-reads the body (only if some parameter needs it), solves the precompiled plan, calls the endpoint
-on the loop or in a worker thread, and writes the result as JSON.
+are Starlette's. `APIRouter` finds static routes in a (path, method) table rather than trying each
+route's regex in turn, to the same effect. Per request the route reads the body (only if some
+parameter needs it), solves the precompiled plan, calls the endpoint on the loop or in a worker
+thread, and writes the result as JSON.
 """
 
 import inspect
@@ -18,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute, Route, Router
+from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Lifespan
 
 from asgi_lab.types import ASGIApp, Receive, Scope, Send
@@ -204,6 +205,30 @@ class APIRouter(Verbs, Router):
             raise ValueError(f'Prefix "{prefix}" must start with "/" and not end with "/".')
         super().__init__(routes, lifespan=lifespan)
         self.prefix = prefix
+        # Built on first use, since routes are added after the router; rebuilt when they change.
+        self.static_routes: dict[tuple[str, str], Route] = {}
+        self.static_from: tuple[list[BaseRoute], int] = ([], -1)
+
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Router.app, with the static route for the request's path and method found by lookup."""
+        indexed, count = self.static_from
+        if indexed is not self.routes or count != len(self.routes):
+            self.static_routes = static_table(self.routes)
+            self.static_from = (self.routes, len(self.routes))
+        route = None
+        # A root_path means Starlette would match on part of the path: leave that to it.
+        if scope["type"] == "http" and not scope.get("root_path"):
+            route = self.static_routes.get((scope["path"], scope["method"]))
+        if route is None:
+            await super().app(scope, receive, send)
+            return
+        # What Router.app and then Route.matches would set, in that order.
+        if "router" not in scope:
+            scope["router"] = self
+        scope["route"] = route
+        scope["endpoint"] = route.endpoint
+        scope["path_params"] = dict(scope.get("path_params", {}))
+        await route.handle(scope, receive, send)
 
     def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
         """Register `endpoint` at this router's prefix plus `path`; `options` are `APIRoute`'s."""
@@ -223,3 +248,21 @@ class APIRouter(Verbs, Router):
                 )
             else:
                 self.routes.append(route)
+
+
+def static_table(routes: Sequence[BaseRoute]) -> dict[tuple[str, str], Route]:
+    """Each static path and method, mapped to the route Starlette's Router would pick for it."""
+    table: dict[tuple[str, str], Route] = {}
+    for i, route in enumerate(routes):
+        # A Mount, a Host or a route with its own `matches` may take anything after it.
+        if not isinstance(route, Route) or type(route).matches is not Route.matches:
+            break
+        if route.param_convertors:
+            continue
+        for method in route.methods or ():
+            probe = {"type": "http", "path": route.path, "root_path": "", "method": method}
+            # The first full match wins in Router.app: an earlier '/{name}' takes '/static'.
+            full = (r for r in routes[: i + 1] if r.matches(probe)[0] is Match.FULL)
+            if next(full, None) is route:
+                table[(route.path, method)] = route
+    return table
