@@ -13,7 +13,7 @@ import fastapi
 import httpx
 import pytest
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from starlette.routing import Match, Mount, Route, Router
+from starlette.routing import Host, Match, Mount, Route, Router
 
 import asgi_lab.framework as ours
 from asgi_lab.framework.routing import APIRoute, APIRouter, static_table
@@ -181,12 +181,16 @@ class Everything(APIRoute):
 
 @pytest.mark.parametrize(
     "anything",
-    [Mount("/", app=PlainTextResponse("mounted")), Everything("/everything", hello)],
-    ids=["mount", "own-matches"],
+    [
+        Mount("/", app=PlainTextResponse("mounted")),
+        Host("example.com", app=PlainTextResponse("hosted")),
+        Everything("/everything", hello),
+    ],
+    ids=["mount", "host", "own-matches"],
 )
 def test_the_table_stops_where_a_route_may_match_anything(anything: Any) -> None:
-    # A Mount matches every path under its prefix, a route with its own `matches` whatever it
-    # likes: the routes after them are Starlette's to find.
+    # A Mount matches every path under its prefix, a Host any path on its host (which the table
+    # cannot know), a route with its own `matches` whatever it likes: what follows is Starlette's.
     routes = [APIRoute("/before", hello), anything, APIRoute("/after", hello)]
     assert list(static_table(routes)) == [("/before", "GET")]
 
@@ -251,11 +255,18 @@ async def test_the_table_follows_changes_to_the_routes() -> None:
         return {"name": name}
 
     router = APIRouter(routes=[APIRoute("/static", hello)])
-    assert (await run(router, http_scope("/static")))[1]["body"] == b'{"hello":"world"}'
+    assert await body(router, "/static") == b'{"hello":"world"}'
     # A route inserted in front now takes /static: the table must not keep the old answer.
     router.routes.insert(0, APIRoute("/{name}", by_name))
-    assert (await run(router, http_scope("/static")))[1]["body"] == b'{"name":"static"}'
-    # A new list of the same length is a new table too.
-    router.routes = [APIRoute("/{name}", hello), APIRoute("/static", by_name)]
-    assert (await run(router, http_scope("/static")))[1]["body"] == b'{"hello":"world"}'
+    assert await body(router, "/static") == b'{"name":"static"}'
+    # Nor when a new list of the same length replaces the old one.
+    router.routes = [APIRoute("/static", hello)]
+    assert await body(router, "/static") == b'{"hello":"world"}'
+    router.routes = [APIRoute("/{name}", by_name)]
+    assert await body(router, "/static") == b'{"name":"static"}'
     assert router.static_routes == {}
+
+
+async def body(app: Any, path: str) -> bytes:
+    messages = await run(app, http_scope(path))
+    return bytes(messages[-1]["body"])
