@@ -205,7 +205,8 @@ class APIRouter(Verbs, Router):
             raise ValueError(f'Prefix "{prefix}" must start with "/" and not end with "/".')
         super().__init__(routes, lifespan=lifespan)
         self.prefix = prefix
-        # Built on first use, since routes are added after the router; rebuilt when they change.
+        # Built on first use, since routes are added after the router, and rebuilt when the list
+        # is replaced or changes length; one route swapped for another in place is not seen.
         self.static_routes: dict[tuple[str, str], Route] = {}
         self.static_from: tuple[list[BaseRoute], int] = ([], -1)
 
