@@ -11,31 +11,54 @@ import itertools
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from starlette.requests import ClientDisconnect
+from starlette.responses import JSONResponse
 
-from asgi_lab import catalogue, redact
-from asgi_lab.catalogue import LIMITS
+from asgi_lab import catalogue, inputs, redact, settings
 from asgi_lab.framework import Depends, FastAPI, HTTPException, Query, Request
+from asgi_lab.inputs import BadInput, BodyTooLarge
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
+
+__all__ = ["LAYER", "RING_SIZE", "api", "app"]
 
 LAYER = "api"
 RING_SIZE = 1000
 
-Seconds = Annotated[float, Query(ge=0, le=LIMITS.max_seconds, allow_inf_nan=False)]
-Milliseconds = Annotated[int, Query(ge=0, le=LIMITS.max_ms)]
+
+# The signature parses and checks the form; the cap is a setting, read when the worker starts,
+# so it is checked per request by an async dependency (async: it stays on the loop, no hop).
 
 
-@asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-    """Apply $ASGI_LAB_THREADS to this worker's loop; the state reaches every request."""
-    threads = catalogue.apply_threadpool_size()
-    yield {"layer": LAYER, "threads": threads}
+async def capped_seconds(
+    request: Request, seconds: Annotated[float, Query(ge=0, allow_inf_nan=False)]
+) -> float:
+    """`seconds`, at most $ASGI_LAB_MAX_SECONDS (named in the error as the client wrote it)."""
+    return inputs.seconds(request.query_params.get("seconds"), settings.current())
 
 
-api = FastAPI(lifespan=lifespan)
+async def capped_ms(request: Request, ms: Annotated[int, Query(ge=0)]) -> int:
+    """`ms`, at most $ASGI_LAB_MAX_SECONDS in milliseconds."""
+    return inputs.milliseconds(request.query_params.get("ms"), settings.current())
+
+
+Seconds = Annotated[float, Depends(capped_seconds)]
+Milliseconds = Annotated[int, Depends(capped_ms)]
+
+
+async def bad_input(request: Request, exc: Exception) -> JSONResponse:
+    """The catalogue's 422 and 413, in the shape FastAPI gives its own."""
+    if isinstance(exc, BodyTooLarge):
+        return JSONResponse(exc.detail(), status_code=413)
+    if not isinstance(exc, BadInput):
+        raise exc
+    return JSONResponse(exc.detail(), status_code=422)
+
+
+api = FastAPI(
+    lifespan=catalogue.lifespan(LAYER),
+    exception_handlers={BadInput: bad_input, BodyTooLarge: bad_input},
+)
 
 
 @api.get("/")
@@ -75,21 +98,9 @@ async def async_cpu(ms: Milliseconds) -> dict[str, Any]:
 
 @api.post("/echo")
 async def echo(request: Request) -> dict[str, Any]:
-    limit = LIMITS.max_body
-    declared = catalogue.declared_length(request.headers)
-    if declared is not None and declared > limit:
-        raise HTTPException(413, catalogue.body_too_large()["detail"])
-    chunks = size = 0
-    disconnected = False
-    try:
-        async for chunk in request.stream():
-            chunks += 1 if chunk else 0
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(413, catalogue.body_too_large()["detail"])
-    except ClientDisconnect:
-        disconnected = True
-    return catalogue.reply(LAYER, "echo", **catalogue.echo_result(chunks, size, disconnected))
+    limit = settings.current().max_body
+    echoed = await inputs.read_body(request.receive, request.scope["headers"], limit)
+    return catalogue.reply(LAYER, "echo", **echoed.as_dict())
 
 
 @api.get("/scope")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Sequence
 
-from asgi_lab import __version__
-from asgi_lab.catalogue import LAYERS, MAX_THREADS, THREADS_ENV
+from asgi_lab import __version__, serving
+from asgi_lab.catalogue import LAYERS
+from asgi_lab.serving import ServerOptions
+from asgi_lab.settings import MAX_THREADS, SettingError, Settings
 
 #: More worker processes than this on one machine is a mistake, not an experiment.
 MAX_WORKERS = 64
@@ -58,40 +59,40 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def settings_from(args: argparse.Namespace) -> Settings:
+    """The environment's `ASGI_LAB_*` settings with the command line's on top."""
+    base = Settings.from_env()
+    return base if args.threads is None else base.replace(threads=args.threads)
+
+
 def serve(args: argparse.Namespace) -> int:
-    """Run uvicorn on the chosen layer until Ctrl-C."""
-    import uvicorn
-
-    from asgi_lab.lab.servers import bind_loopback
-
-    if args.threads is not None:
-        # Workers are separate processes: the environment is how the setting reaches them.
-        os.environ[THREADS_ENV] = str(args.threads)
-    # We bind the socket ourselves, as the lab does, to set TCP_NODELAY on it (uvicorn does not
-    # on a socket it is handed) and to print the real port when --port 0 lets the kernel choose.
+    """Run uvicorn on the chosen layer until Ctrl-C or SIGTERM, then stop every worker."""
+    options = ServerOptions(
+        app=f"asgi_lab.{args.layer}:app",
+        workers=args.workers,
+        loop=args.loop,
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        settings=settings_from(args),
+    )
     try:
-        sock = bind_loopback(host=args.host, port=args.port)
+        with serving.terminate_as_interrupt(), serving.start(options, echo=sys.stderr) as server:
+            where = server.url
+            print(f"asgi-lab {__version__}: serving {options.app} on {where}", flush=True)
+            print(f"  try: curl -i {where}/quick")
+            print(f"       curl -i '{where}/sync/sleep?seconds=1'")
+            print(f"       curl '{where}/_lab/records?limit=5'", flush=True)
+            status = server.wait()
+    except KeyboardInterrupt:
+        return 0
     except OSError as exc:
         print(f"asgi-lab serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
-    with sock:
-        host, port = sock.getsockname()[:2]
-        where = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-        print(f"asgi-lab {__version__}: serving asgi_lab.{args.layer}:app on {where}", flush=True)
-        print(f"  try: curl -i {where}/quick")
-        print(f"       curl -i '{where}/sync/sleep?seconds=1'")
-        print(f"       curl '{where}/_lab/records?limit=5'", flush=True)
-        uvicorn.run(
-            f"asgi_lab.{args.layer}:app",
-            fd=sock.fileno(),
-            workers=args.workers,
-            loop=args.loop,
-            http=args.http,
-            # uvicorn's access log runs on the loop thread and halves throughput; the probe's
-            # records say more, off the loop.
-            access_log=False,
-        )
-    return 0
+    except serving.ServerError as exc:
+        print(f"asgi-lab serve: {exc}", file=sys.stderr)
+        return 1
+    return 0 if status in (0, None) else 1
 
 
 def scale(text: str) -> float:
@@ -176,5 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
-    result: int = args.run(args)
+    try:
+        result: int = args.run(args)
+    except SettingError as exc:
+        print(f"asgi-lab: {exc}", file=sys.stderr)
+        return 2
     return result

@@ -8,40 +8,22 @@ two messages: `http.response.start` (status and headers), then `http.response.bo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import parse_qs
 
 import anyio.to_thread
 
-from asgi_lab import catalogue, redact
-from asgi_lab.catalogue import BadInput
+from asgi_lab import catalogue, inputs, redact, settings
+from asgi_lab.inputs import BadInput, BodyTooLarge
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
+from asgi_lab.send import send_json
 from asgi_lab.types import Message, Receive, Scope, Send
+
+__all__ = ["LAYER", "ROUTES", "app", "raw_app"]
 
 LAYER = "raw"
 
 Handler = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-async def send_json(
-    send: Send, status: int, body: Any, headers: tuple[tuple[bytes, bytes], ...] = ()
-) -> None:
-    """Send a whole JSON response: start (status, headers), then the body in one message."""
-    payload = json.dumps(body).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
 
 
 def query(scope: Scope, name: str) -> str | None:
@@ -62,17 +44,17 @@ async def quick(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def async_sleep(scope: Scope, receive: Receive, send: Send) -> None:
-    secs = catalogue.seconds(query(scope, "seconds"))
+    secs = inputs.seconds(query(scope, "seconds"), settings.current())
     await send_json(send, 200, await catalogue.async_sleep(LAYER, secs))
 
 
 async def async_block(scope: Scope, receive: Receive, send: Send) -> None:
-    secs = catalogue.seconds(query(scope, "seconds"))
+    secs = inputs.seconds(query(scope, "seconds"), settings.current())
     await send_json(send, 200, await catalogue.async_block(LAYER, secs))
 
 
 async def sync_sleep(scope: Scope, receive: Receive, send: Send) -> None:
-    secs = catalogue.seconds(query(scope, "seconds"))
+    secs = inputs.seconds(query(scope, "seconds"), settings.current())
     # What Starlette does for a `def` endpoint, by hand: borrow a threadpool token and a worker
     # thread, run the blocking function there, and await its result on the loop.
     body = await anyio.to_thread.run_sync(catalogue.sync_sleep, LAYER, secs)
@@ -80,39 +62,18 @@ async def sync_sleep(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def sync_cpu(scope: Scope, receive: Receive, send: Send) -> None:
-    ms = catalogue.milliseconds(query(scope, "ms"))
+    ms = inputs.milliseconds(query(scope, "ms"), settings.current())
     await send_json(send, 200, await anyio.to_thread.run_sync(catalogue.sync_cpu, LAYER, ms))
 
 
 async def async_cpu(scope: Scope, receive: Receive, send: Send) -> None:
-    ms = catalogue.milliseconds(query(scope, "ms"))
+    ms = inputs.milliseconds(query(scope, "ms"), settings.current())
     await send_json(send, 200, await catalogue.async_cpu(LAYER, ms))
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
-    limit = catalogue.LIMITS.max_body
-    declared = catalogue.declared_length(scope["headers"])
-    if declared is not None and declared > limit:
-        # Refuse before reading a byte: the client said how much it would send.
-        await send_json(send, 413, catalogue.body_too_large())
-        return
-    chunks = size = 0
-    disconnected = False
-    more_body = True
-    while more_body:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            disconnected = True
-            break
-        chunk = message.get("body", b"")
-        chunks += 1 if chunk else 0
-        size += len(chunk)
-        if size > limit:
-            await send_json(send, 413, catalogue.body_too_large())
-            return
-        more_body = message.get("more_body", False)
-    result = catalogue.echo_result(chunks, size, disconnected)
-    await send_json(send, 200, catalogue.reply(LAYER, "echo", **result))
+    echoed = await inputs.read_body(receive, scope["headers"], settings.current().max_body)
+    await send_json(send, 200, catalogue.reply(LAYER, "echo", **echoed.as_dict()))
 
 
 async def show_scope(scope: Scope, receive: Receive, send: Send) -> None:
@@ -124,7 +85,7 @@ async def lab_records(scope: Scope, receive: Receive, send: Send) -> None:
     if probe is None:
         await send_json(send, 404, {"detail": "this app is not wrapped in ProbeMiddleware"})
         return
-    limit = catalogue.record_limit(query(scope, "limit"), probe.ring.size)
+    limit = inputs.record_limit(query(scope, "limit"), probe.ring.size)
     body = catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit))
     await send_json(send, 200, body)
 
@@ -161,6 +122,8 @@ async def http(scope: Scope, receive: Receive, send: Send) -> None:
         await handler(scope, receive, send)
     except BadInput as exc:
         await send_json(send, 422, exc.detail())
+    except BodyTooLarge as exc:
+        await send_json(send, 413, exc.detail())
 
 
 async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
@@ -169,13 +132,12 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
         message: Message = await receive()
         if message["type"] == "lifespan.startup":
             try:
-                threads = catalogue.apply_threadpool_size()
-            except ValueError as exc:
+                state = catalogue.startup(LAYER)
+            except settings.SettingError as exc:
                 await send({"type": "lifespan.startup.failed", "message": str(exc)})
                 return
             if "state" in scope:
-                scope["state"]["layer"] = LAYER
-                scope["state"]["threads"] = threads
+                scope["state"].update(state)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})

@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from a2wsgi import WSGIMiddleware
@@ -21,17 +20,17 @@ from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.endpoints import HTTPEndpoint
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
-from asgi_lab import catalogue, redact
-from asgi_lab.catalogue import LIMITS, BadInput
+from asgi_lab import catalogue, inputs, redact, settings
+from asgi_lab.inputs import BadInput, BodyTooLarge
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
 
-LAYER = "routes"
+__all__ = ["LAYER", "app", "routes"]
 
-Endpoint = Callable[[Request], Any]
+LAYER = "routes"
 
 
 async def root(request: Request) -> JSONResponse:
@@ -43,49 +42,35 @@ async def quick(request: Request) -> JSONResponse:
 
 
 async def async_sleep(request: Request) -> JSONResponse:
-    secs = catalogue.seconds(request.query_params.get("seconds"))
+    secs = inputs.seconds(request.query_params.get("seconds"), settings.current())
     return JSONResponse(await catalogue.async_sleep(LAYER, secs))
 
 
 async def async_block(request: Request) -> JSONResponse:
-    secs = catalogue.seconds(request.query_params.get("seconds"))
+    secs = inputs.seconds(request.query_params.get("seconds"), settings.current())
     return JSONResponse(await catalogue.async_block(LAYER, secs))
 
 
 def sync_sleep(request: Request) -> JSONResponse:
     # A plain `def`: Starlette runs the whole endpoint in the threadpool for us.
-    secs = catalogue.seconds(request.query_params.get("seconds"))
+    secs = inputs.seconds(request.query_params.get("seconds"), settings.current())
     return JSONResponse(catalogue.sync_sleep(LAYER, secs))
 
 
 def sync_cpu(request: Request) -> JSONResponse:
-    ms = catalogue.milliseconds(request.query_params.get("ms"))
+    ms = inputs.milliseconds(request.query_params.get("ms"), settings.current())
     return JSONResponse(catalogue.sync_cpu(LAYER, ms))
 
 
 async def async_cpu(request: Request) -> JSONResponse:
-    ms = catalogue.milliseconds(request.query_params.get("ms"))
+    ms = inputs.milliseconds(request.query_params.get("ms"), settings.current())
     return JSONResponse(await catalogue.async_cpu(LAYER, ms))
 
 
 async def echo(request: Request) -> JSONResponse:
-    limit = LIMITS.max_body
-    declared = catalogue.declared_length(request.headers)
-    if declared is not None and declared > limit:
-        return JSONResponse(catalogue.body_too_large(), status_code=413)
-    chunks = size = 0
-    disconnected = False
-    try:
-        async for chunk in request.stream():
-            chunks += 1 if chunk else 0
-            size += len(chunk)
-            if size > limit:
-                return JSONResponse(catalogue.body_too_large(), status_code=413)
-    except ClientDisconnect:
-        disconnected = True
-    return JSONResponse(
-        catalogue.reply(LAYER, "echo", **catalogue.echo_result(chunks, size, disconnected))
-    )
+    limit = settings.current().max_body
+    echoed = await inputs.read_body(request.receive, request.scope["headers"], limit)
+    return JSONResponse(catalogue.reply(LAYER, "echo", **echoed.as_dict()))
 
 
 async def show_scope(request: Request) -> JSONResponse:
@@ -96,7 +81,7 @@ async def lab_records(request: Request) -> JSONResponse:
     probe: ProbeMiddleware | None = request.scope.get(SCOPE_KEY)
     if probe is None:
         return JSONResponse({"detail": "this app is not wrapped in ProbeMiddleware"}, 404)
-    limit = catalogue.record_limit(request.query_params.get("limit"), probe.ring.size)
+    limit = inputs.record_limit(request.query_params.get("limit"), probe.ring.size)
     return JSONResponse(catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit)))
 
 
@@ -119,14 +104,14 @@ def background_job(seconds: float) -> None:
 
 
 async def background(request: Request) -> JSONResponse:
-    secs = catalogue.seconds(request.query_params.get("seconds", "0"))
+    secs = inputs.seconds(request.query_params.get("seconds", "0"), settings.current())
     task = BackgroundTask(background_job, secs)
     return JSONResponse(catalogue.reply(LAYER, "background", seconds=secs), background=task)
 
 
 def chunk_count(raw: str | None) -> int:
     """The `chunks` of /stream: a whole number from 1 to 100."""
-    return catalogue.bounded_query(raw, "chunks", 1, 100, int)
+    return inputs.bounded_query(raw, "chunks", 1, 100, int)
 
 
 def chunks(count: int) -> Iterator[str]:
@@ -150,21 +135,18 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
 
 
 async def bad_input(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, BadInput)
+    if isinstance(exc, BodyTooLarge):
+        return JSONResponse(exc.detail(), status_code=413)
+    if not isinstance(exc, BadInput):
+        raise exc
     return JSONResponse(exc.detail(), status_code=422)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:
     # FastAPI's shape for 404 and 405, so the three layers answer alike.
-    assert isinstance(exc, HTTPException)
+    if not isinstance(exc, HTTPException):
+        raise exc
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
-
-
-@asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-    """Apply $ASGI_LAB_THREADS to this worker's loop; the state reaches every request."""
-    threads = catalogue.apply_threadpool_size()
-    yield {"layer": LAYER, "threads": threads}
 
 
 routes = Starlette(
@@ -184,8 +166,8 @@ routes = Starlette(
         Route("/stream", stream),
         Mount("/wsgi", WSGIMiddleware(wsgi_app)),  # type: ignore[arg-type]
     ],
-    exception_handlers={BadInput: bad_input, HTTPException: http_error},
-    lifespan=lifespan,
+    exception_handlers={BadInput: bad_input, BodyTooLarge: bad_input, HTTPException: http_error},
+    lifespan=catalogue.lifespan(LAYER),
 )
 
 #: What `uvicorn asgi_lab.routes:app` serves: Starlette with the probe around it, as pure ASGI

@@ -82,11 +82,11 @@ def command_line(command: str) -> list[str]:
         return [sys.executable, "-m", "asgi_lab", *words[1:]]
     if words[:2] == ["python", "-m"] and words[2:3] and words[2].startswith("asgi_lab"):
         return [sys.executable, *words[1:]]
-    if words[:1] == ["python"] and words[1:2] and words[1].startswith("docs/examples/"):
+    if words[:1] == ["python"] and words[1:2] and words[1].startswith(("docs/examples/", "bench/")):
         return [sys.executable, *words[1:]]
     raise ValueError(
-        "a docs command must be 'asgi-lab ...', 'python -m asgi_lab...' or "
-        f"'python docs/examples/...', got {command!r}"
+        "a docs command must be 'asgi-lab ...', 'python -m asgi_lab...', "
+        f"'python docs/examples/...' or 'python bench/...', got {command!r}"
     )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from asgi_lab.lab.servers import Server, start
+from asgi_lab.probe.schema import HEADER, HeaderData
+from asgi_lab.serving import Server, ServerOptions, start
 from asgi_lab.types import ASGIApp, Message
 
 #: The layers every shared identity test runs against; a layer joins when its module exists.
@@ -38,11 +39,18 @@ async def client(layer_app: Any) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
-@pytest.fixture
-def server(layer: str) -> Iterator[Server]:
-    """One real uvicorn worker serving the layer."""
-    with start(f"asgi_lab.{layer}:app") as s:
-        yield s
+def facts(response: Any) -> HeaderData:
+    """The probe's `x-asgi-lab` header of an httpx or http.client response."""
+    headers = getattr(response, "headers", None)
+    value = headers.get(HEADER) if headers is not None else response.getheader(HEADER)
+    if value is None:
+        raise AssertionError(f"no {HEADER} header in the response")
+    return HeaderData.parse(value)
+
+
+def serve(app: str, **options: Any) -> Server:
+    """A real uvicorn serving `app` (`module:attribute`) with `ServerOptions`."""
+    return start(ServerOptions(app=app, **options))
 
 
 async def run_lifespan(app: ASGIApp, between: Any = None) -> list[str]:

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from asgi_lab.api import app
+from tests.conftest import facts
 
 pytestmark = pytest.mark.anyio
 
@@ -28,7 +29,7 @@ async def test_each_kind_of_dependency_runs_where_fastapi_runs_it(api: httpx.Asy
     assert ran["async"] == ran["async_gen"] == loop
     assert ran["sync"] != loop and ran["sync_gen"] != loop
     assert body["endpoint_thread"]["native_id"] != loop
-    assert response.headers["x-asgi-lab-thread"] == str(body["endpoint_thread"]["native_id"])
+    assert str(facts(response).thread) == str(body["endpoint_thread"]["native_id"])
     [record] = [r for r in records if r["path"] == "/deps/hops"]
     calls = [hop["call"] for hop in record["hops"]]
     # The sync dependency, the sync generator's enter (and its exit, after the response), and

@@ -25,7 +25,7 @@ from starlette.routing import Route
 import asgi_lab.probe
 from asgi_lab.probe import JsonLinesWriter, ProbeMiddleware, Record, current_loop
 from asgi_lab.types import ASGIApp
-from tests.conftest import run_lifespan
+from tests.conftest import facts, run_lifespan
 
 pytestmark = pytest.mark.anyio
 
@@ -97,7 +97,7 @@ async def test_starlette_def_endpoint_is_seen_on_its_worker_thread() -> None:
         response = await client.get("/sync")
     ran_on = response.json()["native_id"]
     assert ran_on != threading.get_native_id()
-    assert response.headers["x-asgi-lab-thread"] == str(ran_on)
+    assert str(facts(response).thread) == str(ran_on)
     record = last_record(probe)
     assert record["handler"]["thread"]["native_id"] == ran_on
     assert record["handler"]["in_threadpool"] is True
@@ -112,7 +112,7 @@ async def test_starlette_async_endpoint_is_seen_on_the_loop() -> None:
     async with client:
         response = await client.get("/async")
     assert response.json()["native_id"] == threading.get_native_id()
-    assert response.headers["x-asgi-lab-thread"] == str(threading.get_native_id())
+    assert str(facts(response).thread) == str(threading.get_native_id())
     assert last_record(probe)["hops"] == []
 
 
@@ -121,9 +121,9 @@ async def test_starlette_class_endpoint_methods() -> None:
     async with client:
         sync = await client.get("/class")
         async_ = await client.post("/class")
-    assert sync.headers["x-asgi-lab-thread"] == str(sync.json()["native_id"])
+    assert str(facts(sync).thread) == str(sync.json()["native_id"])
     assert sync.json()["native_id"] != threading.get_native_id()
-    assert async_.headers["x-asgi-lab-thread"] == str(threading.get_native_id())
+    assert str(facts(async_).thread) == str(threading.get_native_id())
 
 
 async def test_fastapi_sync_endpoint_not_its_dependency_is_the_handler() -> None:
@@ -131,7 +131,7 @@ async def test_fastapi_sync_endpoint_not_its_dependency_is_the_handler() -> None
     async with client:
         response = await client.get("/sync")
     body = response.json()
-    assert response.headers["x-asgi-lab-thread"] == str(body["native_id"])
+    assert str(facts(response).thread) == str(body["native_id"])
     record = last_record(probe)
     first, *rest = record["hops"]
     # FastAPI runs the dependency, then the endpoint (through a wrapper of its own), each in the
@@ -150,7 +150,7 @@ async def test_fastapi_async_endpoint_with_a_sync_dependency() -> None:
     body = response.json()
     assert body["native_id"] == threading.get_native_id()
     assert body["dependency"] != threading.get_native_id()
-    assert response.headers["x-asgi-lab-thread"] == str(threading.get_native_id())
+    assert str(facts(response).thread) == str(threading.get_native_id())
     [hop] = last_record(probe)["hops"]
     assert hop["endpoint"] is False
 
@@ -163,7 +163,7 @@ async def test_without_an_endpoint_in_scope_the_last_hop_before_the_response_cou
     probe, client = probed_client(bare)
     async with client:
         response = await client.get("/")
-    assert response.headers["x-asgi-lab-thread"] == response.text
+    assert str(facts(response).thread) == response.text
 
 
 async def test_a_crashing_app_is_recorded_as_500_and_the_error_propagates() -> None:
@@ -205,7 +205,7 @@ async def test_the_ring_is_bounded() -> None:
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=probe), base_url="http://x"
     ) as c:
-        ids = [(await c.get("/async")).headers["x-asgi-lab-request"] for _ in range(5)]
+        ids = [facts(await c.get("/async")).request for _ in range(5)]
     assert [r["id"] for r in probe.ring.recent()] == ids[-3:]
 
 
@@ -237,7 +237,7 @@ async def test_json_lines_are_complete_after_lifespan_shutdown(tmp_path: Path) -
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=probe), base_url="http://x"
     ) as c:
-        ids = [(await c.get(u)).headers["x-asgi-lab-request"] for u in ["/sync", "/async"] * 10]
+        ids = [facts(await c.get(u)).request for u in ["/sync", "/async"] * 10]
     assert await run_lifespan(probe) == [
         "lifespan.startup.complete",
         "lifespan.shutdown.complete",
@@ -289,7 +289,7 @@ async def test_a_missing_trace_directory_is_created_one_file_per_process(tmp_pat
 
 
 async def test_an_unwritable_trace_never_fails_a_request(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -303,11 +303,12 @@ async def test_an_unwritable_trace_never_fails_a_request(
     assert statuses == [200, 200, 200]
     assert len(probe.ring) == 3  # the records are still kept in memory
     assert probe.writer is not None and isinstance(probe.writer.error, OSError)
-    assert "JSON-lines writer stopped" in capsys.readouterr().err
+    assert "JSON-lines writer stopped" in caplog.text
+    assert caplog.records[-1].name == "asgi_lab.probe"
 
 
 async def test_a_failing_stream_stops_the_writer_and_later_records_are_dropped(
-    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     class Full(io.StringIO):
         def write(self, text: str) -> int:
@@ -327,24 +328,35 @@ async def test_a_failing_stream_stops_the_writer_and_later_records_are_dropped(
         assert isinstance(writer.error, OSError)
         assert (await c.get("/async")).status_code == 200
     assert writer._queue.qsize() == 0  # nothing piles up behind a dead writer
-    assert "No space left on device" in capsys.readouterr().err
+    assert "No space left on device" in caplog.text
 
 
 def test_public_names() -> None:
     assert set(asgi_lab.probe.__all__) == {
+        "HEADER",
         "SCOPE_KEY",
-        "TRACE_DIR_ENV",
+        "HandlerData",
+        "HeaderData",
         "Hop",
+        "HopData",
         "JsonLinesWriter",
+        "LoopData",
         "LoopInfo",
         "ProbeMiddleware",
         "Record",
+        "RecordData",
         "RecordRing",
+        "ThreadData",
         "ThreadInfo",
+        "ThreadpoolData",
         "current_loop",
         "current_record",
         "current_thread",
+        "hooked",
+        "install",
+        "request_id",
         "served_by",
+        "uninstall",
     }
     assert Record.__slots__
 

@@ -11,8 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from asgi_lab.lab.servers import Server, start
 from asgi_lab.routes import app
+from asgi_lab.serving import Server
+from tests.conftest import facts, serve
 
 LOOP = "the test's own thread, which runs the loop in-process"
 
@@ -27,7 +28,7 @@ async def routes() -> AsyncIterator[httpx.AsyncClient]:
 
 async def record_of(client: httpx.AsyncClient, response: httpx.Response) -> dict[str, Any]:
     records = (await client.get("/_lab/records", params={"limit": 50})).json()["records"]
-    [record] = [r for r in records if r["id"] == response.headers["x-asgi-lab-request"]]
+    [record] = [r for r in records if r["id"] == facts(response).request]
     return record
 
 
@@ -88,14 +89,14 @@ async def test_a_mounted_wsgi_app_runs_in_the_adapters_own_pool(
     assert body["path"] == "/hello"
     assert handler["in_threadpool"] is True
     assert handler["thread"]["name"].startswith("WSGI")
-    assert response.headers["x-asgi-lab-thread"] == str(handler["thread"]["native_id"])
+    assert str(facts(response).thread) == str(handler["thread"]["native_id"])
     # a2wsgi does not use anyio's threadpool: no token borrowed, no hop recorded.
     assert (await record_of(routes, response))["hops"] == []
 
 
 @pytest.fixture(scope="module")
 def routes_server() -> Iterator[Server]:
-    with start("asgi_lab.routes:app") as server:
+    with serve("asgi_lab.routes:app") as server:
         yield server
 
 
@@ -105,7 +106,7 @@ def test_on_a_real_server_the_client_has_its_answer_before_the_task_ends(
 ) -> None:
     with httpx.Client(base_url=routes_server.url, timeout=15) as client:
         response = client.get("/background", params={"seconds": "0.5"})
-        wanted = response.headers["x-asgi-lab-request"]
+        wanted = facts(response).request
         # The record is kept when the request's ASGI call returns: after the task.
         deadline = time.monotonic() + 10
         found: list[dict[str, Any]] = []

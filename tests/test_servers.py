@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from asgi_lab.lab.servers import Server, ServerError, start
-from tests.conftest import LAYERS
+from asgi_lab.serving import Server, ServerError
+from tests.conftest import LAYERS, facts, serve
 
 pytestmark = pytest.mark.server
 
@@ -25,7 +25,7 @@ TIMEOUT = httpx.Timeout(15.0)
 @pytest.fixture(scope="module", params=LAYERS)
 def one_worker(request: pytest.FixtureRequest) -> Iterator[Server]:
     """One worker per layer, shared by this module's tests (each start costs about a second)."""
-    with start(f"asgi_lab.{request.param}:app") as server:
+    with serve(f"asgi_lab.{request.param}:app") as server:
         yield server
 
 
@@ -41,7 +41,7 @@ def records_of(server: Server, *responses: httpx.Response) -> list[dict[str, Any
     """The probe's records of these responses, from the worker that served them."""
     records = get(server, "/_lab/records", limit=1000).json()["records"]
     by_id = {r["id"]: r for r in records}
-    return [by_id[response.headers["x-asgi-lab-request"]] for response in responses]
+    return [by_id[facts(response).request] for response in responses]
 
 
 def in_background(server: Server, path: str, **params: Any) -> tuple[ThreadPoolExecutor, Any]:
@@ -73,7 +73,7 @@ def test_a_sync_handler_runs_on_another_thread_of_the_worker(one_worker: Server)
     served_by = response.json()["served_by"]
     assert served_by["handler"]["in_threadpool"] is True
     assert served_by["handler"]["thread"]["native_id"] != one_worker.pid
-    assert response.headers["x-asgi-lab-pid"] == str(one_worker.pid)
+    assert str(facts(response).pid) == str(one_worker.pid)
 
 
 @pytest.mark.parametrize("slow", ["/async/sleep", "/sync/sleep"])
@@ -93,7 +93,7 @@ def request_id(connection: http.client.HTTPConnection) -> str:
     response = connection.getresponse()
     response.read()
     assert response.status == 200
-    return str(response.getheader("x-asgi-lab-request"))
+    return str(facts(response).request)
 
 
 def test_blocking_the_loop_delays_quick(one_worker: Server) -> None:
@@ -155,7 +155,7 @@ def read_traces(directory: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_two_workers_two_pids_and_no_record_lost(layer: str, tmp_path: Path) -> None:
-    with start(f"asgi_lab.{layer}:app", workers=2, env={"ASGI_LAB_TRACE_DIR": str(tmp_path)}) as s:
+    with serve(f"asgi_lab.{layer}:app", workers=2, env={"ASGI_LAB_TRACE_DIR": str(tmp_path)}) as s:
         assert len(s.worker_pids) == 2
         # A blocked worker cannot accept, so concurrent fresh connections reach the other one.
         with ThreadPoolExecutor(8) as pool:
@@ -164,7 +164,7 @@ def test_two_workers_two_pids_and_no_record_lost(layer: str, tmp_path: Path) -> 
         parent = s.pid
         returncode = s.stop()
     assert returncode == 0
-    sent = {r.headers["x-asgi-lab-request"] for r in [*blocked, *sequential]}
+    sent = {facts(r).request for r in [*blocked, *sequential]}
     records = read_traces(tmp_path)
     assert {r["id"] for r in records} == sent
     assert len(records) == len(sent)
@@ -179,7 +179,7 @@ def test_two_workers_two_pids_and_no_record_lost(layer: str, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_asgi_lab_threads_sets_every_workers_threadpool(layer: str) -> None:
-    with start(f"asgi_lab.{layer}:app", workers=2, env={"ASGI_LAB_THREADS": "3"}) as server:
+    with serve(f"asgi_lab.{layer}:app", workers=2, env={"ASGI_LAB_THREADS": "3"}) as server:
         with ThreadPoolExecutor(4) as pool:
             # Blocked workers cannot accept: concurrent fresh connections reach both.
             blocked = list(pool.map(lambda _: get(server, "/async/block", seconds=0.2), range(4)))
@@ -191,4 +191,4 @@ def test_asgi_lab_threads_sets_every_workers_threadpool(layer: str) -> None:
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_bad_asgi_lab_threads_stops_the_server_with_a_clear_error(layer: str) -> None:
     with pytest.raises(ServerError, match=r"ASGI_LAB_THREADS must be a whole number from 1"):
-        start(f"asgi_lab.{layer}:app", env={"ASGI_LAB_THREADS": "lots"}, ready_timeout=20)
+        serve(f"asgi_lab.{layer}:app", env={"ASGI_LAB_THREADS": "lots"}, ready_timeout=20)

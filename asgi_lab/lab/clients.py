@@ -1,7 +1,7 @@
 """The lab's HTTP clients: aiohttp for concurrency, the stdlib's http.client for blocking calls.
 
 The client is part of the measurement, so it must not distort it. We measured the candidates
-(`python -m asgi_lab.lab.overhead`, numbers in docs/10-clients-and-fan-out.md): httpx 0.28's
+(`python bench/clients.py`, numbers in docs/10-clients-and-fan-out.md): httpx 0.28's
 pool spreads 80 concurrent requests over more than a second and tops out near 300 req/s;
 httpx2 is better but still spreads them over tens of milliseconds; aiohttp sends all 80 within a
 few milliseconds and does thousands of requests a second, so it drives every concurrent
@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from asgi_lab.probe.schema import HEADER, HeaderData
+
 __all__ = ["AsyncClient", "Reply", "SyncClient", "pin_workers"]
 
 
@@ -41,16 +43,24 @@ class Reply:
     seconds: float
 
     @property
+    def probe(self) -> HeaderData:
+        """The probe's `x-asgi-lab` header; `LookupError` when the answer has none."""
+        value = self.headers.get(HEADER)
+        if value is None:
+            raise LookupError(f"the answer ({self.status}) has no {HEADER} header")
+        return HeaderData.parse(value)
+
+    @property
     def record_id(self) -> str:
-        return self.headers.get("x-asgi-lab-request", "")
+        return self.probe.request
 
     @property
     def pid(self) -> int:
-        return int(self.headers.get("x-asgi-lab-pid", 0))
+        return self.probe.pid
 
     @property
     def thread(self) -> int:
-        return int(self.headers.get("x-asgi-lab-thread", 0))
+        return self.probe.thread
 
 
 def _decode(content_type: str, raw: bytes) -> Any:

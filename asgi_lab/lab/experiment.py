@@ -1,6 +1,7 @@
 """What an experiment is: a name, a scale, and a `run(ctx)` that starts servers and judges claims.
 
-An experiment module registers itself with `@experiment(...)`. Its `run` receives a `Context`
+An experiment module turns its `run` into an `Experiment` with `@experiment(...)`; the package
+`experiments` lists them all, in tour order, in one tuple. `run` receives a `Context`
 that starts servers (each with its own trace directory, read back after the server stopped),
 collects verdicts and facts, and reports progress. `run_experiment` turns one run into a
 `Result`, whatever happened: a failure becomes a failed result, and the servers are stopped on
@@ -13,17 +14,19 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from asgi_lab.catalogue import LAYERS, THREADS_ENV
-from asgi_lab.lab import servers
+from asgi_lab import serving
+from asgi_lab.catalogue import LAYERS
 from asgi_lab.lab.clients import Reply
-from asgi_lab.lab.traces import TraceDir, served_summary
-from asgi_lab.lab.verdicts import RecordDict, Verdict
+from asgi_lab.lab.records import Observed, Served, TraceDir, served_summary
+from asgi_lab.lab.verdicts import Verdict
+from asgi_lab.probe.schema import RecordData
+from asgi_lab.serving import ServerOptions
+from asgi_lab.settings import Settings
 
 __all__ = [
-    "REGISTRY",
     "Context",
     "Experiment",
     "Result",
@@ -48,10 +51,6 @@ class Experiment:
     tiny_scale: float = 0.2
 
 
-#: Every experiment, in the order the tour runs them.
-REGISTRY: dict[str, Experiment] = {}
-
-
 def experiment(
     name: str,
     *,
@@ -60,17 +59,14 @@ def experiment(
     scale: float = 1.0,
     tour_scale: float | None = None,
     tiny_scale: float = 0.2,
-) -> Callable[[Runner], Runner]:
-    """Register `run` under `name`; `title` is the one line `--list` prints."""
+) -> Callable[[Runner], Experiment]:
+    """Make `run` an `Experiment` called `name`; `title` is the one line `--list` prints."""
 
-    def register(run: Runner) -> Runner:
-        if name in REGISTRY:
-            raise ValueError(f"experiment {name!r} is registered twice")
+    def make(run: Runner) -> Experiment:
         tour = scale if tour_scale is None else tour_scale
-        REGISTRY[name] = Experiment(name, title, chapter, run, scale, tour, tiny_scale)
-        return run
+        return Experiment(name, title, chapter, run, scale, tour, tiny_scale)
 
-    return register
+    return make
 
 
 @dataclass
@@ -83,7 +79,7 @@ class Result:
     layer: str
     verdicts: list[Verdict] = field(default_factory=list)
     facts: list[tuple[str, str]] = field(default_factory=list)
-    records: list[RecordDict] = field(default_factory=list)
+    records: list[Observed] = field(default_factory=list)
     servers: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
@@ -91,6 +87,10 @@ class Result:
     @property
     def passed(self) -> bool:
         return self.error is None and bool(self.verdicts) and all(v.passed for v in self.verdicts)
+
+    def served(self) -> list[Served]:
+        """Who served what, per phase and path."""
+        return served_summary(self.records)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -104,8 +104,8 @@ class Result:
             "verdicts": [v.as_dict() for v in self.verdicts],
             "facts": [{"label": k, "value": v} for k, v in self.facts],
             "servers": self.servers,
-            "served": served_summary(self.records),
-            "records": self.records,
+            "served": [s.to_json() for s in self.served()],
+            "records": [o.to_json() for o in self.records],
         }
 
 
@@ -148,54 +148,59 @@ class Context:
         *,
         workers: int = 1,
         threads: int | None = None,
-        env: dict[str, str] | None = None,
+        settings: Settings | None = None,
         nodelay: bool = True,
-    ) -> Iterator[servers.Server]:
-        """Start a server for one phase; once it has stopped, its records join the result."""
-        app = app or self.app
+    ) -> Iterator[serving.Server]:
+        """Start a server for one phase; once it has stopped, its records join the result.
+
+        `settings` reach every worker, with `threads` on top and a trace directory of its own.
+        """
         trace = TraceDir()
-        child_env = {**trace.env(), **(env or {})}
+        chosen = settings or Settings()
         if threads is not None:
-            # Workers are separate processes: the environment is how the setting reaches them.
-            child_env[THREADS_ENV] = str(threads)
-        self.step(f"{phase}: starting {app} (workers={workers}, nodelay={nodelay})")
+            chosen = replace(chosen, threads=threads)
+        options = ServerOptions(
+            app=app or self.app,
+            workers=workers,
+            nodelay=nodelay,
+            settings=replace(chosen, trace_dir=str(trace.path)),
+        )
+        self.step(f"{phase}: starting {options.app} (workers={workers}, nodelay={nodelay})")
         try:
-            with servers.start(app, workers=workers, env=child_env, nodelay=nodelay) as server:
+            with serving.start(options) as server:
                 self.step(f"{phase}: ready at {server.url}, worker pids {server.worker_pids}")
                 self.result.servers.append(
                     {
                         "phase": phase,
-                        "app": app,
+                        "app": options.app,
                         "pid": server.pid,
                         "worker_pids": server.worker_pids,
                         "workers": workers,
-                        "threads": threads,
+                        "threads": chosen.threads,
                         "nodelay": nodelay,
                     }
                 )
                 yield server
             # Read only now: the workers have flushed on shutdown and exited.
             records = trace.read()
-            for record in records:
-                record["phase"] = phase
-            self.result.records.extend(records)
+            self.result.records.extend(Observed(phase, r) for r in records)
             self.step(f"{phase}: stopped, {len(records)} records")
         finally:
             trace.cleanup()
 
-    def records(self, phase: str, path: str | None = None) -> list[RecordDict]:
+    def records(self, phase: str, path: str | None = None) -> list[RecordData]:
         """The records of one phase (and path), in start order."""
         return [
-            r
-            for r in self.result.records
-            if r.get("phase") == phase and (path is None or r["path"] == path)
+            o.record
+            for o in self.result.records
+            if o.phase == phase and (path is None or o.record.path == path)
         ]
 
-    def record_of(self, reply: Reply) -> RecordDict:
+    def record_of(self, reply: Reply) -> RecordData:
         """The server's record of the request that gave `reply`."""
-        for record in self.result.records:
-            if record["id"] == reply.record_id and record["pid"] == reply.pid:
-                return record
+        for seen in self.result.records:
+            if seen.record.id == reply.record_id and seen.record.pid == reply.pid:
+                return seen.record
         raise LookupError(f"no record {reply.record_id!r} from pid {reply.pid}; server running?")
 
 

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from asgi_lab.lab.experiment import Result
-from asgi_lab.lab.traces import served_summary
 from asgi_lab.lab.verdicts import Verdict
 
 __all__ = ["StderrProgress", "render", "summary", "table"]
@@ -81,18 +80,18 @@ def render(result: Result) -> str:
         out.append("")
         width = max(len(label) for label, _ in result.facts)
         out.extend(f"  {label.ljust(width)}  {value}" for label, value in result.facts)
-    served = served_summary(result.records)
+    served = result.served()
     if served:
         rows = [
             [
-                s["phase"],
-                s["path"],
-                str(s["requests"]),
-                _ids(s["pids"]),
-                _ids(s["loops"]),
-                _ids(s["loop_threads"]),
-                _ids(s["handler_threads"]),
-                f"{s['in_threadpool']}/{s['requests']}",
+                s.phase,
+                s.path,
+                str(s.requests),
+                _ids(s.pids),
+                _ids(s.loops),
+                _ids(s.loop_threads),
+                _ids(s.handler_threads),
+                f"{s.in_threadpool}/{s.requests}",
             ]
             for s in served
         ]

@@ -10,19 +10,16 @@ from __future__ import annotations
 import json
 import os
 import platform
-import signal
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from asgi_lab import __version__
 from asgi_lab.lab.experiment import Result, run_experiment
 from asgi_lab.lab.experiments import REGISTRY
 from asgi_lab.lab.report import StderrProgress, render, summary
+from asgi_lab.serving import terminate_as_interrupt
 
 __all__ = ["listing", "run_one", "run_tour"]
 
@@ -37,20 +34,6 @@ def listing() -> str:
     for exp in REGISTRY.values():
         lines.append(f"{exp.name.ljust(width)}  {exp.scale:<5g}  {exp.tour_scale:<5g}  {exp.title}")
     return "\n".join(lines)
-
-
-@contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """While running, SIGTERM raises KeyboardInterrupt, so servers are stopped on the way out."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def host() -> dict[str, Any]:

@@ -9,40 +9,30 @@ Every claim the lab makes ends in a `Verdict`. Three shapes cover them all:
 - `exactly`: a count that must match (pids, threads, connections, positions in order);
   ratio = measured / expected, passing only at 1.0.
 
-The helpers below the shapes turn probe records (the dicts of `Record.as_dict()`) into the
-numbers those shapes judge. They are pure: records and timings in, numbers or verdicts out.
+The numbers they judge come from the clients' timings and from the records (`records.py`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "TOLERANCE",
-    "RecordDict",
     "Verdict",
     "at_least",
     "at_most",
-    "distinct",
     "exactly",
-    "handler_threads",
     "in_order",
     "latency_unaffected",
-    "loop_threads",
-    "max_in_flight",
     "near",
-    "pids",
-    "queued_s",
     "waves",
 ]
 
 #: Timing claims pass when the ratio to their bound is at most this.
 TOLERANCE = 1.05
-
-RecordDict = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -159,47 +149,6 @@ def _median(values: Sequence[float]) -> float:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
-
-
-# Facts read from records.
-
-
-def distinct(values: Iterable[Any]) -> int:
-    """How many different values."""
-    return len(set(values))
-
-
-def pids(records: Iterable[RecordDict]) -> set[int]:
-    return {int(r["pid"]) for r in records}
-
-
-def loop_threads(records: Iterable[RecordDict]) -> set[int]:
-    """Native ids of the loop threads that received these requests."""
-    return {int(r["loop"]["thread"]["native_id"]) for r in records}
-
-
-def handler_threads(records: Iterable[RecordDict]) -> set[int]:
-    """Native ids of the threads that ran these requests' handlers."""
-    return {int(r["handler"]["thread"]["native_id"]) for r in records}
-
-
-def queued_s(record: RecordDict) -> float:
-    """Seconds this request waited for a threadpool token and thread."""
-    return int(record["threadpool"]["wait_ns"]) / 1e9
-
-
-def max_in_flight(intervals: Iterable[tuple[int, int]]) -> int:
-    """The most (start, end) intervals open at one instant; an end at t precedes a start at t."""
-    events = []
-    for start, end in intervals:
-        events.append((start, 1))
-        events.append((end, -1))
-    events.sort()
-    most = current = 0
-    for _, step in events:
-        current += step
-        most = max(most, current)
-    return most
 
 
 def in_order(seen: Sequence[Any], expected: Sequence[Any]) -> int:

@@ -9,7 +9,7 @@ For every HTTP request, on the loop thread, the middleware:
    context into worker threads, so `served_by()` in a handler and the threadpool hook (see
    `threadpool.py`) both find it, on whatever thread they run;
 3. on `http.response.start`, decides which thread ran the handler (below), stamps the status and
-   adds the `x-asgi-lab-*` headers;
+   adds one `x-asgi-lab` header (`pid=..; loop=..; thread=..; request=..`, see `schema.py`);
 4. when the app returns, stamps the end time and hands the record to the ring (a deque append)
    and, if configured, the JSON-lines writer (a queue put). Formatting and file I/O happen on the
    writer's own thread, never on the loop.
@@ -18,6 +18,10 @@ Which thread ran the handler, in order of trust: the thread that called `served_
 threadpool hop whose function is `scope["endpoint"]` (Starlette and FastAPI set it); the loop
 thread when the endpoint is known but was never sent to a thread (an `async def`); otherwise the
 last hop that started before the response did, or the loop thread.
+
+Nothing happens at import. Settings (the trace directory) are read, and the threadpool hook
+installed, when the app starts (lifespan) or on its first request; every request checks with one
+identity test that the hook is still in place (see `hook.py`).
 
 On `lifespan.shutdown` the writer is flushed before the server is told shutdown is complete, so
 a normal worker exit loses no record.
@@ -32,18 +36,21 @@ from typing import IO, Any
 
 import anyio.to_thread
 
+from asgi_lab import settings
+from asgi_lab.probe import hook
+from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, ThreadInfo, current_loop, current_thread
 from asgi_lab.probe.record import Record
+from asgi_lab.probe.schema import HEADER
 from asgi_lab.probe.sinks import JsonLinesWriter, RecordRing
-from asgi_lab.probe.threadpool import current_record, install
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
-#: Environment variable naming the directory where every worker writes its JSON lines.
-TRACE_DIR_ENV = "ASGI_LAB_TRACE_DIR"
+__all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
 
 #: The scope key under which the middleware makes itself known to the app it wraps.
 SCOPE_KEY = "asgi_lab.probe"
 
+_HEADER = HEADER.encode()
 _unset: Any = object()
 
 
@@ -77,20 +84,35 @@ class ProbeMiddleware:
         writer_interval: float = 0.05,
     ) -> None:
         """Wrap `app`. `trace` is where JSON lines go: a directory (created if missing; each
-        process writes its own file there) or a text stream; by default the directory in
-        $ASGI_LAB_TRACE_DIR, and none when that is unset."""
-        install()
+        process writes its own file there) or a text stream; by default $ASGI_LAB_TRACE_DIR,
+        read when the app starts, and none when that is unset."""
         self.app = app
         self.headers = headers
         self.ring = RecordRing(ring_size)
-        if trace is _unset:
-            trace = os.environ.get(TRACE_DIR_ENV) or None
-        self.writer = JsonLinesWriter(trace, interval=writer_interval) if trace else None
+        self.writer: JsonLinesWriter | None = None
+        self._trace = trace
+        self._writer_interval = writer_interval
+        self._started = False
         self._sequence = 0
         self._in_flight = 0
         # The last loop seen and its identity, as one pair so that threads serving other loops
         # never see one loop with another's identity: one `is` test per request.
         self._loop: tuple[asyncio.AbstractEventLoop, LoopInfo] | None = None
+
+    def start(self) -> None:
+        """Read the settings, install the threadpool hook, open the writer; once per process.
+
+        Raises `settings.SettingError` for a bad environment variable.
+        """
+        if self._started:
+            return
+        trace = self._trace
+        if trace is _unset:
+            trace = settings.load().trace_dir
+        hook.install()
+        if trace:
+            self.writer = JsonLinesWriter(trace, interval=self._writer_interval)
+        self._started = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Everything here runs on the loop thread for every request: keep it lean. The work
@@ -101,6 +123,9 @@ class ProbeMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
+        if not self._started:
+            self.start()
+        hook.ensure_installed()
         running = asyncio.get_running_loop()
         cached = self._loop
         if cached is not None and cached[0] is running:
@@ -108,18 +133,14 @@ class ProbeMiddleware:
         else:
             loop = current_loop()
             self._loop = (running, loop)
-        limiter = loop.limiter
         self._sequence += 1
         record = Record(
             self._sequence,
-            scope["method"],
-            scope["path"],
-            scope.get("client"),
-            loop,
             scope,
+            loop,
             time.time_ns(),
-            limiter.total_tokens,  # type: ignore[arg-type]  # a float only when set to inf
-            limiter.borrowed_tokens,
+            loop.limiter.total_tokens,
+            loop.limiter.borrowed_tokens,
             loop.waiting(),
             self._in_flight,
         )
@@ -137,12 +158,8 @@ class ProbeMiddleware:
                 )
                 record.handler = thread
                 if headers:
-                    message["headers"] = [
-                        *message.get("headers", ()),
-                        *loop.headers,
-                        thread.header,
-                        (b"x-asgi-lab-request", f"{loop.pid}-{record.seq}".encode()),
-                    ]
+                    value = loop.header_prefix(thread) + str(record.seq).encode()
+                    message["headers"] = [*message.get("headers", ()), (_HEADER, value)]
             await send(message)
 
         token = current_record.set(record)
@@ -167,12 +184,28 @@ class ProbeMiddleware:
                 self.writer.put(record)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        failure: str | None = None
+
+        async def receive_starting() -> Message:
+            nonlocal failure
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.start()
+                except settings.SettingError as exc:
+                    failure = str(exc)
+            return message
+
         async def send_flushing(message: Message) -> None:
-            if message["type"].startswith("lifespan.shutdown"):
+            kind = message["type"]
+            if kind == "lifespan.startup.complete" and failure is not None:
+                # The app started, but the probe cannot run as configured: say why and stop.
+                message = {"type": "lifespan.startup.failed", "message": failure}
+            elif kind.startswith("lifespan.shutdown"):
                 await self.aclose()
             await send(message)
 
-        await self.app(scope, receive, send_flushing)
+        await self.app(scope, receive_starting, send_flushing)
 
     async def aclose(self) -> None:
         """Flush and stop the JSON-lines writer, off the loop thread."""
@@ -204,9 +237,6 @@ def served_by() -> dict[str, Any]:
         "pid": os.getpid(),
         "in_flight": None,
         "loop": loop,
-        "handler": {
-            "thread": {"name": thread.name, "native_id": thread.native_id},
-            "in_threadpool": None if loop is None else False,
-        },
+        "handler": {"thread": thread.as_dict(), "in_threadpool": None if loop is None else False},
         "threadpool": None,
     }

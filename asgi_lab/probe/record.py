@@ -1,4 +1,9 @@
-"""What the probe keeps about one request, and how it becomes JSON."""
+"""What the probe keeps about one request while it runs, and how it becomes the schema's JSON.
+
+`Record` and `Hop` are mutable and cheap to fill on the loop; `data()` turns a finished record
+into the frozen `RecordData` of `schema.py`, and `json_line()` writes the same JSON faster, on
+the writer thread.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,22 @@ import json
 from typing import Any
 
 from asgi_lab.probe.identity import LoopInfo, ThreadInfo
+from asgi_lab.probe.schema import (
+    HandlerData,
+    HopData,
+    LoopData,
+    RecordData,
+    ThreadData,
+    ThreadpoolData,
+    request_id,
+)
 from asgi_lab.types import Scope
+
+__all__ = ["Hop", "Record"]
+
+
+def _thread(info: ThreadInfo) -> ThreadData:
+    return ThreadData(info.name, info.native_id)
 
 
 class Hop:
@@ -41,18 +61,19 @@ class Hop:
         """From the call to the function starting on its thread: token wait plus hand-off."""
         return self.start_ns - self.called_ns if self.start_ns else 0
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "call": self.call,
-            "endpoint": self.endpoint,
-            "thread": self.thread.as_dict() if self.thread else None,
-            "called_ns": self.called_ns,
-            "start_ns": self.start_ns,
-            "end_ns": self.end_ns,
-            "queued_ns": self.queued_ns,
-            "borrowed": self.borrowed,
-            "waiting": self.waiting,
-        }
+    def data(self) -> HopData:
+        thread = None if self.thread is None else _thread(self.thread)
+        return HopData(
+            self.call,
+            self.endpoint,
+            thread,
+            self.called_ns,
+            self.start_ns,
+            self.end_ns,
+            self.queued_ns,
+            self.borrowed,
+            self.waiting,
+        )
 
 
 class Record:
@@ -86,21 +107,18 @@ class Record:
     def __init__(
         self,
         seq: int,
-        method: str,
-        path: str,
-        client: tuple[str, int] | list[Any] | None,
+        scope: Scope,
         loop: LoopInfo,
-        scope: Scope | None,
         start_ns: int,
-        total: int,
+        total: float,
         borrowed: int,
         waiting: int,
         in_flight: int,
     ) -> None:
         self.seq = seq
-        self.method = method
-        self.path = path
-        self.client = client
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.client: Any = scope.get("client")
         self.loop = loop
         self.start_ns = start_ns
         self.end_ns = 0
@@ -117,12 +135,12 @@ class Record:
         self.hops: list[Hop] = []
         self.error: str | None = None
         # Held only while the request runs, to see which threadpool call is the endpoint.
-        self.scope = scope
+        self.scope: Scope | None = scope
 
     @property
     def id(self) -> str:
         """Unique across workers: the pid, then this probe's request number."""
-        return f"{self.loop.pid}-{self.seq}"
+        return request_id(self.loop.pid, self.seq)
 
     @property
     def handler_thread(self) -> ThreadInfo:
@@ -140,31 +158,40 @@ class Record:
             "pid": self.loop.pid,
             "loop": self.loop.as_dict(),
             "handler": {
-                "thread": {"name": thread.name, "native_id": thread.native_id},
+                "thread": thread.as_dict(),
                 "in_threadpool": thread.native_id != self.loop.thread.native_id,
             },
             "in_flight": self.in_flight,
             "threadpool": {"total": self.total, "borrowed": self.borrowed, "waiting": self.waiting},
         }
 
+    def data(self) -> RecordData:
+        """The record in the schema's frozen form."""
+        loop = self.loop
+        thread = self.handler_thread
+        client = self.client
+        return RecordData(
+            id=self.id,
+            method=self.method,
+            path=self.path,
+            status=self.status,
+            client=f"{client[0]}:{client[1]}" if client else None,
+            start_ns=self.start_ns,
+            response_ns=self.response_ns,
+            end_ns=self.end_ns,
+            duration_ns=self.duration_ns,
+            ppid=loop.ppid,
+            pid=loop.pid,
+            loop=LoopData(loop.id, loop.impl, _thread(loop.thread)),
+            handler=HandlerData(_thread(thread), thread.native_id != loop.thread.native_id),
+            in_flight=self.in_flight,
+            threadpool=ThreadpoolData(self.total, self.borrowed, self.waiting, self.wait_ns),
+            hops=tuple(h.data() for h in self.hops),
+            error=self.error,
+        )
+
     def as_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "id": self.id,
-            "method": self.method,
-            "path": self.path,
-            "status": self.status,
-            "client": f"{self.client[0]}:{self.client[1]}" if self.client else None,
-            "start_ns": self.start_ns,
-            "response_ns": self.response_ns,
-            "end_ns": self.end_ns,
-            "duration_ns": self.duration_ns,
-            "ppid": self.loop.ppid,
-        }
-        data.update(self.served_by())
-        data["threadpool"]["wait_ns"] = self.wait_ns
-        data["hops"] = [h.as_dict() for h in self.hops]
-        data["error"] = self.error
-        return data
+        return self.data().to_json()
 
     def json_line(self) -> str:
         """`as_dict()` as one line of JSON, from fragments rendered once per loop and thread.
@@ -184,6 +211,7 @@ class Record:
                 f'"ppid":{loop.ppid},"pid":{loop.pid},"loop":{loop.json},'
                 f'"handler":{{"thread":{thread.json},"in_threadpool":{in_threadpool}}}'
             )
+        hops_json = _json([h.data().to_json() for h in hops]) if hops else "[]"
         return (
             f'{{"id":"{loop.pid}-{self.seq}","method":{_string(self.method)},'
             f'"path":{_string(self.path)},"status":{self.status},'
@@ -193,7 +221,7 @@ class Record:
             f'"in_flight":{self.in_flight},"threadpool":{{"total":{_number(self.total)},'
             f'"borrowed":{self.borrowed},"waiting":{self.waiting},'
             f'"wait_ns":{self.wait_ns if hops else 0}}},'
-            f'"hops":{_json([h.as_dict() for h in hops]) if hops else "[]"},'
+            f'"hops":{hops_json},'
             f'"error":{_string(self.error) if self.error is not None else "null"}}}\n'
         )
 

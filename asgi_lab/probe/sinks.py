@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import queue
-import sys
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from asgi_lab.probe.record import Record
+
+__all__ = ["JsonLinesWriter", "RecordRing"]
+
+logger = logging.getLogger("asgi_lab.probe")
 
 
 class RecordRing:
@@ -55,8 +59,8 @@ class JsonLinesWriter:
 
     `target` is a directory, created if missing, where each process writes
     `records-<pid>.jsonl` (so workers never share a file), or an open text stream. If the file
-    cannot be opened or written, the writer says so once on stderr and drops later records:
-    the ring still has them, and requests are never failed for the trace's sake.
+    cannot be opened or written, the writer logs it once (logger `asgi_lab.probe`) and drops
+    later records: the ring still has them, and requests are never failed for the trace's sake.
     """
 
     def __init__(self, target: str | os.PathLike[str] | IO[str], *, interval: float = 0.05):
@@ -135,10 +139,7 @@ class JsonLinesWriter:
         self.error = exc
         self._done = True
         where = self.path or self._target
-        print(
-            f"asgi-lab: JSON-lines writer stopped, records kept in memory only: {where}: {exc}",
-            file=sys.stderr,
-        )
+        logger.error("JSON-lines writer stopped, records kept in memory only: %s: %s", where, exc)
 
     def close(self, timeout: float = 5.0) -> None:
         """Write everything queued so far, then stop the writer thread; later records are

@@ -8,9 +8,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from show import show, where
+from show import request_id, show, where
 
-from asgi_lab.lab.servers import start
+from asgi_lab.serving import ServerOptions, start
 
 
 def records(client: httpx.Client, *ids: str) -> dict[str, dict[str, object]]:
@@ -26,7 +26,10 @@ def records(client: httpx.Client, *ids: str) -> dict[str, dict[str, object]]:
             return found
 
 
-with start("asgi_lab.api:app") as server, httpx.Client(base_url=server.url) as client:
+with (
+    start(ServerOptions("asgi_lab.api:app")) as server,
+    httpx.Client(base_url=server.url) as client,
+):
     print(f"uvicorn asgi_lab.api:app -> worker pid {server.pid}\n")
     show(client.get("/sync/sleep", params={"seconds": "-1"}))
     show(client.get("/async/cpu"))
@@ -41,7 +44,7 @@ with start("asgi_lab.api:app") as server, httpx.Client(base_url=server.url) as c
     print(f"  {'the endpoint':<24} ran on {ran['name']}/{ran['native_id']}")
     print(f"  served_by: {where(body['served_by'])}")
 
-    rid = response.headers["x-asgi-lab-request"]
+    rid = request_id(response)
     record = records(client, rid)[rid]
     start_ns = record["response_ns"]
     assert isinstance(start_ns, int)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import httpx
-from show import show, where
+from show import request_id, show, where
 
-from asgi_lab.lab.servers import start
+from asgi_lab.serving import ServerOptions, start
 
-with start("asgi_lab.raw:app") as server, httpx.Client(base_url=server.url) as client:
+with (
+    start(ServerOptions("asgi_lab.raw:app")) as server,
+    httpx.Client(base_url=server.url) as client,
+):
     print(f"uvicorn asgi_lab.raw:app -> worker pid {server.pid}\n")
 
     quick = client.get("/quick")
@@ -35,6 +38,6 @@ with start("asgi_lab.raw:app") as server, httpx.Client(base_url=server.url) as c
     print(f"  headers: {json.dumps(scope['headers'])}\n")
 
     records = client.get("/_lab/records", params={"limit": 20}).json()["records"]
-    [record] = [r for r in records if r["id"] == sleep.headers["x-asgi-lab-request"]]
+    [record] = [r for r in records if r["id"] == request_id(sleep)]
     print(f"The probe's record of request {record['id']}, from GET /_lab/records:")
     print(json.dumps(record, indent=2))

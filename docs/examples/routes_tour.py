@@ -6,14 +6,15 @@ import json
 import time
 
 import httpx
-from show import where
+from show import request_id, where
 
-from asgi_lab.lab.servers import start
+from asgi_lab.serving import ServerOptions, start
+from asgi_lab.settings import Settings
 
 
 def record(client: httpx.Client, response: httpx.Response) -> dict[str, object]:
     """The probe's record of a response; waits (bounded) for requests still running."""
-    wanted = response.headers["x-asgi-lab-request"]
+    wanted = request_id(response)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         records = client.get("/_lab/records", params={"limit": 50}).json()["records"]
@@ -28,7 +29,10 @@ def ms(ns: object) -> str:
     return f"{ns / 1e6:+.1f} ms"
 
 
-with start("asgi_lab.routes:app") as server, httpx.Client(base_url=server.url) as client:
+with (
+    start(ServerOptions("asgi_lab.routes:app")) as server,
+    httpx.Client(base_url=server.url) as client,
+):
     print(f"uvicorn asgi_lab.routes:app -> worker pid {server.pid}\n")
     for method, path in [
         ("GET", "/quick"),
@@ -65,6 +69,6 @@ with start("asgi_lab.routes:app") as server, httpx.Client(base_url=server.url) a
     print(f"  threads: {[h['thread']['native_id'] for h in hops]}")
 
 print("\nThe threadpool size, per worker, from ASGI_LAB_THREADS:")
-with start("asgi_lab.routes:app", env={"ASGI_LAB_THREADS": "4"}) as server:
+with start(ServerOptions("asgi_lab.routes:app", settings=Settings(threads=4))) as server:
     served_by = httpx.get(server.url + "/quick").json()["served_by"]
     print(f"  ASGI_LAB_THREADS=4 -> threadpool {json.dumps(served_by['threadpool'])}")

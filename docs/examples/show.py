@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-LAB_HEADERS = ("x-asgi-lab-pid", "x-asgi-lab-loop", "x-asgi-lab-thread", "x-asgi-lab-request")
+from asgi_lab.probe import HEADER, HeaderData
 
 
 def compact(value: Any, width: int = 96) -> str:
@@ -20,8 +20,7 @@ def show(response: httpx.Response, *, keys: tuple[str, ...] = ()) -> None:
     request = response.request
     target = request.url.raw_path.decode()
     print(f"{request.method} {target} -> {response.status_code}")
-    lab = "  ".join(f"{h[len('x-asgi-lab-') :]}={response.headers[h]}" for h in LAB_HEADERS)
-    print(f"  headers: {lab}")
+    print(f"  {HEADER}: {response.headers[HEADER]}")
     if "allow" in response.headers:
         print(f"  allow: {response.headers['allow']}")
     body = response.json()
@@ -44,3 +43,8 @@ def where(served_by: dict[str, Any]) -> str:
         f"{loop['thread']['name']}/{loop['thread']['native_id']}, handler on "
         f"{handler['thread']['name']}/{handler['thread']['native_id']} ({place})"
     )
+
+
+def request_id(response: httpx.Response) -> str:
+    """The id of the probe's record of this response, from its `x-asgi-lab` header."""
+    return HeaderData.parse(response.headers[HEADER]).request

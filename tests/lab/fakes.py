@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+
+from asgi_lab.probe.schema import (
+    HandlerData,
+    HopData,
+    LoopData,
+    RecordData,
+    ThreadData,
+    ThreadpoolData,
+)
+
+NS = 1_000_000_000
 
 
 def record(
@@ -17,48 +27,32 @@ def record(
     end: float = 0.001,
     wait: float = 0.0,
     hops: Iterable[tuple[float, float]] = (),
-) -> dict[str, Any]:
-    """A record as `Record.as_dict()` writes it; times in seconds, stored as nanoseconds."""
+) -> RecordData:
+    """A probe record made by hand from the schema; times in seconds, stored as nanoseconds."""
     handler = loop_thread if handler is None else handler
-    ns = 1_000_000_000
-    return {
-        "id": id,
-        "method": "GET",
-        "path": path,
-        "status": 200,
-        "client": "127.0.0.1:5000",
-        "start_ns": int(start * ns),
-        "response_ns": int(end * ns),
-        "end_ns": int(end * ns),
-        "duration_ns": int((end - start) * ns),
-        "pid": pid,
-        "ppid": 1,
-        "loop": {
-            "id": f"{pid}:1",
-            "impl": "uvloop",
-            "thread": {"name": "MainThread", "ident": 1, "native_id": loop_thread},
-        },
-        "handler": {
-            "thread": {"name": "AnyIO worker thread", "native_id": handler},
-            "in_threadpool": handler != loop_thread,
-        },
-        "threadpool": {"total": 40, "borrowed": 0, "waiting": 0, "wait_ns": int(wait * ns)},
-        "hops": [
-            {
-                "call": "sync_sleep",
-                "endpoint": True,
-                "thread": {"name": "AnyIO worker thread", "ident": 2, "native_id": handler},
-                "called_ns": int(a * ns),
-                "start_ns": int(a * ns),
-                "end_ns": int(b * ns),
-                "queued_ns": 0,
-                "borrowed": 0,
-                "waiting": 0,
-            }
+    worker = ThreadData("AnyIO worker thread", handler)
+    return RecordData(
+        id=id,
+        method="GET",
+        path=path,
+        status=200,
+        client="127.0.0.1:5000",
+        start_ns=int(start * NS),
+        response_ns=int(end * NS),
+        end_ns=int(end * NS),
+        duration_ns=int((end - start) * NS),
+        ppid=1,
+        pid=pid,
+        loop=LoopData(f"{pid}:1", "uvloop", ThreadData("MainThread", loop_thread)),
+        handler=HandlerData(worker, handler != loop_thread),
+        in_flight=0,
+        threadpool=ThreadpoolData(40, 0, 0, int(wait * NS)),
+        hops=tuple(
+            HopData("sync_sleep", True, worker, int(a * NS), int(a * NS), int(b * NS), 0, 0, 0)
             for a, b in hops
-        ],
-        "error": None,
-    }
+        ),
+        error=None,
+    )
 
 
 def alive(pid: int) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 from asgi_lab.lab.experiment import Result
+from asgi_lab.lab.records import Observed
 from asgi_lab.lab.report import StderrProgress, render, summary
 from asgi_lab.lab.verdicts import at_most, exactly
 
@@ -16,7 +17,7 @@ def result(*, passed: bool) -> Result:
     r.verdicts.append(at_most("elapsed", 1.01 if passed else 1.5, 1.0, note="N x S"))
     r.verdicts.append(exactly("pids", 2, 2))
     r.facts.append(("split", "pid 1: 3"))
-    r.records.append({**record("1-1"), "phase": "p"})
+    r.records.append(Observed("p", record("1-1")))
     return r
 
 

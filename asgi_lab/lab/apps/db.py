@@ -13,7 +13,6 @@ database is the file $ASGI_LAB_DB (a temporary file when unset).
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import sqlite3
@@ -25,12 +24,13 @@ from urllib.parse import parse_qs
 
 import anyio.to_thread
 
-from asgi_lab import catalogue
+from asgi_lab import catalogue, inputs, settings
 from asgi_lab.probe import ProbeMiddleware
+from asgi_lab.send import send_json
 from asgi_lab.types import Message, Receive, Scope, Send
 
-DB_ENV = "ASGI_LAB_DB"
-POOL_ENV = "ASGI_LAB_DB_POOL"
+__all__ = ["DatabaseApp", "app"]
+
 LAYER = "db"
 
 
@@ -118,13 +118,6 @@ def pooled(db: Database, seconds: float) -> dict[str, Any]:
     return catalogue.reply(LAYER, "db/pool", hits=count, pool_wait=waited, pool=db.pool_size)
 
 
-async def send_json(send: Send, status: int, body: Any) -> None:
-    payload = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(payload))]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": payload})
-
-
 class DatabaseApp:
     """The ASGI callable: lifespan opens the database; three sync endpoints and the stats."""
 
@@ -142,14 +135,14 @@ class DatabaseApp:
             message: Message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    catalogue.apply_threadpool_size()
-                    pool = int(os.environ.get(POOL_ENV, "4"))
-                    path = os.environ.get(DB_ENV) or os.path.join(
+                    catalogue.startup(LAYER)
+                    current = settings.current()
+                    path = current.db or os.path.join(
                         tempfile.gettempdir(), f"asgi-lab-{os.getpid()}.sqlite3"
                     )
-                    self.db = Database(path, pool)
+                    self.db = Database(path, current.db_pool)
                     self.db.open()
-                except (ValueError, sqlite3.Error) as exc:
+                except (settings.SettingError, sqlite3.Error) as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
@@ -167,8 +160,8 @@ class DatabaseApp:
         path = scope["path"]
         raw = parse_qs(scope["query_string"].decode("latin-1")).get("seconds", ["0"])[-1]
         try:
-            seconds = catalogue.seconds(raw)
-        except catalogue.BadInput as exc:
+            seconds = inputs.seconds(raw, settings.current())
+        except inputs.BadInput as exc:
             await send_json(send, 422, exc.detail())
             return
         run = anyio.to_thread.run_sync

@@ -1,37 +1,24 @@
-"""Every experiment, one module per idea; importing this package registers them in tour order."""
+"""Every experiment, one module per idea, listed once below in the order the tour runs them."""
 
-from asgi_lab.lab.experiment import REGISTRY
+from asgi_lab.lab.experiment import Experiment
 from asgi_lab.lab.experiments import clients, db, fan_out, gil, loop, nodelay, threadpool, workers
 
 #: The order of the tour and of `--list`: from the client in, then out to processes and data.
-ORDER = (
-    "clients",
-    "await-sleep",
-    "blocking-sleep",
-    "threadpool",
-    "threadpool-limit",
-    "workers",
-    "gil",
-    "fan-out",
-    "gather-vs-as-completed",
-    "db-threads",
-    "nodelay",
+EXPERIMENTS: tuple[Experiment, ...] = (
+    clients.run,
+    loop.await_sleep,
+    loop.blocking_sleep,
+    threadpool.threadpool,
+    threadpool.threadpool_limit,
+    workers.run,
+    gil.run,
+    fan_out.fan_out,
+    fan_out.gather_vs_as_completed,
+    db.run,
+    nodelay.run,
 )
 
-if set(ORDER) != set(REGISTRY):
-    raise RuntimeError(f"ORDER and the registered experiments differ: {set(ORDER) ^ set(REGISTRY)}")
-_ordered = {name: REGISTRY.pop(name) for name in ORDER}
-REGISTRY.update(_ordered)
+#: The same experiments by name.
+REGISTRY: dict[str, Experiment] = {e.name: e for e in EXPERIMENTS}
 
-__all__ = [
-    "ORDER",
-    "REGISTRY",
-    "clients",
-    "db",
-    "fan_out",
-    "gil",
-    "loop",
-    "nodelay",
-    "threadpool",
-    "workers",
-]
+__all__ = ["EXPERIMENTS", "REGISTRY"]

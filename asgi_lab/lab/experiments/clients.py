@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgi_lab.lab.clients import AsyncClient, Reply, SyncClient
 from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.verdicts import at_most, exactly, max_in_flight, waves
+from asgi_lab.lab.records import max_in_flight, request_intervals
+from asgi_lab.lab.verdicts import at_most, exactly, waves
 
 REQUESTS = 6
 SECONDS = 0.5
@@ -80,12 +81,12 @@ def run(ctx: Context) -> None:
     ctx.check(at_most("asyncio.gather on one async client: ~S", timings["gather"], secs))
     for phase, expected in (("sequential", 1), ("threads", n), ("gather", n)):
         records = ctx.records(phase, "/async/sleep")
-        overlap = max_in_flight((int(r["start_ns"]), int(r["end_ns"])) for r in records)
+        overlap = max_in_flight(request_intervals(records))
         ctx.check(exactly(f"{phase}: requests in flight at once on the server", overlap, expected))
     for phase in ("sequential", "threads", "gather"):
         records = ctx.records(phase, "/async/sleep")
-        starts = [int(r["start_ns"]) for r in records]
-        clients = {r["client"] for r in records}
+        starts = [r.start_ns for r in records]
+        clients = {r.client for r in records}
         ctx.fact(
             f"{phase}",
             f"{len(clients)} client connection(s); arrivals spread over "

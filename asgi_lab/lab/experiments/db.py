@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from asgi_lab.lab.apps.db import DB_ENV, POOL_ENV
 from asgi_lab.lab.clients import AsyncClient, Reply
 from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.verdicts import exactly, handler_threads, near, queued_s, waves
+from asgi_lab.lab.records import handler_threads
+from asgi_lab.lab.verdicts import exactly, near, waves
+from asgi_lab.settings import Settings
 
 APP = "asgi_lab.lab.apps.db:app"
 TOKENS = 4
@@ -52,8 +53,9 @@ def run(ctx: Context) -> None:
     with tempfile.TemporaryDirectory(prefix="asgi-lab-db-") as tmp:
         for pool in (small, TOKENS):
             phase = f"pool={pool}"
-            env = {DB_ENV: str(Path(tmp) / "lab.sqlite3"), POOL_ENV: str(pool)}
-            with ctx.server(phase, APP, threads=TOKENS, env=env) as server:
+            db = str(Path(tmp) / "lab.sqlite3")
+            settings = Settings(threads=TOKENS, db=db, db_pool=pool)
+            with ctx.server(phase, APP, settings=settings) as server:
                 if pool == small:
                     ctx.step("a connection made on the loop thread, used in a sync handler")
                     out["loop"] = asyncio.run(one(server.url, "/db/loop-connection"))
@@ -93,7 +95,7 @@ def run(ctx: Context) -> None:
         elapsed, replies = out[phase]
         waits = sorted(float(r.body["pool_wait"]) for r in replies)
         records = ctx.records(phase, "/db/pool")
-        tokens_waited = max(queued_s(r) for r in records)
+        tokens_waited = max(r.wait_s for r in records)
         waited = [w for w in waits if w > secs / 2]
         label = "smaller than" if pool < TOKENS else "as large as"
         ctx.check(

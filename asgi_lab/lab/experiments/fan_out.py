@@ -14,8 +14,8 @@ from typing import Any
 
 from asgi_lab.lab.clients import AsyncClient, Reply
 from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.servers import bind_loopback
 from asgi_lab.lab.verdicts import at_most, exactly, in_order, near
+from asgi_lab.serving import bind
 
 UNIT = 0.25
 BACKENDS = 4
@@ -30,7 +30,7 @@ def backends(ctx: Context, n: int = BACKENDS) -> Iterator[list[str]]:
 
 def dead_url() -> str:
     """A loopback URL nobody listens on: bind a free port, then let it go."""
-    sock = bind_loopback()
+    sock = bind()
     port = sock.getsockname()[1]
     sock.close()
     return f"http://127.0.0.1:{port}"
@@ -116,7 +116,7 @@ def fan_out(ctx: Context) -> None:
         exactly("timed out (backend 4 only)", sum(isinstance(r, TimeoutError) for r in results), 1)
     )
     slow = ctx.records("backend 4", "/async/sleep")[-1]
-    worked = int(slow["duration_ns"]) / 1e9
+    worked = slow.duration_ns / 1e9
     ctx.fact("all four", shape(out["all"][1]))
     ctx.fact("backend 3 down", shape(out["one down"][1]) + f": {str(out['one down'][1][2])[:60]}")
     ctx.fact("timeout", shape(out["timeout"][1]))

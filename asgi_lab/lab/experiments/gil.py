@@ -18,11 +18,13 @@ import os
 import time
 from dataclasses import dataclass
 
-from asgi_lab.catalogue import LOOPS_PER_MS_ENV, loops_per_ms
+from asgi_lab.burn import loops_per_ms
 from asgi_lab.lab.clients import AsyncClient, pin_workers
 from asgi_lab.lab.cpu import CpuMeter, cores
 from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.verdicts import RecordDict, at_least, at_most, exactly, max_in_flight
+from asgi_lab.lab.records import hop_intervals, max_in_flight
+from asgi_lab.lab.verdicts import at_least, at_most, exactly
+from asgi_lab.settings import Settings
 
 MILLISECONDS = 200
 PARALLEL = 2
@@ -88,10 +90,6 @@ async def per_worker(url: str, path: str, n: int, pids: list[int]) -> list[Trial
             await c.aclose()
 
 
-def hop_intervals(records: list[RecordDict]) -> list[tuple[int, int]]:
-    return [(int(h["start_ns"]), int(h["end_ns"])) for r in records for h in r["hops"]]
-
-
 def shown(trials: list[Trial]) -> str:
     return " ".join(
         f"{t.alone * 1e3:.0f}/{t.together * 1e3:.0f}ms@{t.cores_used:.2f}of{t.free_cores:.2f}"
@@ -111,11 +109,11 @@ def run(ctx: Context) -> None:
     n = PARALLEL
     # One calibration for every worker of both servers: each would otherwise measure its own,
     # and "the same work" would differ between processes by as much as the effect we look for.
-    same_work = {LOOPS_PER_MS_ENV: f"{loops_per_ms():.3f}"}
-    with ctx.server("1 worker", env=same_work) as server:
+    same_work = Settings(loops_per_ms=round(loops_per_ms(), 3))
+    with ctx.server("1 worker", settings=same_work) as server:
         ctx.step(f"1 worker: GET {path} alone, then {n} at once; {TRIALS} trials")
         threaded = asyncio.run(one_worker(server.url, path, n, server.worker_pids))
-    with ctx.server(f"{n} workers", workers=n, env=same_work) as server:
+    with ctx.server(f"{n} workers", workers=n, settings=same_work) as server:
         ctx.step(f"{n} workers: GET {path} alone, then one per worker at once; {TRIALS} trials")
         forked = asyncio.run(per_worker(server.url, path, n, server.worker_pids))
 

@@ -12,15 +12,9 @@ from dataclasses import dataclass
 
 from asgi_lab.lab.clients import AsyncClient, Reply
 from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.verdicts import (
-    RecordDict,
-    at_most,
-    exactly,
-    handler_threads,
-    latency_unaffected,
-    loop_threads,
-    near,
-)
+from asgi_lab.lab.records import handler_threads, loop_threads
+from asgi_lab.lab.verdicts import at_most, exactly, latency_unaffected, near
+from asgi_lab.probe.schema import RecordData
 
 SECONDS = 1.0
 #: Latencies below a few milliseconds are at the mercy of the scheduler on a shared box; the
@@ -58,7 +52,7 @@ class Meanwhile:
     """A long request, its record, and the `/quick` ones sent while it ran (and alone, before)."""
 
     long: Reply
-    record: RecordDict
+    record: RecordData
     alone: list[Reply]
     quicks: list[Reply]
 
@@ -69,7 +63,7 @@ def quick_meanwhile(ctx: Context, phase: str, long_path: str, secs: float) -> Me
         ctx.step(f"GET {long_path}, and /quick every {secs / 10:g} s meanwhile")
         long_reply, alone, quicks = asyncio.run(during(server.url, long_path, secs / 10))
     record = ctx.record_of(long_reply)
-    start, end = int(record["start_ns"]), int(record["end_ns"])
+    start, end = record.start_ns, record.end_ns
     # Those sent well inside it (a pacing step before its end, so no race at the edge).
     meanwhile = [q for q in quicks if start <= q.sent_ns <= end - secs / 10 * 1e9]
     if not meanwhile:
@@ -87,12 +81,12 @@ def await_sleep(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
     seen = quick_meanwhile(ctx, "await-sleep", f"/async/sleep?seconds={secs:g}", secs)
     long_reply, sleep, alone, meanwhile = seen.long, seen.record, seen.alone, seen.quicks
-    end = int(sleep["end_ns"])
+    end = sleep.end_ns
     ctx.check(at_most("the sleep answered after ~S", long_reply.seconds, secs))
     ctx.check(
         exactly(
             "quick requests answered before the sleep ended",
-            sum(1 for q in meanwhile if int(ctx.record_of(q)["end_ns"]) <= end),
+            sum(1 for q in meanwhile if ctx.record_of(q).end_ns <= end),
             len(meanwhile),
             note="of those sent while it ran",
         )
@@ -110,7 +104,7 @@ def await_sleep(ctx: Context) -> None:
     ctx.check(
         exactly(
             "handlers that ran off the loop thread",
-            sum(1 for r in served if r["handler"]["in_threadpool"]),
+            sum(1 for r in served if r.handler.in_threadpool),
             0,
         )
     )
@@ -137,9 +131,9 @@ def blocking_sleep(ctx: Context) -> None:
     block = ctx.record_of(long_reply)
     quick_reply = quicks[0]
     quick = ctx.record_of(quick_reply)
-    if quick_reply.sent_ns < int(block["start_ns"]):
+    if quick_reply.sent_ns < block.start_ns:
         raise RuntimeError("/quick was sent before the block started; nothing to show")
-    left = (int(block["end_ns"]) - quick_reply.sent_ns) / 1e9
+    left = (block.end_ns - quick_reply.sent_ns) / 1e9
     ctx.check(
         near(
             "quick's latency = what was left of the block",
@@ -151,7 +145,7 @@ def blocking_sleep(ctx: Context) -> None:
     ctx.check(
         exactly(
             "quick started on the server only after the block ended",
-            int(int(quick["start_ns"]) >= int(block["end_ns"])),
+            int(quick.start_ns >= block.end_ns),
             1,
         )
     )

@@ -54,7 +54,7 @@ def run(ctx: Context) -> None:
     ctx.check(at_most("with TCP_NODELAY: median per request", medians[True], SUB_MILLISECOND))
     for nodelay in (False, True):
         phase = "with TCP_NODELAY" if nodelay else "without TCP_NODELAY"
-        app_time = statistics.median(int(r["duration_ns"]) for r in ctx.records(phase)) / 1e9
+        app_time = statistics.median(r.duration_ns for r in ctx.records(phase)) / 1e9
         ctx.check(
             at_most(
                 f"{phase}: median time inside the app",

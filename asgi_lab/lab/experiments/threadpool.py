@@ -8,16 +8,8 @@ import time
 from asgi_lab.lab.clients import AsyncClient, Reply
 from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.experiments.loop import NOISE, quick_meanwhile
-from asgi_lab.lab.verdicts import (
-    RecordDict,
-    exactly,
-    latency_unaffected,
-    loop_threads,
-    max_in_flight,
-    near,
-    queued_s,
-    waves,
-)
+from asgi_lab.lab.records import handler_threads, hop_intervals, loop_threads, max_in_flight
+from asgi_lab.lab.verdicts import exactly, latency_unaffected, near, waves
 
 SECONDS = 1.0
 TOKENS = 4
@@ -42,25 +34,25 @@ def threadpool(ctx: Context) -> None:
             NOISE,
         )
     )
-    loop_thread = int(sleep["loop"]["thread"]["native_id"])
-    sleeper = int(sleep["handler"]["thread"]["native_id"])
+    loop_thread = sleep.loop.thread.native_id
+    sleeper = sleep.handler.thread.native_id
     ctx.check(
         exactly(
             "the sleep ran in the threadpool, off the loop thread",
-            int(bool(sleep["handler"]["in_threadpool"]) and sleeper != loop_thread),
+            int(bool(sleep.handler.in_threadpool) and sleeper != loop_thread),
             1,
         )
     )
     ctx.check(
         exactly(
             "quick requests run on the loop thread",
-            sum(1 for r in quick_records if not r["handler"]["in_threadpool"]),
+            sum(1 for r in quick_records if not r.handler.in_threadpool),
             len(quick_records),
         )
     )
     received = loop_threads([sleep, *quick_records])
     ctx.check(exactly("loop threads that received both", len(received), 1))
-    call = sleep["hops"][0]["call"]
+    call = sleep.hops[0].call
     ctx.fact("loop thread / sleep's thread", f"{loop_thread} / {sleeper} (ran {call})")
     ctx.fact("quick meanwhile (ms)", " ".join(f"{q.seconds * 1e3:.2f}" for q in meanwhile))
 
@@ -71,10 +63,6 @@ async def concurrent(url: str, path: str, n: int) -> tuple[float, list[Reply]]:
         started = time.perf_counter()
         replies = await asyncio.gather(*(client.get(path) for _ in range(n)))
         return time.perf_counter() - started, list(replies)
-
-
-def hops(records: list[RecordDict]) -> list[tuple[int, int]]:
-    return [(int(h["start_ns"]), int(h["end_ns"])) for r in records for h in r["hops"]]
 
 
 @experiment(
@@ -94,8 +82,10 @@ def threadpool_limit(ctx: Context) -> None:
             elapsed, replies = asyncio.run(concurrent(server.url, path, n))
         records = ctx.records(phase, "/sync/sleep")
         ctx.check(waves(f"{phase}: {n} sleeps of S", elapsed, n, tokens, secs))
-        ctx.check(exactly(f"{phase}: threads busy at once", max_in_flight(hops(records)), tokens))
-        waits = sorted(queued_s(r) for r in records)
+        ctx.check(
+            exactly(f"{phase}: threads busy at once", max_in_flight(hop_intervals(records)), tokens)
+        )
+        waits = sorted(r.wait_s for r in records)
         waited = [w for w in waits if w > secs / 2]
         ctx.check(exactly(f"{phase}: requests that waited for a token", len(waited), n - tokens))
         if waited:
@@ -104,5 +94,5 @@ def threadpool_limit(ctx: Context) -> None:
         ctx.fact(f"{phase}: token waits (ms)", " ".join(f"{w * 1e3:.1f}" for w in waits))
         ctx.fact(
             f"{phase}: worker threads",
-            f"{len({int(r['handler']['thread']['native_id']) for r in records})} distinct",
+            f"{len(handler_threads(records))} distinct",
         )

@@ -68,12 +68,12 @@ def run(ctx: Context) -> None:
         worker_pids = set(server.worker_pids)
     records = ctx.records(phase)
     ctx.check(
-        exactly("worker processes that served requests", len({r["pid"] for r in records}), WORKERS)
+        exactly("worker processes that served requests", len({r.pid for r in records}), WORKERS)
     )
     ctx.check(
         exactly(
             "distinct event loops, one per pid",
-            len({(r["pid"], r["loop"]["id"], r["loop"]["thread"]["native_id"]) for r in records}),
+            len({(r.pid, r.loop.id, r.loop.thread.native_id) for r in records}),
             WORKERS,
         )
     )
@@ -98,5 +98,5 @@ def run(ctx: Context) -> None:
     ctx.fact("worker pids (uvicorn said)", " ".join(map(str, sorted(worker_pids))))
     for label in ("keep-alive", "fresh", "concurrent"):
         ctx.fact(f"{label} split", split(out[label][1]))
-    tokens = {r["pid"]: r["threadpool"]["total"] for r in records}
+    tokens = {r.pid: r.threadpool.total for r in records}
     ctx.fact("threadpool tokens per pid", ", ".join(f"{p}: {t}" for p, t in sorted(tokens.items())))

@@ -1,4 +1,4 @@
-"""How much does the client itself distort a measurement? `python -m asgi_lab.lab.overhead`.
+"""How much does the client itself distort a measurement? `python bench/clients.py`.
 
 For each candidate that is installed (httpx, httpx2, aiohttp), against its own fresh server:
 
@@ -20,9 +20,11 @@ from typing import Any
 
 import aiohttp
 
-from asgi_lab.lab import servers
+from asgi_lab import serving
+from asgi_lab.lab.records import TraceDir
 from asgi_lab.lab.report import table
-from asgi_lab.lab.traces import TraceDir
+from asgi_lab.serving import ServerOptions
+from asgi_lab.settings import Settings
 
 __all__ = ["CANDIDATES", "measure", "main"]
 
@@ -118,12 +120,13 @@ def measure(name: str) -> dict[str, float] | None:
         return None
     trace = TraceDir()
     try:
-        with servers.start(env=trace.env()) as server:
+        options = ServerOptions(settings=Settings(trace_dir=str(trace.path)))
+        with serving.start(options) as server:
             out = asyncio.run(drive(factory, server.url))
-        records = [r for r in trace.read() if r["path"] == "/async/sleep"]
+        records = [r for r in trace.read() if r.path == "/async/sleep"]
     finally:
         trace.cleanup()
-    burst = sorted(int(r["start_ns"]) for r in records)[-BURST:]
+    burst = sorted(r.start_ns for r in records)[-BURST:]
     out["spread"] = (burst[-1] - burst[0]) / 1e9
     return out
 

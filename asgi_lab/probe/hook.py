@@ -1,0 +1,177 @@
+"""See every hop into the anyio threadpool without touching the app's handlers.
+
+Starlette's `run_in_threadpool`, `iterate_in_threadpool`, sync background tasks and FastAPI's sync
+dependencies all end in `anyio.to_thread.run_sync`, looked up as a module attribute at call time.
+`install()` wraps that one attribute; `uninstall()` puts back what it wrapped. Nothing happens at
+import: the probe installs the hook when its app starts and checks on every request that the hook
+is still reachable, because other code may wrap the same attribute and later undo its wrapper,
+taking ours with it. Then `install()` wraps again.
+
+Whatever the order of wrappers, a hop is recorded once: a function already observed by our
+wrapper is passed through as it is. The wrapper costs a context-variable read when no request is
+being probed; inside a probed request the worker thread notes itself in the request's `Record`
+before and after running the function.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from asgi_lab.probe.identity import current_thread
+from asgi_lab.probe.record import Hop, Record
+
+__all__ = ["current_record", "hooked", "install", "installed", "uninstall"]
+
+T = TypeVar("T")
+
+#: The record of the request being served in this context. anyio copies the context into the
+#: worker thread, so handlers running there see it too.
+current_record: ContextVar[Record | None] = ContextVar("asgi_lab_record", default=None)
+
+_lock = threading.Lock()
+#: Our wrapper, and the function it wrapped, while installed.
+_wrapper: Callable[..., Any] | None = None
+_wrapped: Callable[..., Any] | None = None
+
+
+def call_name(func: Callable[..., Any]) -> str:
+    """A readable name for what runs in the thread: partials (Starlette makes one) unwrapped."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return str(getattr(func, "__qualname__", None) or type(func).__qualname__)
+
+
+def carries_endpoint(func: Callable[..., Any], endpoint: object) -> bool:
+    """Whether calling `func` runs the route's endpoint (`scope["endpoint"]`).
+
+    Starlette hands the threadpool `partial(endpoint, request)`, a class endpoint's bound method,
+    FastAPI `partial(_run_sync_endpoint, function=endpoint, ...)`; all three count.
+    """
+    if endpoint is None:
+        return False
+    while True:
+        if func is endpoint:
+            return True
+        if isinstance(endpoint, type) and isinstance(getattr(func, "__self__", None), endpoint):
+            return True
+        if not isinstance(func, functools.partial):
+            return False
+        if any(arg is endpoint for arg in (*func.args, *func.keywords.values())):
+            return True
+        func = func.func
+
+
+class _Observed:
+    """A function on its way to a worker thread, noting the thread and times in its `Hop`."""
+
+    __slots__ = ("func", "hop")
+
+    def __init__(self, func: Callable[..., Any], hop: Hop) -> None:
+        self.func, self.hop = func, hop
+
+    def __call__(self, *args: Any) -> Any:
+        hop = self.hop
+        hop.thread = current_thread()
+        hop.start_ns = time.time_ns()
+        try:
+            return self.func(*args)
+        finally:
+            hop.end_ns = time.time_ns()
+
+
+def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    async def run_sync(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        record = current_record.get()
+        if record is None or type(func) is _Observed or _wrapper is not run_sync:
+            # Not probed, already observed by another copy of us, or uninstalled while a
+            # wrapper above us still calls us: pass through.
+            return await original(func, *args, **kwargs)  # type: ignore[no-any-return]
+        limiter = kwargs.get("limiter") or record.loop.limiter
+        scope = record.scope
+        borrowed = limiter.borrowed_tokens
+        waiting = limiter.statistics().tasks_waiting if borrowed >= limiter.total_tokens else 0
+        hop = Hop(
+            call_name(func),
+            carries_endpoint(func, scope.get("endpoint") if scope is not None else None),
+            time.time_ns(),
+            borrowed,
+            waiting,
+        )
+        record.hops.append(hop)
+        return await original(_Observed(func, hop), *args, **kwargs)  # type: ignore[no-any-return]
+
+    return run_sync
+
+
+def _reachable() -> bool:
+    """Whether calls to `anyio.to_thread.run_sync` reach our wrapper (maybe through others')."""
+    func: Any = anyio.to_thread.run_sync
+    for _ in range(32):  # a chain of wrappers, each naming the next with `__wrapped__`
+        if func is _wrapper:
+            return True
+        func = getattr(func, "__wrapped__", None)
+        if func is None:
+            return False
+    return False
+
+
+def installed() -> bool:
+    """Whether hops are being recorded right now."""
+    return _wrapper is not None and _reachable()
+
+
+def install() -> None:
+    """Wrap `anyio.to_thread.run_sync` so probed requests record their threadpool hops.
+
+    Idempotent; when someone else's wrapper replaced ours and was then undone, wraps again.
+    """
+    global _wrapper, _wrapped
+    if _wrapper is not None and anyio.to_thread.run_sync is _wrapper:
+        return
+    with _lock:
+        if installed():
+            return
+        original = anyio.to_thread.run_sync
+        _wrapper, _wrapped = _make_wrapper(original), original
+        # Same call signature as the original; mypy cannot see through functools.wraps.
+        anyio.to_thread.run_sync = _wrapper  # type: ignore[assignment]
+
+
+def ensure_installed() -> None:
+    """`install()` unless our wrapper is the attribute itself: one identity test per request."""
+    if _wrapper is None or anyio.to_thread.run_sync is not _wrapper:
+        install()
+
+
+def uninstall() -> None:
+    """Stop recording hops; put back what we wrapped when our wrapper is still on top.
+
+    If another wrapper went on top of ours, ours stays in its chain but passes every call
+    through, so removing it never breaks theirs.
+    """
+    global _wrapper, _wrapped
+    with _lock:
+        if _wrapper is not None and anyio.to_thread.run_sync is _wrapper:
+            anyio.to_thread.run_sync = _wrapped  # type: ignore[assignment]
+        _wrapper = _wrapped = None
+
+
+@contextmanager
+def hooked() -> Iterator[None]:
+    """Record hops inside the block; restore the previous state after it."""
+    was = installed()
+    install()
+    try:
+        yield
+    finally:
+        if not was:
+            uninstall()

@@ -1,0 +1,139 @@
+"""Every `ASGI_LAB_*` environment variable: its default, its bounds and its error, in one place.
+
+Settings are read when something starts, never at import: a layer's lifespan calls `load()` (a
+bad value fails startup with a message naming the variable, the value and the expected form),
+the CLI builds a `Settings` from its flags and hands it to the workers with `as_env()`, and
+`current()` gives handlers the values loaded last (loading them on first use when no lifespan
+ran, as under httpx's `ASGITransport`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+__all__ = [
+    "MAX_THREADS",
+    "SettingError",
+    "Settings",
+    "current",
+    "load",
+]
+
+#: More threadpool tokens than this per worker is a typo, not an experiment.
+MAX_THREADS = 10_000
+
+
+class SettingError(ValueError):
+    """An environment variable whose value is not of the expected form."""
+
+    def __init__(self, variable: str, value: str, expected: str) -> None:
+        self.variable, self.value, self.expected = variable, value, expected
+        super().__init__(f"${variable} must be {expected}, got {value!r}")
+
+
+def _number(low: float, high: float, *, whole: bool) -> tuple[Callable[[str], Any], str]:
+    """A parser for a number from `low` to `high`, and the words for its form."""
+    expected = f"a {'whole ' if whole else ''}number from {low:g} to {high:g}"
+
+    def parse(raw: str) -> Any:
+        # ASCII only: int() and float() also take Unicode digits such as '١'.
+        if not raw.isascii():
+            raise ValueError(raw)
+        value = int(raw) if whole else float(raw)
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(raw)
+        return value
+
+    return parse, expected
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every worker reads from its environment; `None` means "not set"."""
+
+    #: ASGI_LAB_THREADS: threadpool tokens per worker; None keeps anyio's 40.
+    threads: int | None = None
+    #: ASGI_LAB_MAX_SECONDS: the largest `seconds` (and `ms` / 1000) a request may ask for.
+    max_seconds: float = 30.0
+    #: ASGI_LAB_MAX_BODY: the largest `POST /echo` body, in bytes.
+    max_body: int = 1024 * 1024
+    #: ASGI_LAB_TRACE_DIR: where each worker writes `records-<pid>.jsonl`; None writes nothing.
+    trace_dir: str | None = None
+    #: ASGI_LAB_LOOPS_PER_MS: pure-Python loops per millisecond of CPU work; None measures it.
+    loops_per_ms: float | None = None
+    #: ASGI_LAB_DB: the lab's database file; None makes one per worker in the temp directory.
+    db: str | None = None
+    #: ASGI_LAB_DB_POOL: connections in the lab database app's shared pool.
+    db_pool: int = 4
+
+    @property
+    def max_ms(self) -> int:
+        return int(self.max_seconds * 1000)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings in `environ` (default: `os.environ`); unset or empty means the default."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            variable = VARIABLES[f.name]
+            raw = env.get(variable, "")
+            if raw == "":
+                continue
+            parse, expected = _PARSERS[f.name]
+            try:
+                values[f.name] = parse(raw)
+            except ValueError:
+                raise SettingError(variable, raw, expected) from None
+        return cls(**values)
+
+    def as_env(self) -> dict[str, str]:
+        """The variables that give a worker process these settings (defaults left out)."""
+        env: dict[str, str] = {}
+        default = Settings()
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is not None and value != getattr(default, f.name):
+                env[VARIABLES[f.name]] = str(value)
+        return env
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with `changes`, each checked as if it came from the environment."""
+        checked = Settings.from_env({VARIABLES[k]: str(v) for k, v in changes.items()})
+        return replace(self, **{k: getattr(checked, k) for k in changes})
+
+
+#: The environment variable behind each field.
+VARIABLES: dict[str, str] = {f.name: f"ASGI_LAB_{f.name.upper()}" for f in fields(Settings)}
+
+_PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
+    "threads": _number(1, MAX_THREADS, whole=True),
+    "max_seconds": _number(0, 3600, whole=False),
+    "max_body": _number(0, 1024**3, whole=True),
+    "trace_dir": (_text, "a directory path"),
+    "loops_per_ms": _number(1, 1e9, whole=False),
+    "db": (_text, "a file path"),
+    "db_pool": _number(1, 1000, whole=True),
+}
+
+_current: Settings | None = None
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings now (at startup) and make them `current()`; raises `SettingError`."""
+    global _current
+    _current = Settings.from_env(environ)
+    return _current
+
+
+def current() -> Settings:
+    """The settings loaded last, loaded from the environment on first use."""
+    return _current if _current is not None else load()

@@ -1,0 +1,120 @@
+"""Reading every worker's JSON lines back as typed records, and the facts read from them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from asgi_lab.lab.records import (
+    Observed,
+    TraceDir,
+    handler_threads,
+    hop_intervals,
+    loop_threads,
+    max_in_flight,
+    pids,
+    read_records,
+    served_summary,
+)
+from asgi_lab.lab.verdicts import exactly
+
+from .fakes import record
+
+
+def test_read_records_merges_workers_in_start_order(tmp_path: Path) -> None:
+    a = [record("100-1", pid=100, start=0.3), record("100-2", pid=100, start=0.1)]
+    b = [record("200-1", pid=200, loop_thread=200, start=0.2)]
+    lines = "".join(json.dumps(r.to_json()) + "\n" for r in a)
+    (tmp_path / "records-100.jsonl").write_text(lines)
+    # A worker killed mid-write leaves half a line; the rest of its records still count.
+    cut = json.dumps(b[0].to_json()) + '\n{"id": "200-2", "pa'
+    (tmp_path / "records-200.jsonl").write_text(cut)
+    (tmp_path / "other.txt").write_text("not a record")
+    records = read_records(tmp_path)
+    assert [r.id for r in records] == ["100-2", "200-1", "100-1"]
+    assert records[1] == b[0]  # typed and whole, not a dict
+
+
+def test_a_line_of_the_wrong_shape_is_skipped_not_fatal(tmp_path: Path) -> None:
+    good = record("1-1")
+    broken = good.to_json()
+    del broken["loop"]
+    lines = [json.dumps(broken), json.dumps([1, 2]), json.dumps(good.to_json())]
+    (tmp_path / "records-1.jsonl").write_text("\n".join(lines) + "\n")
+    assert read_records(tmp_path) == [good]
+
+
+def test_trace_dir_reads_and_cleans_up() -> None:
+    trace = TraceDir()
+    try:
+        assert trace.path.is_dir()
+        assert trace.read() == []
+    finally:
+        trace.cleanup()
+    assert not trace.path.exists()
+
+
+def test_served_summary_groups_by_phase_and_path() -> None:
+    observed = [
+        Observed("a", record("1-1", path="/sync/sleep", handler=7, start=0.1)),
+        Observed("a", record("1-2", path="/sync/sleep", handler=8, start=0.2)),
+        Observed("b", record("2-1", pid=200, loop_thread=200, start=0.3)),
+    ]
+    rows = served_summary(observed)
+    assert [(r.phase, r.path, r.requests) for r in rows] == [
+        ("a", "/sync/sleep", 2),
+        ("b", "/quick", 1),
+    ]
+    assert rows[0].handler_threads == [7, 8]
+    assert rows[0].in_threadpool == 2
+    assert rows[1].pids == [200]
+
+
+def test_hop_intervals_feed_max_in_flight() -> None:
+    records = [
+        record("1-1", handler=7, hops=[(0.0, 1.0)]),
+        record("1-2", handler=8, hops=[(0.5, 1.5)]),
+        record("1-3", handler=9, hops=[(1.5, 2.0)]),  # starts as 1-2 ends: not at once
+    ]
+    assert max_in_flight(hop_intervals(records)) == 2
+
+
+def test_max_in_flight() -> None:
+    assert max_in_flight([]) == 0
+    assert max_in_flight([(0, 10), (1, 11), (2, 12)]) == 3
+    # Back to back is not overlapping: an end at t comes before a start at t.
+    assert max_in_flight([(0, 10), (10, 20), (20, 30)]) == 1
+    assert max_in_flight([(0, 10), (0, 10), (10, 20), (10, 20), (10, 20)]) == 3
+
+
+def test_facts_from_records() -> None:
+    quick = record("1-1", pid=100, loop_thread=100)
+    sleep = record("1-2", path="/sync/sleep", pid=100, loop_thread=100, handler=105, wait=0.5)
+    other = record("2-1", pid=200, loop_thread=200)
+    assert pids([quick, sleep, other]) == {100, 200}
+    assert loop_threads([quick, sleep]) == {100}
+    assert handler_threads([quick, sleep]) == {100, 105}
+    assert sleep.wait_s == pytest.approx(0.5)
+
+
+def test_same_loop_claim_fails_for_two_loop_threads() -> None:
+    """What blocking-sleep asserts, on records that must fail it."""
+    block = record("1-1", path="/async/block", loop_thread=100)
+    quick_elsewhere = record("2-1", pid=200, loop_thread=200)
+    claim = exactly("loop threads that served both", len(loop_threads([block, quick_elsewhere])), 1)
+    assert not claim.passed
+    same = record("1-2", loop_thread=100)
+    assert exactly("same", len(loop_threads([block, same])), 1).passed
+
+
+def test_threads_busy_at_once_from_hops() -> None:
+    """What threadpool-limit asserts: T tokens mean at most T hops overlap."""
+    two_waves = [
+        record(str(i), handler=10 + i % 4, hops=[(0.0, 1.0) if i < 4 else (1.0, 2.0)])
+        for i in range(8)
+    ]
+    assert exactly("busy", max_in_flight(hop_intervals(two_waves)), 4).passed
+    one_wave = [record(str(i), handler=10 + i, hops=[(0.0, 1.0)]) for i in range(8)]
+    assert not exactly("busy", max_in_flight(hop_intervals(one_wave)), 4).passed
