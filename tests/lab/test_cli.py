@@ -80,7 +80,7 @@ def test_experiment_writes_json_with_every_record(
     assert all(v["passed"] for v in result["verdicts"])
     (server,) = result["servers"]
     # Records of both workers came back, gathered after the server stopped.
-    assert {r["pid"] for r in result["records"]} == set(server["worker_pids"])
+    assert {o["record"]["pid"] for o in result["records"]} == set(server["worker_pids"])
     assert len(server["worker_pids"]) == 2
     assert result["served"]
     assert_no_orphans([server["pid"], *server["worker_pids"]])
