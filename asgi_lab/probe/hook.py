@@ -146,10 +146,12 @@ def install() -> None:
         anyio.to_thread.run_sync = _wrapper  # type: ignore[assignment]
 
 
-def ensure_installed() -> None:
-    """`install()` unless our wrapper is the attribute itself: one identity test per request."""
+def ensure_installed() -> object:
+    """`install()` unless our wrapper is the attribute itself; returns what is installed now,
+    for a caller to compare with `anyio.to_thread.run_sync` on every request."""
     if _wrapper is None or anyio.to_thread.run_sync is not _wrapper:
         install()
+    return anyio.to_thread.run_sync
 
 
 def uninstall() -> None:

@@ -40,7 +40,7 @@ from asgi_lab import settings
 from asgi_lab.probe import hook
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, ThreadInfo, current_loop, current_thread
-from asgi_lab.probe.record import Record
+from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.schema import HEADER
 from asgi_lab.probe.sinks import JsonLinesWriter, RecordRing
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
@@ -52,23 +52,6 @@ SCOPE_KEY = "asgi_lab.probe"
 
 _HEADER = HEADER.encode()
 _unset: Any = object()
-
-
-def resolve_handler(record: Record, before_ns: int) -> ThreadInfo:
-    """The thread that ran the handler, by the rules in this module's docstring."""
-    if record.handler is not None:
-        return record.handler
-    hops = record.hops
-    for hop in hops:
-        if hop.endpoint and hop.thread is not None:
-            return hop.thread
-    scope = record.scope
-    if scope is not None and scope.get("endpoint") is not None:
-        return record.loop.thread
-    for hop in reversed(hops):
-        if hop.thread is not None and hop.start_ns <= before_ns:
-            return hop.thread
-    return record.loop.thread
 
 
 class ProbeMiddleware:
@@ -93,6 +76,8 @@ class ProbeMiddleware:
         self._trace = trace
         self._writer_interval = writer_interval
         self._started = False
+        # The hook this probe last saw in place; a request finding another installs again.
+        self._hook: object = None
         self._sequence = 0
         self._in_flight = 0
         # The last loop seen and its identity, as one pair so that threads serving other loops
@@ -123,9 +108,10 @@ class ProbeMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
-        if not self._started:
+        if anyio.to_thread.run_sync is not self._hook:
+            # First request, or someone replaced the hook since (see hook.py): install again.
             self.start()
-        hook.ensure_installed()
+            self._hook = hook.ensure_installed()
         running = asyncio.get_running_loop()
         cached = self._loop
         if cached is not None and cached[0] is running:
@@ -134,29 +120,20 @@ class ProbeMiddleware:
             loop = current_loop()
             self._loop = (running, loop)
         self._sequence += 1
-        record = Record(
-            self._sequence,
-            scope,
-            loop,
-            time.time_ns(),
-            loop.limiter.total_tokens,
-            loop.limiter.borrowed_tokens,
-            loop.waiting(),
-            self._in_flight,
-        )
-        started = time.perf_counter_ns()
+        record = Record(self._sequence, scope, loop, self._in_flight)
         scope[SCOPE_KEY] = self
         headers = self.headers
 
         async def send_probed(message: Message) -> None:
             if message["type"] == "http.response.start":
-                record.response_ns = now = time.time_ns()
+                record.response_ns = time.time_ns()
                 record.status = message["status"]
                 # No threadpool call so far: the loop thread ran the handler.
-                thread = record.handler or (
-                    resolve_handler(record, now) if record.hops else loop.thread
-                )
-                record.handler = thread
+                thread = record.handler
+                if thread is None:
+                    thread = record.handler = (
+                        resolve_handler(record, record.response_ns) if record.hops else loop.thread
+                    )
                 if headers:
                     value = loop.header_prefix(thread) + str(record.seq).encode()
                     message["headers"] = [*message.get("headers", ()), (_HEADER, value)]
@@ -174,11 +151,7 @@ class ProbeMiddleware:
         finally:
             self._in_flight -= 1
             current_record.reset(token)
-            record.end_ns = time.time_ns()
-            record.duration_ns = time.perf_counter_ns() - started
-            if record.handler is None:
-                record.handler = resolve_handler(record, record.end_ns)
-            record.scope = None
+            record.finish()
             self.ring.append(record)
             if self.writer is not None:
                 self.writer.put(record)

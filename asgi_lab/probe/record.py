@@ -8,6 +8,7 @@ the writer thread.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from asgi_lab.probe.identity import LoopInfo, ThreadInfo
@@ -22,7 +23,7 @@ from asgi_lab.probe.schema import (
 )
 from asgi_lab.types import Scope
 
-__all__ = ["Hop", "Record"]
+__all__ = ["Hop", "Record", "resolve_handler"]
 
 
 def _thread(info: ThreadInfo) -> ThreadData:
@@ -102,32 +103,28 @@ class Record:
         "error",
         "scope",
         "in_flight",
+        "_started",
     )
 
-    def __init__(
-        self,
-        seq: int,
-        scope: Scope,
-        loop: LoopInfo,
-        start_ns: int,
-        total: float,
-        borrowed: int,
-        waiting: int,
-        in_flight: int,
-    ) -> None:
+    def __init__(self, seq: int, scope: Scope, loop: LoopInfo, in_flight: int) -> None:
+        """Start the record of a request arriving now; on the loop thread, so kept lean."""
+        self.start_ns = time.time_ns()
+        self._started = time.perf_counter_ns()
         self.seq = seq
         self.method: str = scope["method"]
         self.path: str = scope["path"]
         self.client: Any = scope.get("client")
         self.loop = loop
-        self.start_ns = start_ns
         self.end_ns = 0
         self.duration_ns = 0
         self.response_ns = 0
         self.status = 0
-        self.total = total
-        self.borrowed = borrowed
-        self.waiting = waiting
+        limiter = loop.limiter
+        self.total: float = limiter.total_tokens
+        self.borrowed: int = limiter.borrowed_tokens
+        # A task waits only when every token is out: skip building the statistics (which copy
+        # the set of borrowers) on the common path where tokens are free.
+        self.waiting = limiter.statistics().tasks_waiting if self.borrowed >= self.total else 0
         # Other requests this probe was serving when this one arrived.
         self.in_flight = in_flight
         # Set by whoever knows best which thread ran the handler (see ProbeMiddleware).
@@ -136,6 +133,14 @@ class Record:
         self.error: str | None = None
         # Held only while the request runs, to see which threadpool call is the endpoint.
         self.scope: Scope | None = scope
+
+    def finish(self) -> None:
+        """The request is over: stamp the end, settle the handler thread, drop the scope."""
+        self.end_ns = time.time_ns()
+        self.duration_ns = time.perf_counter_ns() - self._started
+        if self.handler is None:
+            self.handler = resolve_handler(self, self.end_ns)
+        self.scope = None
 
     @property
     def id(self) -> str:
@@ -224,6 +229,26 @@ class Record:
             f'"hops":{hops_json},'
             f'"error":{_string(self.error) if self.error is not None else "null"}}}\n'
         )
+
+
+def resolve_handler(record: Record, before_ns: int) -> ThreadInfo:
+    """The thread that ran the handler, in order of trust: the thread that called `served_by()`
+    (already in `record.handler`); the hop whose function is `scope["endpoint"]`; the loop
+    thread when the endpoint is known but was never sent to a thread (an `async def`);
+    otherwise the last hop that started before `before_ns`, or the loop thread."""
+    if record.handler is not None:
+        return record.handler
+    hops = record.hops
+    for hop in hops:
+        if hop.endpoint and hop.thread is not None:
+            return hop.thread
+    scope = record.scope
+    if scope is not None and scope.get("endpoint") is not None:
+        return record.loop.thread
+    for hop in reversed(hops):
+        if hop.thread is not None and hop.start_ns <= before_ns:
+            return hop.thread
+    return record.loop.thread
 
 
 _string = json.encoder.encode_basestring_ascii
