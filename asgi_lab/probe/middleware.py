@@ -39,7 +39,7 @@ import anyio.to_thread
 from asgi_lab import settings
 from asgi_lab.probe import hook
 from asgi_lab.probe.hook import current_record
-from asgi_lab.probe.identity import LoopInfo, ThreadInfo, current_loop, current_thread
+from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.schema import HEADER
 from asgi_lab.probe.sinks import JsonLinesWriter, RecordRing
