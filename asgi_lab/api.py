@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from asgi_lab import catalogue, inputs, redact, settings
 from asgi_lab.framework import Depends, FastAPI, HTTPException, Query, Request
@@ -111,11 +111,12 @@ async def show_scope(request: Request) -> dict[str, Any]:
 @api.get("/_lab/records")
 async def lab_records(
     request: Request, limit: Annotated[int, Query(ge=1, le=RING_SIZE)] = 100
-) -> dict[str, Any]:
+) -> Response:
     probe: ProbeMiddleware | None = request.scope.get(SCOPE_KEY)
     if probe is None:
         raise HTTPException(404, "this app is not wrapped in ProbeMiddleware")
-    return catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit))
+    body = await catalogue.lab_records(LAYER, probe.ring, limit)
+    return Response(body, media_type="application/json")
 
 
 # Dependency hops: every kind of dependency, and where each one ran.
@@ -188,4 +189,4 @@ def thread_local_session(
 
 
 #: What `uvicorn asgi_lab.api:app` serves: the wrapper app with the probe around it.
-app = ProbeMiddleware(api, ring_size=RING_SIZE)
+app = ProbeMiddleware(api, ring_size=RING_SIZE, log=True)

@@ -8,6 +8,7 @@ the thread that ran the handler.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -17,13 +18,14 @@ import anyio.to_thread
 
 from asgi_lab import settings
 from asgi_lab.burn import burn
-from asgi_lab.probe import served_by
+from asgi_lab.probe import RecordRing, served_by
 
 __all__ = [
     "LAYERS",
     "async_block",
     "async_cpu",
     "async_sleep",
+    "lab_records",
     "lifespan",
     "reply",
     "startup",
@@ -58,6 +60,27 @@ def lifespan(layer: str) -> Callable[[Any], AbstractAsyncContextManager[dict[str
 def reply(layer: str, endpoint: str, **fields: Any) -> dict[str, Any]:
     """The JSON every endpoint answers; call it on the thread that ran the handler."""
     return {"layer": layer, "endpoint": endpoint, **fields, "served_by": served_by()}
+
+
+async def lab_records(layer: str, ring: RecordRing, limit: int) -> bytes:
+    """The `/_lab/records` answer, encoded: the newest `limit` records of this worker.
+
+    A thousand records with their hops take tens of milliseconds to turn into JSON, so that is
+    done on a worker thread, not on the loop; `served_by` is still read here, on the loop.
+    """
+    records = ring.recent(limit)
+    where = served_by()
+
+    def encode() -> bytes:
+        body = {
+            "layer": layer,
+            "endpoint": "_lab/records",
+            "records": [r.as_dict() for r in records],
+            "served_by": where,
+        }
+        return json.dumps(body).encode()
+
+    return await anyio.to_thread.run_sync(encode)
 
 
 # The work itself. Each function is the whole handler body, so it runs on the thread its layer

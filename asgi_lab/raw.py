@@ -16,7 +16,7 @@ import anyio.to_thread
 from asgi_lab import catalogue, inputs, redact, settings
 from asgi_lab.inputs import BadInput, BodyTooLarge
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
-from asgi_lab.send import send_json
+from asgi_lab.send import send_bytes, send_json
 from asgi_lab.types import Message, Receive, Scope, Send
 
 __all__ = ["LAYER", "ROUTES", "app", "raw_app"]
@@ -86,8 +86,7 @@ async def lab_records(scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, 404, {"detail": "this app is not wrapped in ProbeMiddleware"})
         return
     limit = inputs.record_limit(query(scope, "limit"), probe.ring.size)
-    body = catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit))
-    await send_json(send, 200, body)
+    await send_bytes(send, 200, await catalogue.lab_records(LAYER, probe.ring, limit))
 
 
 ROUTES: dict[str, dict[str, Handler]] = {
@@ -155,4 +154,4 @@ async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 #: What `uvicorn asgi_lab.raw:app` serves: the raw callable with the probe around it.
-app = ProbeMiddleware(raw_app)
+app = ProbeMiddleware(raw_app, log=True)

@@ -77,12 +77,13 @@ async def show_scope(request: Request) -> JSONResponse:
     return JSONResponse(catalogue.reply(LAYER, "scope", scope=redact.scope(request.scope)))
 
 
-async def lab_records(request: Request) -> JSONResponse:
+async def lab_records(request: Request) -> Response:
     probe: ProbeMiddleware | None = request.scope.get(SCOPE_KEY)
     if probe is None:
         return JSONResponse({"detail": "this app is not wrapped in ProbeMiddleware"}, 404)
     limit = inputs.record_limit(request.query_params.get("limit"), probe.ring.size)
-    return JSONResponse(catalogue.reply(LAYER, "_lab/records", records=probe.ring.recent(limit)))
+    body = await catalogue.lab_records(LAYER, probe.ring, limit)
+    return Response(body, media_type="application/json")
 
 
 # What exists only from this layer up.
@@ -172,4 +173,4 @@ routes = Starlette(
 
 #: What `uvicorn asgi_lab.routes:app` serves: Starlette with the probe around it, as pure ASGI
 #: middleware (BaseHTTPMiddleware would cost most of the throughput; see the docs).
-app = ProbeMiddleware(routes)
+app = ProbeMiddleware(routes, log=True)

@@ -7,14 +7,20 @@ from typing import Any
 
 from asgi_lab.types import Send
 
-__all__ = ["send_json"]
+__all__ = ["send_bytes", "send_json"]
 
 
 async def send_json(
     send: Send, status: int, body: Any, headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> None:
     """Send a whole JSON response: start (status, headers), then the body in one message."""
-    payload = json.dumps(body).encode()
+    await send_bytes(send, status, json.dumps(body).encode(), headers)
+
+
+async def send_bytes(
+    send: Send, status: int, payload: bytes, headers: tuple[tuple[bytes, bytes], ...] = ()
+) -> None:
+    """Send JSON already encoded, as `send_json` does."""
     await send(
         {
             "type": "http.response.start",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 __all__ = [
+    "LOG_MODES",
     "MAX_THREADS",
     "SettingError",
     "Settings",
@@ -25,6 +26,8 @@ __all__ = [
 
 #: More threadpool tokens than this per worker is a typo, not an experiment.
 MAX_THREADS = 10_000
+#: What ASGI_LAB_LOG accepts: no line, a line for people, a JSON object for machines.
+LOG_MODES = ("off", "line", "json")
 
 
 class SettingError(ValueError):
@@ -37,7 +40,8 @@ class SettingError(ValueError):
 
 def _number(low: float, high: float, *, whole: bool) -> tuple[Callable[[str], Any], str]:
     """A parser for a number from `low` to `high`, and the words for its form."""
-    expected = f"a {'whole ' if whole else ''}number from {low:g} to {high:g}"
+    shown = f"{int(low)} to {int(high)}" if whole else f"{low:g} to {high:g}"
+    expected = f"a {'whole ' if whole else ''}number from {shown}"
 
     def parse(raw: str) -> Any:
         # ASCII only: int() and float() also take Unicode digits such as '١'.
@@ -55,6 +59,15 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in choices:
+            raise ValueError(raw)
+        return raw
+
+    return parse
+
+
 @dataclass(frozen=True)
 class Settings:
     """What every worker reads from its environment; `None` means "not set"."""
@@ -67,6 +80,10 @@ class Settings:
     max_body: int = 1024 * 1024
     #: ASGI_LAB_TRACE_DIR: where each worker writes `records-<pid>.jsonl`; None writes nothing.
     trace_dir: str | None = None
+    #: ASGI_LAB_TRACE_MAX_BYTES: past this a worker's file is rotated (`.1`); 0 never rotates.
+    trace_max_bytes: int = 64 * 1024 * 1024
+    #: ASGI_LAB_LOG: a log line per request: "off", "line" or "json"; None leaves it to the app.
+    log: str | None = None
     #: ASGI_LAB_LOOPS_PER_MS: pure-Python loops per millisecond of CPU work; None measures it.
     loops_per_ms: float | None = None
     #: ASGI_LAB_DB: the lab's database file; None makes one per worker in the temp directory.
@@ -119,6 +136,8 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_seconds": _number(0, 3600, whole=False),
     "max_body": _number(0, 1024**3, whole=True),
     "trace_dir": (_text, "a directory path"),
+    "trace_max_bytes": _number(0, 2**40, whole=True),
+    "log": (_choice(LOG_MODES), "one of " + ", ".join(LOG_MODES)),
     "loops_per_ms": _number(1, 1e9, whole=False),
     "db": (_text, "a file path"),
     "db_pool": _number(1, 1000, whole=True),

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 import asgi_lab.probe
-from asgi_lab.probe import JsonLinesWriter, ProbeMiddleware, Record, current_loop
+from asgi_lab.probe import JsonLines, ProbeMiddleware, Record, RecordWriter, current_loop
 from asgi_lab.types import ASGIApp
 from tests.conftest import facts, run_lifespan
 
@@ -88,7 +88,7 @@ def probed_client(app: ASGIApp) -> tuple[ProbeMiddleware, httpx.AsyncClient]:
 
 
 def last_record(probe: ProbeMiddleware) -> dict[str, Any]:
-    return probe.ring.recent(1)[0]
+    return probe.ring.recent(1)[0].as_dict()
 
 
 async def test_starlette_def_endpoint_is_seen_on_its_worker_thread() -> None:
@@ -206,7 +206,7 @@ async def test_the_ring_is_bounded() -> None:
         transport=httpx.ASGITransport(app=probe), base_url="http://x"
     ) as c:
         ids = [facts(await c.get("/async")).request for _ in range(5)]
-    assert [r["id"] for r in probe.ring.recent()] == ids[-3:]
+    assert [r.id for r in probe.ring.recent()] == ids[-3:]
 
 
 def test_each_event_loop_gets_its_own_id() -> None:
@@ -268,7 +268,7 @@ async def test_the_writer_formats_and_writes_off_the_loop_thread() -> None:
 
 
 def test_a_closed_writer_opens_nothing_and_drops_later_records(tmp_path: Path) -> None:
-    writer = JsonLinesWriter(tmp_path / "never")
+    writer = RecordWriter([JsonLines(tmp_path / "never")])
     writer.close()
     writer.close()
     assert writer.written == 0
@@ -303,7 +303,7 @@ async def test_an_unwritable_trace_never_fails_a_request(
     assert statuses == [200, 200, 200]
     assert len(probe.ring) == 3  # the records are still kept in memory
     assert probe.writer is not None and isinstance(probe.writer.error, OSError)
-    assert "JSON-lines writer stopped" in caplog.text
+    assert "JSON-lines writer" in caplog.text and "stopped" in caplog.text
     assert caplog.records[-1].name == "asgi_lab.probe"
 
 
@@ -321,13 +321,12 @@ async def test_a_failing_stream_stops_the_writer_and_later_records_are_dropped(
         await c.get("/async")
         writer = probe.writer
         assert writer is not None
-        thread = writer._thread
-        assert thread is not None
-        # The writer fails on its own thread, and ends: wait for that, bounded.
-        await anyio.to_thread.run_sync(thread.join, 5)
+        # The writer fails on its own thread and, with no sink left, ends: wait, bounded.
+        await anyio.to_thread.run_sync(writer.join, 5)
+        assert not writer.running
         assert isinstance(writer.error, OSError)
         assert (await c.get("/async")).status_code == 200
-    assert writer._queue.qsize() == 0  # nothing piles up behind a dead writer
+    assert writer.buffered == 0  # nothing piles up behind a dead writer
     assert "No space left on device" in caplog.text
 
 
@@ -339,7 +338,10 @@ def test_public_names() -> None:
         "HeaderData",
         "Hop",
         "HopData",
-        "JsonLinesWriter",
+        "JsonLines",
+        "LOGGER",
+        "LogLines",
+        "RecordWriter",
         "LoopData",
         "LoopInfo",
         "ProbeMiddleware",

@@ -192,3 +192,25 @@ def test_asgi_lab_threads_sets_every_workers_threadpool(layer: str) -> None:
 def test_a_bad_asgi_lab_threads_stops_the_server_with_a_clear_error(layer: str) -> None:
     with pytest.raises(ServerError, match=r"ASGI_LAB_THREADS must be a whole number from 1"):
         serve(f"asgi_lab.{layer}:app", env={"ASGI_LAB_THREADS": "lots"}, ready_timeout=20)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_each_request_logs_one_line_naming_its_worker_loop_and_thread(layer: str) -> None:
+    """What a user sees in the terminal of `uvicorn asgi_lab.<layer>:app --workers 2`."""
+    seen: list[tuple[int, str, int]] = []
+    with serve(f"asgi_lab.{layer}:app", workers=2) as server:
+        for _ in range(8):
+            # A fresh connection each time, so that both workers may answer.
+            response = httpx.get(server.url + "/sync/sleep?seconds=0", timeout=15)
+            header = facts(response)
+            seen.append((header.pid, header.loop, header.thread))
+        server.stop()  # the workers flush their log on shutdown
+    lines = [line for line in server.output().splitlines() if "GET /sync/sleep 200" in line]
+    assert len(lines) == len(seen)
+    for pid, loop, thread in set(seen):
+        named = [
+            line
+            for line in lines
+            if f"worker {pid} " in line and f"loop {loop} " in line and f"thread #{thread} " in line
+        ]
+        assert len(named) == seen.count((pid, loop, thread)), lines

@@ -157,6 +157,9 @@ class Context:
         """
         trace = TraceDir()
         chosen = settings or Settings()
+        if chosen.log is None:
+            # No log line: the records say more, and thousands of lines would only fill a pipe.
+            chosen = replace(chosen, log="off")
         if threads is not None:
             chosen = replace(chosen, threads=threads)
         options = ServerOptions(

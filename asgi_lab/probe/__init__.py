@@ -6,6 +6,7 @@ records it keeps read back as `RecordData` (see `schema.py`).
 
 from asgi_lab.probe.hook import current_record, hooked, install, uninstall
 from asgi_lab.probe.identity import LoopInfo, ThreadInfo, current_loop, current_thread
+from asgi_lab.probe.log import LOGGER, LogLines
 from asgi_lab.probe.middleware import SCOPE_KEY, ProbeMiddleware, served_by
 from asgi_lab.probe.record import Hop, Record
 from asgi_lab.probe.schema import (
@@ -19,7 +20,7 @@ from asgi_lab.probe.schema import (
     ThreadpoolData,
     request_id,
 )
-from asgi_lab.probe.sinks import JsonLinesWriter, RecordRing
+from asgi_lab.probe.sinks import JsonLines, RecordRing, RecordWriter
 
 __all__ = [
     "HEADER",
@@ -28,13 +29,16 @@ __all__ = [
     "HeaderData",
     "Hop",
     "HopData",
-    "JsonLinesWriter",
+    "LOGGER",
+    "LogLines",
+    "JsonLines",
     "LoopData",
     "LoopInfo",
     "ProbeMiddleware",
     "Record",
     "RecordData",
     "RecordRing",
+    "RecordWriter",
     "ThreadData",
     "ThreadInfo",
     "ThreadpoolData",

@@ -11,8 +11,8 @@ For every HTTP request, on the loop thread, the middleware:
 3. on `http.response.start`, decides which thread ran the handler (below), stamps the status and
    adds one `x-asgi-lab` header (`pid=..; loop=..; thread=..; request=..`, see `schema.py`);
 4. when the app returns, stamps the end time and hands the record to the ring (a deque append)
-   and, if configured, the JSON-lines writer (a queue put). Formatting and file I/O happen on the
-   writer's own thread, never on the loop.
+   and, if a trace or a log line is wanted, to the writer (another append). Formatting, file I/O
+   and logging happen on the writer's own thread, never on the loop (see `sinks.py`).
 
 Which thread ran the handler, in order of trust: the thread that called `served_by()`; the
 threadpool hop whose function is `scope["endpoint"]` (Starlette and FastAPI set it); the loop
@@ -40,9 +40,10 @@ from asgi_lab import settings
 from asgi_lab.probe import hook
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
+from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.schema import HEADER
-from asgi_lab.probe.sinks import JsonLinesWriter, RecordRing
+from asgi_lab.probe.sinks import JsonLines, RecordRing, RecordWriter, Sink
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
@@ -64,16 +65,22 @@ class ProbeMiddleware:
         headers: bool = True,
         ring_size: int = 1000,
         trace: str | os.PathLike[str] | IO[str] | None = _unset,
+        log: bool | str = False,
         writer_interval: float = 0.05,
     ) -> None:
-        """Wrap `app`. `trace` is where JSON lines go: a directory (created if missing; each
-        process writes its own file there) or a text stream; by default $ASGI_LAB_TRACE_DIR,
-        read when the app starts, and none when that is unset."""
+        """Wrap `app`.
+
+        `trace` is where JSON lines go: a directory (created if missing; each process writes
+        its own file there) or a text stream; by default $ASGI_LAB_TRACE_DIR, and none when
+        that is unset. `log` logs a line per request (`True` or "line"; "json" for JSON);
+        $ASGI_LAB_LOG, when set, wins. Both are read when the app starts, not here.
+        """
         self.app = app
         self.headers = headers
         self.ring = RecordRing(ring_size)
-        self.writer: JsonLinesWriter | None = None
+        self.writer: RecordWriter | None = None
         self._trace = trace
+        self._log = "line" if log is True else (log or "off")
         self._writer_interval = writer_interval
         self._started = False
         # The hook this probe last saw in place; a request finding another installs again.
@@ -91,12 +98,17 @@ class ProbeMiddleware:
         """
         if self._started:
             return
-        trace = self._trace
-        if trace is _unset:
-            trace = settings.load().trace_dir
+        current = settings.load()
+        trace = current.trace_dir if self._trace is _unset else self._trace
+        log = current.log or self._log
         hook.install()
+        sinks: list[Sink] = []
         if trace:
-            self.writer = JsonLinesWriter(trace, interval=self._writer_interval)
+            sinks.append(JsonLines(trace, max_bytes=current.trace_max_bytes))
+        if log != "off":
+            sinks.append(LogLines(log))
+        if sinks:
+            self.writer = RecordWriter(sinks, interval=self._writer_interval)
         self._started = True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -181,12 +193,12 @@ class ProbeMiddleware:
         await self.app(scope, receive_starting, send_flushing)
 
     async def aclose(self) -> None:
-        """Flush and stop the JSON-lines writer, off the loop thread."""
+        """Flush the sinks and stop the writer, off the loop thread."""
         if self.writer is not None:
             await anyio.to_thread.run_sync(self.writer.close)
 
     def close(self) -> None:
-        """Flush and stop the JSON-lines writer (blocking; not on a running loop)."""
+        """Flush the sinks and stop the writer (blocking; not on a running loop)."""
         if self.writer is not None:
             self.writer.close()
 

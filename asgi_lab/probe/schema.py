@@ -169,6 +169,9 @@ class RecordData:
     threadpool: ThreadpoolData
     hops: tuple[HopData, ...]
     error: str | None
+    #: Records the worker's writer lost, for want of room, just before this one (JSON lines
+    #: only; the key is present only when non-zero).
+    dropped: int = 0
 
     @classmethod
     def from_json(cls, data: JSON) -> RecordData:
@@ -192,6 +195,7 @@ class RecordData:
                 ThreadpoolData.from_json(data["threadpool"]),
                 tuple(HopData.from_json(h) for h in data["hops"]),
                 None if data["error"] is None else str(data["error"]),
+                int(data.get("dropped", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             shown = str(data.get("id")) if isinstance(data, Mapping) else type(data).__name__
@@ -216,6 +220,7 @@ class RecordData:
             "threadpool": self.threadpool.to_json(),
             "hops": [h.to_json() for h in self.hops],
             "error": self.error,
+            **({"dropped": self.dropped} if self.dropped else {}),
         }
 
     @property

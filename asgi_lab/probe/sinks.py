@@ -1,20 +1,37 @@
-"""Where records go: a bounded ring per worker, and JSON lines written by a background thread."""
+"""Where finished records go: a bounded ring per worker, and sinks fed by one background thread.
+
+Theory of operation
+-------------------
+The loop thread hands each finished record to `RecordWriter.put`: one `deque.append` (atomic
+under the GIL), or, when the buffer already holds `capacity` records because the writer fell
+behind, a counter bump instead. It never blocks and never waits for a lock.
+
+The writer thread wakes every `interval` seconds (sooner on close), takes everything buffered and
+hands the batch to each sink on its own thread: formatting, file I/O and logging never run on the
+loop. A sink that fails is logged once (logger `asgi_lab.probe`) and dropped; the others go on,
+the ring still has the records, and no request ever fails for a sink's sake. Records dropped
+because the buffer was full are counted, logged, and announced in the next record written
+(`"dropped"` in its JSON line).
+
+`close()` drains the buffer and closes the sinks; the probe calls it on lifespan shutdown, and
+as a fallback it runs at exit. A SIGKILLed worker loses what was still buffered: at most
+`interval` seconds of records.
+"""
 
 from __future__ import annotations
 
 import atexit
 import logging
 import os
-import queue
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from asgi_lab.probe.record import Record
 
-__all__ = ["JsonLinesWriter", "RecordRing"]
+__all__ = ["JsonLines", "RecordRing", "RecordWriter", "Sink"]
 
 logger = logging.getLogger("asgi_lab.probe")
 
@@ -38,118 +55,183 @@ class RecordRing:
     def __iter__(self) -> Iterator[Record]:
         return iter(list(self._records))
 
-    def recent(self, limit: int | None = None) -> list[dict[str, Any]]:
-        """The newest `limit` records as JSON-ready dicts, oldest first."""
+    def recent(self, limit: int | None = None) -> list[Record]:
+        """The newest `limit` records, oldest first."""
         records = list(self._records)
         if limit is not None:
             records = records[-limit:] if limit > 0 else []
-        return [r.as_dict() for r in records]
+        return records
 
 
-_STOP = object()
+class Sink(Protocol):
+    """Something the writer thread feeds; every method runs on the writer thread."""
+
+    def open(self) -> None: ...
+
+    def write(self, records: Sequence[Record], dropped: int) -> None:
+        """Take a batch; `dropped` records were lost just before the first of them."""
+
+    def close(self) -> None: ...
 
 
-class JsonLinesWriter:
-    """One JSON line per record, written off the event loop.
+class RecordWriter:
+    """One background thread per probe that feeds finished records to its sinks."""
 
-    The loop thread only puts the record on a `SimpleQueue` (a C call, no lock held for long).
-    A daemon thread opens the file, wakes on the first record, waits `interval` seconds for more
-    to gather so a busy worker writes in batches, then formats and writes them all. `close()`
-    drains the queue and flushes; it runs on lifespan shutdown and, as a fallback, at exit.
-
-    `target` is a directory, created if missing, where each process writes
-    `records-<pid>.jsonl` (so workers never share a file), or an open text stream. If the file
-    cannot be opened or written, the writer logs it once (logger `asgi_lab.probe`) and drops
-    later records: the ring still has them, and requests are never failed for the trace's sake.
-    """
-
-    def __init__(self, target: str | os.PathLike[str] | IO[str], *, interval: float = 0.05):
-        self._target = target
-        self._interval = interval
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+    def __init__(
+        self, sinks: Sequence[Sink], *, interval: float = 0.05, capacity: int = 100_000
+    ) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
+        self.sinks = list(sinks)
+        self.interval = interval
+        self.capacity = capacity
+        self.dropped = 0  # records lost so far because the buffer was full
+        self.written = 0  # records handed to the sinks so far
+        self.error: BaseException | None = None  # the last sink failure
+        self._buffer: deque[Record] = deque()
+        self._announced = 0  # dropped records already told to the sinks
+        self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._closed = threading.Event()
-        # Set once, never cleared: closed by shutdown, or broken by an I/O error.
-        self._done = False
-        self.error: BaseException | None = None
-        self.path: Path | None = None
-        self.written = 0
+        self._thread: threading.Thread | None = None
+        self._closed = False
 
     def put(self, record: Record) -> None:
-        if self._done:
+        """Buffer a finished record for the sinks; on the loop thread, so never blocks."""
+        if self._closed:
             return
         if self._thread is None:
             self._start()
-        self._queue.put(record)
+        if len(self._buffer) < self.capacity:
+            self._buffer.append(record)
+        else:
+            self.dropped += 1
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def join(self, timeout: float) -> None:
+        """Wait, at most `timeout` seconds, for the writer thread to end (after a close, or once
+        every sink has failed)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _start(self) -> None:
         with self._lock:
-            if self._thread is not None or self._done:
+            if self._thread is not None or self._closed:
                 return
             self._thread = threading.Thread(target=self._run, name="asgi-lab-writer", daemon=True)
             self._thread.start()
             atexit.register(self.close)
 
-    def _open(self) -> IO[str]:
-        target = self._target
-        if not isinstance(target, str | os.PathLike):
-            return target
-        directory = Path(target)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"records-{os.getpid()}.jsonl"
-        return self.path.open("a", encoding="utf-8")
-
     def _run(self) -> None:
-        try:
-            stream = self._open()
-        except OSError as exc:
-            self._fail(exc)
-            return
-        get = self._queue.get
-        stopping = False
-        try:
-            while not stopping:
-                batch = [get()]
-                # Let a busy worker's records gather so we format and write them in one go;
-                # close() sets the event, so shutdown never waits out the interval.
-                self._closed.wait(self._interval)
-                while True:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                lines = []
-                for item in batch:
-                    if item is _STOP:
-                        stopping = True
-                    else:
-                        lines.append(item.json_line())
-                if lines:
-                    stream.write("".join(lines))
-                    stream.flush()
-                    self.written += len(lines)
-        except Exception as exc:  # a full disk, a closed stream: stop, say so, drop the rest
-            self._fail(exc)
-        finally:
-            if stream is not self._target:
-                stream.close()
+        for sink in list(self.sinks):
+            self._guard(sink, sink.open)
+        while self.sinks:
+            closing = self._wake.wait(self.interval)
+            self._drain()
+            if closing:
+                break
+        for sink in self.sinks:
+            self._guard(sink, sink.close)
 
-    def _fail(self, exc: BaseException) -> None:
-        self.error = exc
-        self._done = True
-        where = self.path or self._target
-        logger.error("JSON-lines writer stopped, records kept in memory only: %s: %s", where, exc)
+    def _drain(self) -> None:
+        buffer = self._buffer
+        batch = [buffer.popleft() for _ in range(len(buffer))]
+        dropped = self.dropped - self._announced
+        if not batch:
+            return
+        self._announced += dropped
+        if dropped:
+            logger.warning(
+                "writer buffer full: %d records dropped (capacity %d)", dropped, self.capacity
+            )
+        for sink in list(self.sinks):
+            self._guard(sink, sink.write, batch, dropped)
+        self.written += len(batch)
+
+    def _guard(self, sink: Sink, method: Any, *args: Any) -> None:
+        try:
+            method(*args)
+        except Exception as exc:  # a full disk, a closed stream, a broken handler
+            self.error = exc
+            if sink in self.sinks:
+                self.sinks.remove(sink)
+            logger.error("%s stopped, records kept in memory only: %s", sink, exc)
+            if not self.sinks:
+                # Nothing left to feed: stop taking records rather than buffer them for nobody.
+                self._closed = True
+                self._wake.set()
+                self._buffer.clear()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Write everything queued so far, then stop the writer thread; later records are
-        dropped."""
+        """Write everything buffered so far, close the sinks, stop the thread; later records
+        are dropped. Blocking: call it off the loop."""
         with self._lock:
-            self._done = True
+            self._closed = True
             thread = self._thread
         if thread is None or not thread.is_alive():
             return
-        self._closed.set()
-        self._queue.put(_STOP)
+        self._wake.set()
         thread.join(timeout)
         atexit.unregister(self.close)
+
+
+class JsonLines:
+    """A sink writing one JSON line per record, to `records-<pid>.jsonl` in a directory (so
+    workers never share a file) or to an open text stream.
+
+    With `max_bytes`, a file that would grow past it is renamed to `records-<pid>.jsonl.1`
+    (replacing an older one) and a new file begun: at most twice `max_bytes` on disk per worker.
+    """
+
+    def __init__(self, target: str | os.PathLike[str] | IO[str], *, max_bytes: int = 0):
+        self.target = target
+        self.max_bytes = max_bytes
+        self.path: Path | None = None
+        self._stream: IO[str] | None = None
+        self._size = 0
+
+    def __repr__(self) -> str:
+        return f"JSON-lines writer ({self.path or self.target})"
+
+    def open(self) -> None:
+        target = self.target
+        if not isinstance(target, str | os.PathLike):
+            self._stream = target
+            return
+        directory = Path(target)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / f"records-{os.getpid()}.jsonl"
+        self._stream = self.path.open("a", encoding="utf-8")
+        self._size = self._stream.tell()
+
+    def write(self, records: Sequence[Record], dropped: int) -> None:
+        if self._stream is None:
+            return
+        lines = [r.json_line() for r in records]
+        if dropped:
+            lines[0] = lines[0][:-2] + f',"dropped":{dropped}}}\n'
+        text = "".join(lines)
+        if self.max_bytes and self.path is not None and self._size + len(text) > self.max_bytes:
+            self._rotate()
+        self._stream.write(text)
+        self._stream.flush()
+        self._size += len(text)
+
+    def _rotate(self) -> None:
+        if self._stream is None or self.path is None:
+            return
+        self._stream.close()
+        self.path.replace(self.path.with_name(self.path.name + ".1"))
+        self._stream = self.path.open("w", encoding="utf-8")
+        self._size = 0
+
+    def close(self) -> None:
+        if self._stream is not None and self._stream is not self.target:
+            self._stream.close()
+        self._stream = None

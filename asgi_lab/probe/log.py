@@ -1,0 +1,155 @@
+"""A log line per request naming its worker, loop and thread, written off the loop.
+
+    GET /sync/sleep 200 100.4 ms  worker 10199  loop 10199:1 (uvloop)  thread #10250 AnyIO worker
+    thread (pool 1/40 busy, waited 0.0 ms)
+
+The `LogLines` sink runs on the probe's writer thread (see `sinks.py`), so formatting and the
+handlers' I/O never touch the loop. Lines go through Python `logging`, logger
+`asgi_lab.requests` at INFO, so uvicorn's `--log-config` or your own handlers can route them.
+When nothing is configured for that logger or the root logger, the probe adds a handler on
+stderr, colouring each worker's pid its own way when stderr is a terminal and `NO_COLOR` is unset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from asgi_lab.probe.record import Hop, Record
+
+__all__ = ["LOGGER", "LogLines", "as_json", "as_line"]
+
+#: The logger every request line goes to.
+LOGGER = "asgi_lab.requests"
+
+_PALETTE = ("cyan", "magenta", "green", "yellow", "blue", "bright_red", "bright_cyan")
+
+
+def _ms(ns: int) -> str:
+    return f"{ns / 1e6:.1f} ms"
+
+
+def _hop_thread(hop: Hop) -> str:
+    return f"#{hop.thread.native_id}" if hop.thread is not None else "(never ran)"
+
+
+def as_line(record: Record) -> str:
+    """The request as one line for people: what, how long, and where it ran."""
+    loop = record.loop
+    thread = record.handler_thread
+    where = f"thread #{thread.native_id} {thread.name}"
+    if thread.native_id == loop.thread.native_id:
+        where += " (the loop)"
+    else:
+        endpoint = next((h for h in record.hops if h.endpoint), None)
+        busy = endpoint.borrowed if endpoint is not None else record.borrowed
+        total = record.total if isinstance(record.total, int) else "inf"
+        where += f" (pool {busy + 1}/{total} busy, waited {_ms(record.wait_ns)})"
+    line = (
+        f"{record.method} {record.path} {record.status} {_ms(record.duration_ns)}  "
+        f"worker {loop.pid}  loop {loop.id} ({loop.impl})  {where}"
+    )
+    if len(record.hops) > 1:
+        line += "  hops: " + " → ".join(f"{h.call} {_hop_thread(h)}" for h in record.hops)
+    if record.error is not None:
+        line += f"  error: {record.error}"
+    return line
+
+
+def as_json(record: Record) -> str:
+    """The same facts as one JSON object, for machines."""
+    loop = record.loop
+    thread = record.handler_thread
+    facts: dict[str, Any] = {
+        "request": record.id,
+        "method": record.method,
+        "path": record.path,
+        "status": record.status,
+        "ms": round(record.duration_ns / 1e6, 3),
+        "pid": loop.pid,
+        "loop": loop.id,
+        "loop_impl": loop.impl,
+        "thread": thread.native_id,
+        "thread_name": thread.name,
+        "in_threadpool": thread.native_id != loop.thread.native_id,
+        "tokens_total": record.total if isinstance(record.total, int) else None,
+        "tokens_borrowed": record.borrowed,
+        "waited_ms": round(record.wait_ns / 1e6, 3),
+        "hops": [
+            {
+                "call": h.call,
+                "thread": h.thread.native_id if h.thread is not None else None,
+                "ms": round((h.end_ns - h.start_ns) / 1e6, 3) if h.start_ns else None,
+                "waited_ms": round(h.queued_ns / 1e6, 3),
+            }
+            for h in record.hops
+        ],
+        "error": record.error,
+    }
+    return json.dumps(facts, separators=(",", ":"))
+
+
+class _Coloured(logging.Formatter):
+    """Colours the worker's pid in a line, one colour per pid (only for our stderr handler)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        pid = getattr(record, "asgi_lab_pid", None)
+        if pid is None:
+            return text
+        import click  # uvicorn's own colour library; imported only when colouring
+
+        marker = f"worker {pid}"
+        return text.replace(marker, click.style(marker, fg=_PALETTE[pid % len(_PALETTE)]), 1)
+
+
+def _colour_wanted(stream: Any) -> bool:
+    return not os.environ.get("NO_COLOR") and bool(getattr(stream, "isatty", lambda: False)())
+
+
+def default_handler(stream: Any = None) -> logging.Handler:
+    """A stderr handler for request lines, coloured when stderr is a terminal."""
+    stream = stream or sys.stderr
+    handler = logging.StreamHandler(stream)
+    formatter = (
+        _Coloured("%(message)s") if _colour_wanted(stream) else logging.Formatter("%(message)s")
+    )
+    handler.setFormatter(formatter)
+    return handler
+
+
+class LogLines:
+    """A sink logging each record as a line (`mode="line"`) or a JSON object (`mode="json"`)."""
+
+    def __init__(self, mode: str = "line") -> None:
+        if mode not in ("line", "json"):
+            raise ValueError(f"log mode must be 'line' or 'json', got {mode!r}")
+        self.mode = mode
+        self.logger = logging.getLogger(LOGGER)
+
+    def __repr__(self) -> str:
+        return f"request log ({self.mode})"
+
+    def open(self) -> None:
+        # Only when nobody said where these lines go: then stderr, as uvicorn's own lines.
+        if not self.logger.handlers and not logging.getLogger().handlers:
+            self.logger.addHandler(default_handler())
+            self.logger.propagate = False
+        if self.logger.level == logging.NOTSET:
+            self.logger.setLevel(logging.INFO)
+
+    def write(self, records: Sequence[Record], dropped: int) -> None:
+        log = self.logger
+        if not log.isEnabledFor(logging.INFO):
+            return
+        render = as_line if self.mode == "line" else as_json
+        for record in records:
+            log.info(render(record), extra={"asgi_lab_pid": record.loop.pid})
+
+    def close(self) -> None:
+        for handler in self.logger.handlers:
+            handler.flush()

@@ -1,0 +1,164 @@
+"""The writer thread and its sinks: bounded, never blocking the loop, saying what it dropped,
+rotating its files, and logging a line per request off the loop."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+
+from asgi_lab.probe import JsonLines, ProbeMiddleware, Record, RecordData, RecordWriter
+from asgi_lab.probe.log import LOGGER, LogLines, as_json, as_line, default_handler
+from tests.test_probe import fastapi_app, starlette_app
+
+pytestmark = pytest.mark.anyio
+
+
+async def records_of(app: object, paths: Sequence[str]) -> list[Record]:
+    """Real records: `paths` requested from `app` wrapped in a probe with no sinks."""
+    probe = ProbeMiddleware(app, trace=None)  # type: ignore[arg-type]
+    transport = httpx.ASGITransport(app=probe)
+    async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+        for path in paths:
+            await client.get(path)
+    return list(probe.ring)
+
+
+class Stuck:
+    """A sink whose first write blocks until released: the writer falls behind on purpose."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.batches: list[tuple[int, int]] = []
+
+    def open(self) -> None:
+        pass
+
+    def write(self, records: Sequence[Record], dropped: int) -> None:
+        self.batches.append((len(records), dropped))
+        self.entered.set()
+        if not self.release.wait(10):
+            raise TimeoutError("the test never released the sink")
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_full_buffer_drops_counts_and_says_so_in_the_next_batch(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    [record] = await records_of(starlette_app(), ["/async"])
+    sink = Stuck()
+    writer = RecordWriter([sink], interval=0.001, capacity=2)
+    writer.put(record)
+    assert sink.entered.wait(10)  # the writer is inside write(), holding nothing of ours
+    for _ in range(5):
+        writer.put(record)  # never blocks: two are buffered, three dropped
+    assert writer.buffered == 2 and writer.dropped == 3
+    sink.release.set()
+    writer.close()
+    assert sink.batches == [(1, 0), (2, 3)]
+    assert "3 records dropped" in caplog.text
+
+
+async def test_a_json_line_after_a_loss_carries_the_count() -> None:
+    [record] = await records_of(starlette_app(), ["/async"])
+    stream = io.StringIO()
+    sink = JsonLines(stream)
+    sink.open()
+    sink.write([record, record], dropped=7)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["dropped"] == 7 and "dropped" not in second
+    assert RecordData.from_json(first).dropped == 7
+
+
+async def test_files_rotate_past_max_bytes_so_a_worker_keeps_at_most_two(tmp_path: Path) -> None:
+    rotate_and_check(tmp_path, await records_of(starlette_app(), ["/async"] * 10))
+
+
+def rotate_and_check(tmp_path: Path, records: list[Record]) -> None:
+    line = len(records[0].json_line())
+    sink = JsonLines(tmp_path, max_bytes=3 * line + line // 2)
+    sink.open()
+    for record in records:
+        sink.write([record], dropped=0)
+    sink.close()
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and files[1].endswith(".jsonl.1")
+    sizes = [p.stat().st_size for p in tmp_path.iterdir()]
+    assert all(size <= 3 * line + line // 2 for size in sizes)
+    # The newest records are in the live file, the ones before in `.1`; none is cut in two.
+    live = [json.loads(x)["id"] for x in (tmp_path / files[0]).read_text().splitlines()]
+    assert live[-1] == records[-1].id
+
+
+async def test_the_log_line_names_worker_loop_thread_and_hops() -> None:
+    sync, async_ = await records_of(fastapi_app(), ["/sync", "/async"])
+    line = as_line(sync)
+    loop = sync.loop
+    handler = sync.handler_thread
+    assert line.startswith("GET /sync 200 ")
+    assert f"worker {loop.pid}" in line and f"loop {loop.id} ({loop.impl})" in line
+    assert f"thread #{handler.native_id} {handler.name}" in line
+    assert "pool " in line and "waited " in line
+    assert " → " in line and line.count("#") == 1 + len(sync.hops)  # every hop named
+    plain = as_line(async_)
+    assert "(the loop)" in plain and "hops:" not in plain
+    facts = json.loads(as_json(sync))
+    assert facts["request"] == sync.id and facts["thread"] == handler.native_id
+    assert facts["in_threadpool"] is True and len(facts["hops"]) == len(sync.hops)
+
+
+async def test_lines_are_logged_on_the_writer_thread(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    probe = ProbeMiddleware(starlette_app(), trace=None, log="line", writer_interval=0)
+    transport = httpx.ASGITransport(app=probe)
+    async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+        for _ in range(3):
+            await client.get("/async")
+    await probe.aclose()
+    lines = [r for r in caplog.records if r.name == LOGGER]
+    assert [r.getMessage().split()[:3] for r in lines] == [["GET", "/async", "200"]] * 3
+    assert {r.threadName for r in lines} == {"asgi-lab-writer"}
+
+
+async def test_asgi_lab_log_wins_over_the_code(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    monkeypatch.setenv("ASGI_LAB_LOG", "json")
+    probe = ProbeMiddleware(starlette_app(), trace=None, log=False, writer_interval=0)
+    transport = httpx.ASGITransport(app=probe)
+    async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+        await client.get("/async")
+    await probe.aclose()
+    [line] = [r.getMessage() for r in caplog.records if r.name == LOGGER]
+    assert json.loads(line)["path"] == "/async"
+    assert isinstance(LogLines("json"), LogLines)
+    with pytest.raises(ValueError, match="log mode must be 'line' or 'json', got 'loud'"):
+        LogLines("loud")
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_colour_only_on_a_terminal_and_never_with_no_color(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    [record] = await records_of(starlette_app(), ["/async"])
+    message = logging.LogRecord(LOGGER, logging.INFO, "", 0, as_line(record), None, None)
+    message.asgi_lab_pid = record.loop.pid
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert "\x1b[" in default_handler(Terminal()).format(message)
+    assert "\x1b[" not in default_handler(io.StringIO()).format(message)
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b[" not in default_handler(Terminal()).format(message)
