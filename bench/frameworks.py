@@ -1,7 +1,7 @@
 """Requests per second of the same endpoints on raw ASGI, Starlette, asgi_lab.framework and FastAPI.
 
 In each round each app in turn gets a fresh uvicorn process (uvloop, httptools) pinned to CPU 0,
-started by `asgi_lab.lab.servers.start`, and wrk (pinned to CPU 1, see `bench/wrk.py`) measures
+started by `asgi_lab.serving.start`, and wrk (pinned to CPU 1, see `bench/wrk.py`) measures
 every endpoint after a one-second warm-up; only one server runs at a time. Rounds interleave the
 apps so that drift in the machine hits all of them alike, and the median of the rounds is reported:
 the wrapper against FastAPI (the headline), and every app against raw ASGI (the floor).
@@ -21,7 +21,7 @@ if str(ROOT) not in sys.path:
     # Run as `python bench/<script>.py`, Python puts bench/ on the path, not the repository.
     sys.path.insert(0, str(ROOT))
 
-from asgi_lab.lab.servers import start  # noqa: E402
+from asgi_lab.serving import start  # noqa: E402
 from bench import wrk  # noqa: E402
 
 APPS = {
@@ -30,8 +30,6 @@ APPS = {
     "wrapper": "bench.apps.on_wrapper:app",
     "fastapi": "bench.apps.on_fastapi:app",
 }
-# uvicorn imports the apps from its --app-dir, "." by default; name the repository instead.
-APP_DIR = ("--app-dir", str(ROOT))
 ENDPOINTS = {"async hello": "/", "def hello": "/sync", "query + sync dep": "/query?n=21"}
 
 
@@ -44,7 +42,7 @@ def measure(args: argparse.Namespace) -> tuple[Results, str]:
     command = ""
     for round_ in range(1, args.rounds + 1):
         for name, app in APPS.items():
-            with start(app, loop="uvloop", http="httptools", cpus="0", extra=APP_DIR) as server:
+            with start(wrk.server_options(app)) as server:
                 argv = [str(arg) for arg in server.process.args]  # type: ignore[union-attr]
                 command = shlex.join(argv).replace(app, "<app>")
                 for label, path in ENDPOINTS.items():

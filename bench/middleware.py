@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from asgi_lab.lab.servers import start  # noqa: E402
+from asgi_lab.serving import start  # noqa: E402
 from bench import wrk  # noqa: E402
 
 VARIANTS = {
@@ -37,7 +37,7 @@ def main() -> int:
     for round_ in range(1, args.rounds + 1):
         for name, app in VARIANTS.items():
             extra = ("--app-dir", str(ROOT))
-            with start(app, loop="uvloop", http="httptools", cpus="0", extra=extra) as server:
+            with start(wrk.server_options(app)) as server:
                 wrk.requests_per_second(server.url + "/", 1, args.connections)  # warm-up
                 rate = wrk.requests_per_second(server.url + "/", args.duration, args.connections)
             rates[name].append(rate)

@@ -1,14 +1,37 @@
-"""One wrk run, pinned to CPU 1, read back as requests per second.
+"""One wrk run, pinned to CPU 1, read back as requests per second, and the server it measures.
 
-The servers under test are pinned to CPU 0 (`asgi_lab.lab.servers.start(..., cpus="0")`), so load
-generator and server never compete for a core. A run with non-2xx answers or socket errors
+The servers under test are pinned to CPU 0 (`server_options`), so load generator and server
+never compete for a core. A run with non-2xx answers or socket errors
 measured something else (errors are cheap), so it fails instead of returning a figure.
 """
 
 import re
 import subprocess
+from collections.abc import Mapping
+from pathlib import Path
 
-__all__ = ["WrkError", "command", "requests_per_second"]
+from asgi_lab.serving import ServerOptions
+from asgi_lab.settings import Settings
+
+__all__ = ["WrkError", "command", "requests_per_second", "server_options"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def server_options(
+    app: str, settings: Settings | None = None, env: Mapping[str, str] | None = None
+) -> ServerOptions:
+    """uvicorn with uvloop and httptools on CPU 0, importing `app` from the repository; no log
+    line unless `settings` asks for one."""
+    return ServerOptions(
+        app=app,
+        loop="uvloop",
+        http="httptools",
+        cpus="0",
+        app_dir=str(ROOT),
+        settings=settings or Settings(log="off"),
+        env=env or {},
+    )
 
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 
