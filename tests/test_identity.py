@@ -62,13 +62,15 @@ async def test_loop_id_is_stable_across_requests(client: httpx.AsyncClient) -> N
 
 async def test_threadpool_total_is_40_and_follows_the_limiter(client: httpx.AsyncClient) -> None:
     limiter = anyio.to_thread.current_default_thread_limiter()
+    # Put back what was there, not anyio's default: the test must leave the loop as it found it.
+    saved = limiter.total_tokens
     assert (await client.get("/quick")).json()["served_by"]["threadpool"]["total"] == 40
     limiter.total_tokens = 7
     try:
         for url in ("/quick", "/sync/sleep?seconds=0"):
             assert (await client.get(url)).json()["served_by"]["threadpool"]["total"] == 7
     finally:
-        limiter.total_tokens = 40
+        limiter.total_tokens = saved
 
 
 async def test_a_running_sync_handler_borrows_a_token(client: httpx.AsyncClient) -> None:
@@ -98,9 +100,10 @@ async def test_asgi_lab_threads_is_applied_at_startup(
         seen.append(response.json()["served_by"]["threadpool"]["total"])
 
     limiter = anyio.to_thread.current_default_thread_limiter()
+    saved = limiter.total_tokens
     try:
         said = await run_lifespan(layer_app, between)
     finally:
-        limiter.total_tokens = 40
+        limiter.total_tokens = saved
     assert said == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert seen == [5]
