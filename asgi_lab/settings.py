@@ -38,10 +38,16 @@ class SettingError(ValueError):
         super().__init__(f"${variable} must be {expected}, got {value!r}")
 
 
+def _bound(bound: float, whole: bool) -> str:
+    # Whole bounds in full: "{:g}" would round 1024**3 to "1.07374e+09", below the real limit.
+    return str(int(bound)) if whole else f"{bound:g}"
+
+
 def _number(low: float, high: float, *, whole: bool) -> tuple[Callable[[str], Any], str]:
     """A parser for a number from `low` to `high`, and the words for its form."""
-    shown = f"{int(low)} to {int(high)}" if whole else f"{low:g} to {high:g}"
-    expected = f"a {'whole ' if whole else ''}number from {shown}"
+    expected = (
+        f"a {'whole ' if whole else ''}number from {_bound(low, whole)} to {_bound(high, whole)}"
+    )
 
     def parse(raw: str) -> Any:
         # ASCII only: int() and float() also take Unicode digits such as '١'.

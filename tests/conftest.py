@@ -53,10 +53,13 @@ def serve(app: str, **options: Any) -> Server:
     return start(ServerOptions(app=app, **options))
 
 
-async def run_lifespan(app: ASGIApp, between: Any = None) -> list[str]:
+async def run_lifespan(
+    app: ASGIApp, between: Any = None, messages: list[Message] | None = None
+) -> list[str]:
     """Run an app's lifespan through startup and shutdown, as a server would.
 
-    `between`, if given, is awaited after startup; returns the message types the app sent.
+    `between`, if given, is awaited after startup; returns the message types the app sent, and
+    appends the whole messages to `messages` if given (kept even when the app raises).
     """
     said: list[str] = []
     started = False
@@ -72,6 +75,8 @@ async def run_lifespan(app: ASGIApp, between: Any = None) -> list[str]:
 
     async def send(message: Message) -> None:
         said.append(message["type"])
+        if messages is not None:
+            messages.append(message)
 
     await app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send)
     return said

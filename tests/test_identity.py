@@ -6,15 +6,21 @@ thread; facts about real servers (main thread, pids, workers) live in test_serve
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import select
+import signal
 import threading
-from typing import Any
+import warnings
+from typing import Any, NoReturn
 
 import anyio
 import anyio.to_thread
 import httpx
 import pytest
 
-from asgi_lab.probe import current_loop
+from asgi_lab.probe import LoopInfo, current_loop, current_thread, identity
 from tests.conftest import facts, run_lifespan
 
 pytestmark = pytest.mark.anyio
@@ -62,13 +68,15 @@ async def test_loop_id_is_stable_across_requests(client: httpx.AsyncClient) -> N
 
 async def test_threadpool_total_is_40_and_follows_the_limiter(client: httpx.AsyncClient) -> None:
     limiter = anyio.to_thread.current_default_thread_limiter()
+    # Put back what was there, not anyio's default: the test must leave the loop as it found it.
+    saved = limiter.total_tokens
     assert (await client.get("/quick")).json()["served_by"]["threadpool"]["total"] == 40
     limiter.total_tokens = 7
     try:
         for url in ("/quick", "/sync/sleep?seconds=0"):
             assert (await client.get(url)).json()["served_by"]["threadpool"]["total"] == 7
     finally:
-        limiter.total_tokens = 40
+        limiter.total_tokens = saved
 
 
 async def test_a_running_sync_handler_borrows_a_token(client: httpx.AsyncClient) -> None:
@@ -98,9 +106,78 @@ async def test_asgi_lab_threads_is_applied_at_startup(
         seen.append(response.json()["served_by"]["threadpool"]["total"])
 
     limiter = anyio.to_thread.current_default_thread_limiter()
+    saved = limiter.total_tokens
     try:
         said = await run_lifespan(layer_app, between)
     finally:
-        limiter.total_tokens = 40
+        limiter.total_tokens = saved
     assert said == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
     assert seen == [5]
+
+
+async def meet_a_loop() -> LoopInfo:
+    return current_loop()
+
+
+def report_from_child(write: int) -> NoReturn:
+    """In the forked child: write where it runs to the pipe, and exit without returning."""
+    try:
+        thread, loop = current_thread(), asyncio.run(meet_a_loop())
+        report = {"pid": os.getpid(), "thread": thread.native_id, "loop": loop.as_dict()}
+        os.write(write, json.dumps(report).encode())
+    except BaseException as exc:
+        os.write(write, json.dumps({"error": repr(exc)}).encode())
+    finally:
+        os._exit(0)
+
+
+def test_a_forked_child_starts_its_own_identity_tables() -> None:
+    """gunicorn --preload forks its workers: the child must not reuse the parent's cached main
+    thread id, its loop count, or a lock some parent thread held at the fork."""
+    parent_thread = current_thread()  # cached in the parent's thread-local from here on
+    parent_loop = asyncio.run(meet_a_loop())  # the parent's count is past 1 from here on
+    assert parent_loop.thread.native_id == parent_thread.native_id == threading.get_native_id()
+
+    # Another parent thread holds the loop table's lock across the fork, as one meeting a loop
+    # might: the child inherits the lock taken, with no thread left to release it.
+    taken, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with identity._loops_lock:
+            taken.set()
+            done.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    read, write = os.pipe()
+    try:
+        assert taken.wait(10)
+        with warnings.catch_warnings():
+            # Python 3.12+ warns on forking a process with threads (like the holder): the child
+            # here only reads our tables and exits, and the parent's wait for it is bounded.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+        if pid == 0:
+            report_from_child(write)
+    finally:
+        done.set()
+        holder.join(10)
+        os.close(write)
+    try:
+        ready, _, _ = select.select([read], [], [], 10)
+        if not ready:
+            os.kill(pid, signal.SIGKILL)
+        report: dict[str, Any] = (
+            json.loads(os.read(read, 65536)) if ready else {"error": "no report in 10 s"}
+        )
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)
+    assert "error" not in report, report["error"]
+    assert report["pid"] == pid
+    # The child's main thread is a new kernel thread: its tid is the child's pid.
+    assert report["thread"] == pid != parent_thread.native_id
+    assert report["loop"]["id"] == f"{pid}:1"
+    assert report["loop"]["thread"]["native_id"] == pid
+    # The child's reset left the parent's own tables alone.
+    assert current_thread() is parent_thread

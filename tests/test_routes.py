@@ -6,11 +6,11 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
 
 import httpx
 import pytest
 
+from asgi_lab.probe.schema import HandlerData, LoopData, RecordData
 from asgi_lab.routes import app
 from asgi_lab.serving import Server
 from tests.conftest import facts, serve
@@ -26,22 +26,32 @@ async def routes() -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def record_of(client: httpx.AsyncClient, response: httpx.Response) -> dict[str, Any]:
+async def record_of(client: httpx.AsyncClient, response: httpx.Response) -> RecordData:
     records = (await client.get("/_lab/records", params={"limit": 50})).json()["records"]
-    [record] = [r for r in records if r["id"] == facts(response).request]
+    wanted = facts(response).request
+    [record] = [r for r in map(RecordData.from_json, records) if r.id == wanted]
     return record
+
+
+def handler_of(response: httpx.Response) -> HandlerData:
+    """The `served_by.handler` of a JSON response, in the schema's typed form."""
+    return HandlerData.from_json(response.json()["served_by"]["handler"])
+
+
+def loop_of(response: httpx.Response) -> LoopData:
+    return LoopData.from_json(response.json()["served_by"]["loop"])
 
 
 @pytest.mark.anyio
 async def test_class_endpoint_sync_method_in_a_thread_async_on_the_loop(
     routes: httpx.AsyncClient,
 ) -> None:
-    sync = (await routes.get("/endpoint")).json()["served_by"]["handler"]
-    async_ = (await routes.post("/endpoint")).json()["served_by"]["handler"]
-    assert sync["in_threadpool"] is True
-    assert sync["thread"]["native_id"] != threading.get_native_id()
-    assert async_["in_threadpool"] is False
-    assert async_["thread"]["native_id"] == threading.get_native_id(), LOOP
+    sync = handler_of(await routes.get("/endpoint"))
+    async_ = handler_of(await routes.post("/endpoint"))
+    assert sync.in_threadpool is True
+    assert sync.thread.native_id != threading.get_native_id()
+    assert async_.in_threadpool is False
+    assert async_.thread.native_id == threading.get_native_id(), LOOP
 
 
 @pytest.mark.anyio
@@ -52,9 +62,9 @@ async def test_a_sync_generator_is_iterated_in_the_threadpool(routes: httpx.Asyn
     assert threading.get_native_id() not in {line["thread"] for line in lines}
     record = await record_of(routes, response)
     # One trip per chunk, and one more to learn the generator is done; all after the headers.
-    assert [hop["call"] for hop in record["hops"]] == ["_next"] * 5
-    assert all(hop["called_ns"] >= record["response_ns"] for hop in record["hops"])
-    assert record["handler"]["in_threadpool"] is False  # the endpoint itself is async
+    assert [hop.call for hop in record.hops] == ["_next"] * 5
+    assert all(hop.called_ns >= record.response_ns for hop in record.hops)
+    assert record.handler.in_threadpool is False  # the endpoint itself is async
 
 
 @pytest.mark.anyio
@@ -70,13 +80,14 @@ async def test_a_sync_background_task_runs_in_a_thread_after_the_response(
     routes: httpx.AsyncClient,
 ) -> None:
     response = await routes.get("/background", params={"seconds": "0.01"})
-    assert response.json()["served_by"]["handler"]["in_threadpool"] is False
+    assert handler_of(response).in_threadpool is False
     record = await record_of(routes, response)
-    [hop] = record["hops"]
-    assert hop["call"] == "background_job"
-    assert hop["thread"]["native_id"] != threading.get_native_id()
-    assert hop["start_ns"] >= record["response_ns"]
-    assert record["end_ns"] >= hop["end_ns"]
+    [hop] = record.hops
+    assert hop.call == "background_job"
+    assert hop.thread is not None
+    assert hop.thread.native_id != threading.get_native_id()
+    assert hop.start_ns >= record.response_ns
+    assert record.end_ns >= hop.end_ns
 
 
 @pytest.mark.anyio
@@ -84,14 +95,13 @@ async def test_a_mounted_wsgi_app_runs_in_the_adapters_own_pool(
     routes: httpx.AsyncClient,
 ) -> None:
     response = await routes.get("/wsgi/hello")
-    body = response.json()
-    handler = body["served_by"]["handler"]
-    assert body["path"] == "/hello"
-    assert handler["in_threadpool"] is True
-    assert handler["thread"]["name"].startswith("WSGI")
-    assert str(facts(response).thread) == str(handler["thread"]["native_id"])
+    handler = handler_of(response)
+    assert response.json()["path"] == "/hello"
+    assert handler.in_threadpool is True
+    assert handler.thread.name.startswith("WSGI")
+    assert facts(response).thread == handler.thread.native_id
     # a2wsgi does not use anyio's threadpool: no token borrowed, no hop recorded.
-    assert (await record_of(routes, response))["hops"] == []
+    assert (await record_of(routes, response)).hops == ()
 
 
 @pytest.fixture(scope="module")
@@ -106,24 +116,30 @@ def test_on_a_real_server_the_client_has_its_answer_before_the_task_ends(
 ) -> None:
     with httpx.Client(base_url=routes_server.url, timeout=15) as client:
         response = client.get("/background", params={"seconds": "0.5"})
+        # `get` returns once the whole body is read: from here on the client has its answer.
+        answered_ns = time.time_ns()
         wanted = facts(response).request
         # The record is kept when the request's ASGI call returns: after the task.
         deadline = time.monotonic() + 10
-        found: list[dict[str, Any]] = []
+        found: list[RecordData] = []
         while not found and time.monotonic() < deadline:
             records = client.get("/_lab/records", params={"limit": 10}).json()["records"]
-            found = [r for r in records if r["id"] == wanted]
+            found = [r for r in map(RecordData.from_json, records) if r.id == wanted]
+    assert found, f"no record {wanted} within 10 s"
     [record] = found
-    [hop] = record["hops"]
-    # The task slept half a second after the response went out; the client did not wait.
-    assert hop["end_ns"] - hop["start_ns"] >= 500_000_000
-    assert response.elapsed.total_seconds() < 0.25
-    assert record["pid"] == routes_server.pid
+    [hop] = record.hops
+    assert record.pid == routes_server.pid
+    # The task slept half a second after the response went out.
+    assert hop.end_ns - hop.start_ns >= 500_000_000
+    # An ordering, not a duration: the server's clock (time.time_ns, same machine) says the task
+    # ended after the client held the whole answer, so the client never waited for the task. A
+    # server that ran the task before finishing the response would fail here however fast it was.
+    assert answered_ns < hop.end_ns
 
 
 @pytest.mark.server
 def test_on_a_real_server_wsgi_threads_are_not_the_loop(routes_server: Server) -> None:
     with httpx.Client(base_url=routes_server.url, timeout=15) as client:
-        served_by = client.get("/wsgi/").json()["served_by"]
-    assert served_by["loop"]["thread"]["native_id"] == routes_server.pid
-    assert served_by["handler"]["thread"]["native_id"] != routes_server.pid
+        response = client.get("/wsgi/")
+    assert loop_of(response).thread.native_id == routes_server.pid
+    assert handler_of(response).thread.native_id != routes_server.pid

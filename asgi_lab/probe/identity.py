@@ -131,8 +131,10 @@ def current_loop() -> LoopInfo:
 def _reset_after_fork() -> None:
     # uvicorn spawns its workers, but gunicorn (with --preload) forks them: a forked worker
     # inherits the parent's tables, not its loops or threads, and its main thread has a new tid.
-    global _loops, _loop_numbers, _local
+    # The lock too: a parent thread may have held it at the fork, and that thread is gone.
+    global _loops, _loop_numbers, _local, _loops_lock
     _loops = weakref.WeakKeyDictionary()
+    _loops_lock = threading.Lock()
     _loop_numbers = itertools.count(1)
     _local = threading.local()
 

@@ -1,0 +1,169 @@
+"""`asgi_lab.settings`: every variable's bounds and error, read at startup and never at import."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from asgi_lab.settings import VARIABLES, SettingError, Settings
+from asgi_lab.types import Message
+from tests.conftest import run_lifespan
+
+#: Per numeric variable: the expected form its error names, values that must be refused, and
+#: values that must parse (as text in the environment, and the value they give).
+TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
+    "ASGI_LAB_THREADS": (
+        "a whole number from 1 to 10000",
+        ["lots", "0", "10001", "-1", "1.5", "١", "٣", "５"],
+        [("1", 1), ("7", 7), ("10000", 10_000)],
+    ),
+    "ASGI_LAB_MAX_SECONDS": (
+        "a number from 0 to 3600",
+        ["soon", "-0.5", "3600.5", "nan", "inf", "١", "١.٥"],
+        [("0", 0.0), ("2.5", 2.5), ("3600", 3600.0)],
+    ),
+    "ASGI_LAB_MAX_BODY": (
+        # The bound written out whole: a rounded "1.07374e+09" would hide the real limit.
+        "a whole number from 0 to 1073741824",
+        ["big", "-1", "1073741825", "1e3", "١٠"],
+        [("0", 0), ("1024", 1024), ("1073741824", 1024**3)],
+    ),
+    "ASGI_LAB_LOOPS_PER_MS": (
+        "a number from 1 to 1e+09",
+        ["fast", "0.5", "1e10", "nan", "١"],
+        [("1", 1.0), ("2500.5", 2500.5), ("1e9", 1e9)],
+    ),
+    "ASGI_LAB_DB_POOL": (
+        "a whole number from 1 to 1000",
+        ["many", "0", "1001", "2.0", "١"],
+        [("1", 1), ("4", 4), ("1000", 1000)],
+    ),
+}
+
+BAD = [(variable, bad) for variable, (_, bads, _) in TABLE.items() for bad in bads]
+GOOD = [(variable, raw, value) for variable, (_, _, goods) in TABLE.items() for raw, value in goods]
+FIELD = {variable: name for name, variable in VARIABLES.items()}
+
+
+def test_the_table_covers_every_numeric_variable() -> None:
+    # A new number setting must join the table, or it would go untested.
+    numeric = {v for v in VARIABLES.values() if v not in ("ASGI_LAB_TRACE_DIR", "ASGI_LAB_DB")}
+    assert set(TABLE) == numeric
+
+
+@pytest.mark.parametrize(("variable", "bad"), BAD)
+def test_a_bad_value_names_the_variable_the_value_and_the_form(variable: str, bad: str) -> None:
+    expected = TABLE[variable][0]
+    with pytest.raises(SettingError) as caught:
+        Settings.from_env({variable: bad})
+    error = caught.value
+    assert (error.variable, error.value, error.expected) == (variable, bad, expected)
+    assert str(error) == f"${variable} must be {expected}, got {bad!r}"
+
+
+@pytest.mark.parametrize(("variable", "raw", "value"), GOOD)
+def test_a_good_value_parses(variable: str, raw: str, value: Any) -> None:
+    parsed = getattr(Settings.from_env({variable: raw}), FIELD[variable])
+    assert parsed == value
+    assert type(parsed) is type(value)
+
+
+@pytest.mark.parametrize("variable", list(VARIABLES.values()))
+def test_empty_or_unset_means_the_default(variable: str) -> None:
+    assert Settings.from_env({variable: ""}) == Settings()
+    assert Settings.from_env({}) == Settings()
+
+
+def test_paths_are_taken_as_given() -> None:
+    read = Settings.from_env({"ASGI_LAB_TRACE_DIR": "/tmp/traces", "ASGI_LAB_DB": "lab db.sqlite"})
+    assert (read.trace_dir, read.db) == ("/tmp/traces", "lab db.sqlite")
+
+
+def test_as_env_round_trips_through_from_env() -> None:
+    every = Settings(
+        threads=3,
+        max_seconds=0.1,  # not exact in binary: str() must still give it back
+        max_body=10,
+        trace_dir="/tmp/traces",
+        loops_per_ms=1234.5,
+        db="/tmp/lab.db",
+        db_pool=2,
+    )
+    env = every.as_env()
+    # Every field differs from its default, so every variable is written.
+    assert set(env) == set(VARIABLES.values())
+    assert Settings.from_env(env) == every
+    assert Settings().as_env() == {}
+    assert Settings.from_env(Settings().as_env()) == Settings()
+
+
+def test_as_env_leaves_defaults_out() -> None:
+    assert Settings(threads=5, max_seconds=Settings().max_seconds).as_env() == {
+        "ASGI_LAB_THREADS": "5"
+    }
+
+
+def test_replace_checks_its_values_and_keeps_the_rest() -> None:
+    base = Settings(db_pool=3)
+    changed = base.replace(threads=4, max_seconds="2.5")
+    assert (changed.threads, changed.max_seconds, changed.db_pool) == (4, 2.5, 3)
+    assert base.threads is None, "replace returns a copy"
+
+
+@pytest.mark.parametrize(
+    ("changes", "variable"),
+    [
+        ({"threads": 0}, "ASGI_LAB_THREADS"),
+        ({"max_seconds": float("nan")}, "ASGI_LAB_MAX_SECONDS"),
+        ({"max_body": -1}, "ASGI_LAB_MAX_BODY"),
+        ({"loops_per_ms": "١"}, "ASGI_LAB_LOOPS_PER_MS"),
+        ({"db_pool": 1001}, "ASGI_LAB_DB_POOL"),
+    ],
+)
+def test_replace_refuses_what_the_environment_would(changes: dict[str, Any], variable: str) -> None:
+    with pytest.raises(SettingError) as caught:
+        Settings().replace(**changes)
+    assert caught.value.variable == variable
+
+
+def test_importing_every_module_reads_no_setting() -> None:
+    """Settings are read at startup: with every number variable bad, every module still imports,
+    and only `load()` (what a lifespan calls) fails."""
+    code = (
+        "import importlib, pkgutil, asgi_lab\n"
+        "from asgi_lab import settings\n"
+        "names = [m.name for m in pkgutil.walk_packages(asgi_lab.__path__, 'asgi_lab.')\n"
+        "         if not m.name.endswith('__main__')]\n"
+        "for name in names: importlib.import_module(name)\n"
+        "print(' '.join(names))\n"
+        "try: settings.load()\n"
+        "except settings.SettingError as exc: print(exc.variable)\n"
+    )
+    env = {**os.environ, **{variable: bads[0] for variable, (_, bads, _) in TABLE.items()}}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    imported, failed = done.stdout.splitlines()
+    assert {"asgi_lab.raw", "asgi_lab.routes", "asgi_lab.api"} <= set(imported.split())
+    # The environment really is bad: load() refuses it (naming the first bad variable it reads).
+    assert failed in TABLE
+
+
+@pytest.mark.anyio
+async def test_a_bad_value_fails_the_layers_startup(
+    layer_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ASGI_LAB_MAX_SECONDS", "soon")
+    messages: list[Message] = []
+    # Starlette re-raises after reporting the failure (uvicorn logs it); the raw layer returns.
+    with contextlib.suppress(SettingError):
+        await run_lifespan(layer_app, messages=messages)
+    [failed] = messages
+    assert failed["type"] == "lifespan.startup.failed"
+    assert "$ASGI_LAB_MAX_SECONDS must be a number from 0 to 3600, got 'soon'" in failed["message"]
