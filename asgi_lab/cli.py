@@ -11,6 +11,8 @@ from asgi_lab.catalogue import LAYERS
 from asgi_lab.serving import ServerOptions
 from asgi_lab.settings import MAX_THREADS, SettingError, Settings
 
+__all__ = ["build_parser", "main"]
+
 #: More worker processes than this on one machine is a mistake, not an experiment.
 MAX_WORKERS = 64
 

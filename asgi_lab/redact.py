@@ -7,6 +7,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+__all__ = ["REDACTED", "headers", "is_secret", "query_string", "scope"]
+
 REDACTED = "[redacted]"
 
 # Exact names first (the well-known ones), then a pattern for the many home-grown variants:

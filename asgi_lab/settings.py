@@ -21,6 +21,7 @@ __all__ = [
     "SettingError",
     "Settings",
     "current",
+    "forget",
     "load",
 ]
 
@@ -130,6 +131,11 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with `changes`, each checked as if it came from the environment."""
+        unknown = sorted(set(changes) - set(VARIABLES))
+        if unknown:
+            raise TypeError(
+                f"no such setting: {', '.join(unknown)}; expected one of {', '.join(VARIABLES)}"
+            )
         checked = Settings.from_env({VARIABLES[k]: str(v) for k, v in changes.items()})
         return replace(self, **{k: getattr(checked, k) for k in changes})
 
@@ -162,3 +168,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
 def current() -> Settings:
     """The settings loaded last, loaded from the environment on first use."""
     return _current if _current is not None else load()
+
+
+def forget() -> None:
+    """Forget the loaded settings: the next `current()` reads the environment again."""
+    global _current
+    _current = None

@@ -36,7 +36,6 @@ def main() -> int:
     rates: dict[str, list[float]] = {name: [] for name in VARIANTS}
     for round_ in range(1, args.rounds + 1):
         for name, app in VARIANTS.items():
-            extra = ("--app-dir", str(ROOT))
             with start(wrk.server_options(app)) as server:
                 wrk.requests_per_second(server.url + "/", 1, args.connections)  # warm-up
                 rate = wrk.requests_per_second(server.url + "/", args.duration, args.connections)

@@ -29,24 +29,27 @@ if str(ROOT) not in sys.path:
     # Run as `python bench/<script>.py`, Python puts bench/ on the path, not the repository.
     sys.path.insert(0, str(ROOT))
 
-from asgi_lab.lab.servers import start  # noqa: E402
+from asgi_lab.serving import start  # noqa: E402
+from asgi_lab.settings import Settings  # noqa: E402
 from bench import wrk  # noqa: E402
 
-VARIANTS: dict[str, tuple[str, bool]] = {
-    # name: (app, write JSON lines to a trace directory)
-    "bare": ("asgi_lab.raw:raw_app", False),
-    "headers only": ("bench.apps.probe_variants:headers_only", False),
-    "probe, no headers": ("bench.apps.probe_variants:no_headers", False),
-    "probe": ("asgi_lab.raw:app", False),
-    "probe+trace": ("asgi_lab.raw:app", True),
+VARIANTS: dict[str, tuple[str, str]] = {
+    # name: (app, what the probe writes: nothing, a JSON-lines trace, a log line)
+    "bare": ("asgi_lab.raw:raw_app", ""),
+    "header only": ("bench.apps.probe_variants:header_only", ""),
+    "probe, no header": ("bench.apps.probe_variants:no_header", ""),
+    "probe": ("asgi_lab.raw:app", ""),
+    "probe+trace": ("asgi_lab.raw:app", "trace"),
+    "probe+log": ("asgi_lab.raw:app", "log"),
 }
 
 
 def serve_and_load(variant: str, seconds: int, connections: int, trace_root: str) -> float:
-    app, trace = VARIANTS[variant]
-    env = {"ASGI_LAB_TRACE_DIR": tempfile.mkdtemp(dir=trace_root)} if trace else {}
-    extra = ("--app-dir", str(ROOT))
-    with start(app, loop="uvloop", http="httptools", env=env, cpus="0", extra=extra) as server:
+    app, writes = VARIANTS[variant]
+    settings = Settings(log="line" if writes == "log" else "off")
+    if writes == "trace":
+        settings = settings.replace(trace_dir=tempfile.mkdtemp(dir=trace_root))
+    with start(wrk.server_options(app, settings)) as server:
         wrk.requests_per_second(server.url + "/quick", 1, connections)  # warm-up
         return wrk.requests_per_second(server.url + "/quick", seconds, connections)
 

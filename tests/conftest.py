@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from asgi_lab import settings
 from asgi_lab.probe.schema import HEADER, HeaderData
 from asgi_lab.serving import Server, ServerOptions, start
 from asgi_lab.types import ASGIApp, Message
 
 #: The layers every shared identity test runs against; a layer joins when its module exists.
 LAYERS = ["raw", "routes", "api"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """A test that loads settings (a lifespan, a monkeypatched variable) leaves none behind."""
+    yield
+    settings.forget()
 
 
 @pytest.fixture

@@ -43,6 +43,16 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
         ["many", "0", "1001", "2.0", "١"],
         [("1", 1), ("4", 4), ("1000", 1000)],
     ),
+    "ASGI_LAB_TRACE_MAX_BYTES": (
+        "a whole number from 0 to 1099511627776",
+        ["lots", "-1", "1099511627777", "1.5", "١"],
+        [("0", 0), ("1048576", 1024**2)],
+    ),
+    "ASGI_LAB_LOG": (
+        "one of off, line, json",
+        ["on", "LINE", "yes"],
+        [("off", "off"), ("line", "line"), ("json", "json")],
+    ),
 }
 
 BAD = [(variable, bad) for variable, (_, bads, _) in TABLE.items() for bad in bads]
@@ -50,8 +60,8 @@ GOOD = [(variable, raw, value) for variable, (_, _, goods) in TABLE.items() for 
 FIELD = {variable: name for name, variable in VARIABLES.items()}
 
 
-def test_the_table_covers_every_numeric_variable() -> None:
-    # A new number setting must join the table, or it would go untested.
+def test_the_table_covers_every_checked_variable() -> None:
+    # A new checked setting must join the table, or it would go untested.
     numeric = {v for v in VARIABLES.values() if v not in ("ASGI_LAB_TRACE_DIR", "ASGI_LAB_DB")}
     assert set(TABLE) == numeric
 
@@ -93,6 +103,8 @@ def test_as_env_round_trips_through_from_env() -> None:
         loops_per_ms=1234.5,
         db="/tmp/lab.db",
         db_pool=2,
+        trace_max_bytes=1024,
+        log="json",
     )
     env = every.as_env()
     # Every field differs from its default, so every variable is written.
@@ -167,3 +179,8 @@ async def test_a_bad_value_fails_the_layers_startup(
     [failed] = messages
     assert failed["type"] == "lifespan.startup.failed"
     assert "$ASGI_LAB_MAX_SECONDS must be a number from 0 to 3600, got 'soon'" in failed["message"]
+
+
+def test_replace_names_an_unknown_setting() -> None:
+    with pytest.raises(TypeError, match="no such setting: nope; expected one of threads"):
+        Settings().replace(nope=1)

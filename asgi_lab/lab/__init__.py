@@ -13,3 +13,5 @@ A run reads straight through this package:
 
 Servers are started by `asgi_lab.serving`, which `asgi-lab serve` shares.
 """
+
+__all__: list[str] = []

@@ -25,10 +25,10 @@ def build(fw: ModuleType) -> Any:
         return {"hello": "world"}
 
     @app.get("/query")
-    async def query(
+    async def query(  # type: ignore[no-untyped-def]
         n: Annotated[int, fw.Query(ge=0)],
         conf: Annotated[dict[str, int], fw.Depends(settings)],
-    ):  # type: ignore[no-untyped-def]
+    ):
         return {"n": n * conf["scale"]}
 
     return app

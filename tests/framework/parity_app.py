@@ -96,7 +96,7 @@ def build(fw: ModuleType, log: list[tuple[str, int]] | None = None) -> Any:
         return JSONResponse({"raw": True}, status_code=202, headers={"x-raw": "1"})
 
     @app.get("/request/{tail}")
-    async def request_info(request: fw.Request, tail: str) -> Any:
+    async def request_info(request: fw.Request, tail: str) -> Any:  # type: ignore[name-defined]
         return {"path": request.url.path, "tail": tail}
 
     # Errors.

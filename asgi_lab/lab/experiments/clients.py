@@ -12,6 +12,8 @@ from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.records import max_in_flight, request_intervals
 from asgi_lab.lab.verdicts import at_most, exactly, waves
 
+__all__ = ["run"]
+
 REQUESTS = 6
 SECONDS = 0.5
 

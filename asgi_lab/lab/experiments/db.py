@@ -19,6 +19,8 @@ from asgi_lab.lab.records import handler_threads
 from asgi_lab.lab.verdicts import exactly, near, waves
 from asgi_lab.settings import Settings
 
+__all__ = ["run"]
+
 APP = "asgi_lab.lab.apps.db:app"
 TOKENS = 4
 SECONDS = 0.5

@@ -17,6 +17,8 @@ from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.verdicts import at_most, exactly, in_order, near
 from asgi_lab.serving import bind
 
+__all__ = ["fan_out", "gather_vs_as_completed"]
+
 UNIT = 0.25
 BACKENDS = 4
 

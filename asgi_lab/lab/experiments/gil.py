@@ -26,6 +26,8 @@ from asgi_lab.lab.records import hop_intervals, max_in_flight
 from asgi_lab.lab.verdicts import at_least, at_most, exactly
 from asgi_lab.settings import Settings
 
+__all__ = ["run"]
+
 MILLISECONDS = 200
 PARALLEL = 2
 TRIALS = 5

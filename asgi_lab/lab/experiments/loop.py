@@ -16,6 +16,8 @@ from asgi_lab.lab.records import handler_threads, loop_threads
 from asgi_lab.lab.verdicts import at_most, exactly, latency_unaffected, near
 from asgi_lab.probe.schema import RecordData
 
+__all__ = ["await_sleep", "blocking_sleep", "quick_meanwhile"]
+
 SECONDS = 1.0
 #: Latencies below a few milliseconds are at the mercy of the scheduler on a shared box; the
 #: effect ruled out is a delay of the whole sleep, hundreds of times larger.

@@ -4,7 +4,8 @@ uvicorn writes a response in two `send()` calls: the head on `http.response.star
 `http.response.body`. Without TCP_NODELAY, Nagle's algorithm holds the body back until the
 head is acknowledged, and the client delays that ACK (Linux: at least 40 ms) hoping to piggyback
 it on data it never sends. uvicorn sets TCP_NODELAY on sockets it binds itself, not on one
-passed with `--fd`; `lab.servers` sets it on the listening socket, and accepted sockets inherit it.
+passed with `--fd`; `asgi_lab.serving` sets it on the listening socket, and accepted sockets
+inherit it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import statistics
 from asgi_lab.lab.clients import SyncClient
 from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.verdicts import at_least, at_most
+
+__all__ = ["run"]
 
 #: Linux's minimum delayed-ACK timeout (TCP_DELACK_MIN, HZ/25).
 DELAYED_ACK = 0.040

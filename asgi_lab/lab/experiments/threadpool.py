@@ -11,6 +11,8 @@ from asgi_lab.lab.experiments.loop import NOISE, quick_meanwhile
 from asgi_lab.lab.records import handler_threads, hop_intervals, loop_threads, max_in_flight
 from asgi_lab.lab.verdicts import exactly, latency_unaffected, near, waves
 
+__all__ = ["threadpool", "threadpool_limit"]
+
 SECONDS = 1.0
 TOKENS = 4
 

@@ -14,6 +14,8 @@ from asgi_lab.lab.clients import AsyncClient, Reply, pin_workers
 from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.verdicts import at_most, exactly
 
+__all__ = ["run"]
+
 WORKERS = 2
 REQUESTS = 20
 SECONDS = 1.0
