@@ -33,6 +33,7 @@ def server_options(
         env=env or {},
     )
 
+
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 
 
