@@ -46,12 +46,12 @@ async def test_the_cap_is_the_setting_and_the_message_names_it(
 ) -> None:
     # The cap is read when the worker starts (here: loaded again), never baked in at import;
     # every layer, Layer 2 included, words the cap's error the same way.
-    monkeypatch.setenv("ASGI_LAB_MAX_SECONDS", "5")
+    monkeypatch.setenv("ASGI_LAB_MAX_SECONDS", "0.01")
     settings.load()
     try:
-        [error] = (await client.get("/sync/sleep", params={"seconds": "6"})).json()["detail"]
-        assert error["msg"] == "seconds must be a number from 0 to 5, got '6'"
-        assert (await client.get("/sync/sleep", params={"seconds": "5"})).status_code == 200
+        [error] = (await client.get("/sync/sleep", params={"seconds": "0.02"})).json()["detail"]
+        assert error["msg"] == "seconds must be a number from 0 to 0.01, got '0.02'"
+        assert (await client.get("/sync/sleep", params={"seconds": "0.01"})).status_code == 200
     finally:
         monkeypatch.delenv("ASGI_LAB_MAX_SECONDS")
         settings.load()
