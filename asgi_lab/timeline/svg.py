@@ -25,6 +25,7 @@ LANE_GAP = 4
 CURVE_H = 44
 AXIS_H = 28
 PAD = 12
+RIGHT = 36  # room for the last tick's label
 
 #: (fill, ink of its pattern, pattern): neighbours alternate dark and light fills.
 PATTERNS = (
@@ -83,7 +84,7 @@ class _X:
         self.start = timeline.start_ns
         self.span = max(timeline.duration_ns, 1)
         self.left = LABEL_W
-        self.width = width - LABEL_W - PAD
+        self.width = width - LABEL_W - RIGHT
 
     def __call__(self, t_ns: int) -> float:
         return round(self.left + (t_ns - self.start) * self.width / self.span, 2)

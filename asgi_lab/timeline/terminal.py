@@ -33,10 +33,11 @@ class Charset:
     levels: str  # sparkline, empty to full
     axis: str
     tick: str
+    arrow: str  # points up from a label at a bar too narrow to hold it
 
 
-UNICODE = Charset(("█", "▓"), " ▁▂▃▄▅▆▇█", "─", "┼")
-ASCII = Charset(("#", "="), " .:-=+*#%@", "-", "+")
+UNICODE = Charset(("█", "▓"), " ▁▂▃▄▅▆▇█", "─", "┼", "↑")
+ASCII = Charset(("#", "="), " .:-=+*#%@", "-", "+", "^")
 
 
 def charset_for(encoding: str | None) -> Charset:
@@ -45,7 +46,8 @@ def charset_for(encoding: str | None) -> Charset:
         return ASCII
     try:
         codecs.lookup(encoding)
-        "".join((*UNICODE.fills, UNICODE.levels, UNICODE.axis, UNICODE.tick)).encode(encoding)
+        glyphs = (*UNICODE.fills, UNICODE.levels, UNICODE.axis, UNICODE.tick, UNICODE.arrow)
+        "".join(glyphs).encode(encoding)
     except (LookupError, UnicodeEncodeError):
         return ASCII
     return UNICODE
@@ -78,23 +80,45 @@ class _Row:
     def __init__(self, columns: int) -> None:
         self.chars = [" "] * columns
         self.styles = [""] * columns
+        self.owners = [-1] * columns  # which bar each cell shows
         self.labels: list[tuple[range, str, str]] = []
 
     def bar(self, cells: range, fill: str, style: str, label: str) -> None:
         for c in cells:
             self.chars[c] = fill
             self.styles[c] = style
+            self.owners[c] = len(self.labels)
         self.labels.append((cells, label, style))
 
-    def place_labels(self) -> None:
-        # After every bar is down, so a label never hides a bar: inside its bar if it fits,
-        # else just after it in empty cells, else not at all.
-        for cells, label, style in self.labels:
+    def place_labels(self) -> list[tuple[range, str, str]]:
+        """Put each label inside its bar if it fits, else just after it in empty cells; after
+        every bar is down, so a label never hides a bar. Returns the labels left over."""
+        left = []
+        shown = set(self.owners)
+        for n, (cells, label, style) in enumerate(self.labels):
+            if n not in shown:  # a later bar covers it: a label would point at the wrong bar
+                continue
             if len(cells) >= len(label) + 2:
-                at = cells.start + 1
-                self._write(at, label, f"reverse {style}")
+                self._write(cells.start + 1, label, f"reverse {style}")
             elif self._free(cells.stop, len(label) + 1):
                 self._write(cells.stop + 1, label, style)
+            else:
+                left.append((cells, label, style))
+        return left
+
+    def callouts(self, labels: list[tuple[range, str, str]], arrow: str) -> bool:
+        """On an empty row, point up at bars whose label found no room; True if any did."""
+        placed = False
+        for cells, label, style in labels:
+            text = arrow + label
+            at = cells.start
+            if at + len(text) > len(self.chars):  # near the right edge: end at the bar instead
+                text = label + arrow
+                at = cells.start - len(label)
+            if at >= 0 and self._free(max(0, at - 1), len(text) + 1):
+                self._write(at, text, style)
+                placed = True
+        return placed
 
     def _free(self, at: int, n: int) -> bool:
         return at + n <= len(self.chars) and all(c == " " for c in self.chars[at : at + n])
@@ -121,10 +145,9 @@ def _axis(scale: _Scale, chars: Charset) -> list[Text]:
         column = min(scale.columns - 1, int(value * 1e6 * scale.columns / scale.span))
         line[column] = chars.tick
         label = f"{value:g}"
-        if column + len(label) <= scale.columns and all(
-            c == " " for c in numbers[max(0, column - 1) : column + len(label)]
-        ):
-            numbers[column : column + len(label)] = label
+        at = column if column + len(label) <= scale.columns else scale.columns - len(label)
+        if all(c == " " for c in numbers[max(0, at - 1) : at + len(label)]):
+            numbers[at : at + len(label)] = label
         value += step
     return [
         Text(" " * (LABEL + 1) + "".join(line)),
@@ -148,6 +171,15 @@ def _sparkline(series: Series, scale: _Scale, peak: int, chars: Charset) -> Text
         level = 0 if peak == 0 else math.ceil(most * (len(chars.levels) - 1) / peak)
         out.append(chars.levels[level])
     return Text("".join(out), style="dim")
+
+
+def _callouts(labels: list[tuple[range, str, str]], scale: _Scale, chars: Charset) -> list[Text]:
+    """A row under a lane naming its narrow bars (one label per path), or no row at all."""
+    once = {label: (cells, label, style) for cells, label, style in reversed(labels)}
+    row = _Row(scale.columns)
+    if not row.callouts(sorted(once.values(), key=lambda x: x[0].start), chars.arrow):
+        return []
+    return [_label("") + row.text()]
 
 
 def _label(text: str) -> Text:
@@ -178,9 +210,10 @@ def _worker(
                 cells = scale.cells(bar.start_ns, bar.end_ns)
                 rows[bar.row].bar(cells, chars.fills[n % 2], colours[path], path)
         for i, row in enumerate(rows):
-            row.place_labels()
+            left = row.place_labels()
             name = lane.name if i == 0 else ""
             lines.append(_label(name) + row.text())
+            lines.extend(_callouts(left, scale, chars))
         if depth > max_rows:
             hidden = sum(1 for b in bars if b.row >= max_rows)
             lines.append(_label(f"  +{hidden} deeper reqs"))
@@ -189,8 +222,9 @@ def _worker(
         for n, hop in enumerate(timeline.hops_on(lane)):
             cells = scale.cells(hop.start_ns, hop.end_ns)
             row.bar(cells, chars.fills[n % 2], colours[hop.path], hop.path)
-        row.place_labels()
+        left = row.place_labels()
         lines.append(_label(f"  {lane.name}") + row.text())
+        lines.extend(_callouts(left, scale, chars))
     if len(threads) > max_threads:
         lines.append(_label(f"  +{len(threads) - max_threads} more threads"))
     peak = worker.in_flight.peak
