@@ -28,7 +28,11 @@ def test_render_shows_value_bound_ratio_verdict_and_who_served() -> None:
     assert "(1) N x S" in text
     assert "split" in text and "pid 1: 3" in text
     assert "served by" in text and "/quick" in text
-    assert text.rstrip().endswith("=> PASS")
+    assert "=> PASS" in text
+    # Every report ends with a timeline per phase.
+    tail = text[text.index("=> PASS") :]
+    assert "phase p:" in tail and "loop 100:1 (uvloop)" in tail
+    assert text.rstrip().splitlines()[-1].startswith("time (ms)")
 
 
 def test_render_failing_and_erroring_results() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -28,7 +29,7 @@ def check_trace(events: list[Event]) -> None:
             slices[(e["pid"], e["tid"])].append((e["ts"], e["ts"] + e["dur"]))
     for where, spans in slices.items():
         spans.sort()
-        for (_, end), (start, _) in zip(spans, spans[1:]):
+        for (_, end), (start, _) in itertools.pairwise(spans):
             assert end <= start, f"X events overlap on {where}: one ends {end}, next starts {start}"
 
     begins = {(e["pid"], e["cat"], e["id"]): e["ts"] for e in used if e["ph"] == "b"}

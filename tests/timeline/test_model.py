@@ -47,7 +47,11 @@ def test_hops_sit_on_the_threads_that_ran_them_linked_to_their_request() -> None
         ]
     )
     (worker,) = timeline.workers
-    assert [lane.name for lane in worker.lanes] == ["loop 100:1 (uvloop)", "thread 201", "thread 202"]
+    assert [lane.name for lane in worker.lanes] == [
+        "loop 100:1 (uvloop)",
+        "thread 201",
+        "thread 202",
+    ]
     assert [lane.loop for lane in worker.lanes] == [True, False, False]
     on_201 = timeline.hops_on(worker.lanes[1])
     assert [h.request for h in on_201] == ["100-1", "100-3"]
@@ -68,7 +72,9 @@ def test_a_hop_that_never_started_is_counted_but_on_no_lane() -> None:
 
 def test_several_workers_each_loop_lane_first_then_its_threads() -> None:
     a = record("100-1", pid=100, loop_thread=100, handler=101, start=0.0, end=0.1, hops=[(0, 0.1)])
-    b = record("200-1", pid=200, loop_thread=200, handler=201, start=0.05, end=0.2, hops=[(0.06, 0.2)])
+    b = record(
+        "200-1", pid=200, loop_thread=200, handler=201, start=0.05, end=0.2, hops=[(0.06, 0.2)]
+    )
     timeline = build([b, a])
     assert [w.pid for w in timeline.workers] == [100, 200]
     assert [lane.key for lane in timeline.lanes] == [(100, 100), (100, 101), (200, 200), (200, 201)]

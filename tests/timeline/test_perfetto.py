@@ -20,7 +20,9 @@ def sample() -> list[RecordData]:
         record("100-1", path="/sync/sleep", handler=201, start=0.0, end=0.2, hops=[(0.0, 0.1)]),
         record("100-2", path="/sync/sleep", handler=201, start=0.0, end=0.25, hops=[(0.1, 0.2)]),
         record("100-3", path="/quick", start=0.05, end=0.06),
-        record("300-1", pid=300, loop_thread=300, handler=301, start=0.1, end=0.3, hops=[(0.1, 0.3)]),
+        record(
+            "300-1", pid=300, loop_thread=300, handler=301, start=0.1, end=0.3, hops=[(0.1, 0.3)]
+        ),
     ]
 
 
@@ -55,10 +57,22 @@ def test_processes_threads_slices_flows_counters() -> None:
     flows = [(e["ph"], e["pid"], e["tid"], e["ts"]) for e in trace if e["ph"] in "sf"]
     assert flows[:2] == [("s", 100, 100, 0), ("f", 100, 201, 0)]
 
-    tokens = [(e["pid"], e["ts"], e["args"]["tokens"]) for e in trace if e["name"] == "tokens in use"]
+    tokens = [
+        (e["pid"], e["ts"], e["args"]["tokens"]) for e in trace if e["name"] == "tokens in use"
+    ]
     # At 0.1 one hop ends as the next begins on the same thread: still one token in use.
-    assert tokens == [(100, 0, 1), (100, 100_000, 1), (100, 200_000, 0), (300, 100_000, 1), (300, 300_000, 0)]
-    flying = [e["args"]["requests"] for e in trace if e["name"] == "requests in flight" and e["pid"] == 100]
+    assert tokens == [
+        (100, 0, 1),
+        (100, 100_000, 1),
+        (100, 200_000, 0),
+        (300, 100_000, 1),
+        (300, 300_000, 0),
+    ]
+    flying = [
+        e["args"]["requests"]
+        for e in trace
+        if e["name"] == "requests in flight" and e["pid"] == 100
+    ]
     assert max(flying) == 3
 
 
