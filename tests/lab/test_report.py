@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from asgi_lab.lab.experiment import Result
 from asgi_lab.lab.records import Observed
@@ -54,3 +55,13 @@ def test_progress_goes_to_its_stream_unless_disabled() -> None:
     StderrProgress(stream)("hello")
     StderrProgress(stream, enabled=False)("hidden")
     assert stream.getvalue() == "hello\n"
+
+
+def test_the_tour_report_links_each_experiment_to_its_page(tmp_path: Path) -> None:
+    from asgi_lab.lab.pages import write_tour
+
+    index = write_tour(tmp_path / "out", [result(passed=True)], 1.0)
+    assert sorted(p.name for p in index.parent.iterdir()) == ["demo.html", "index.html"]
+    assert 'href="demo.html"' in index.read_text(encoding="utf-8")
+    page = (index.parent / "demo.html").read_text(encoding="utf-8")
+    assert "elapsed" in page and "phase p" in page and 'data-lane="100:100"' in page
