@@ -119,7 +119,13 @@ def experiment(args: argparse.Namespace) -> int:
         print("asgi-lab experiment: give an experiment NAME, or --list", file=sys.stderr)
         return 2
     return runner.run_one(
-        args.name, layer=args.layer, scale=args.scale, json_path=args.json, quiet=args.quiet
+        args.name,
+        layer=args.layer,
+        scale=args.scale,
+        json_path=args.json,
+        html_path=args.html,
+        perfetto_path=args.perfetto,
+        quiet=args.quiet,
     )
 
 
@@ -127,7 +133,23 @@ def tour(args: argparse.Namespace) -> int:
     """Run every experiment at its tour scale, then print a one-screen summary."""
     from asgi_lab.lab import runner
 
-    return runner.run_tour(layer=args.layer, json_path=args.json, quiet=args.quiet)
+    return runner.run_tour(
+        layer=args.layer, json_path=args.json, report_dir=args.report, quiet=args.quiet
+    )
+
+
+def report(args: argparse.Namespace) -> int:
+    """Print a trace directory's timeline; write it as HTML and as a Perfetto trace if asked."""
+    from asgi_lab.lab import traces
+
+    return traces.report_trace(args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
+
+
+def add_export_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--html", metavar="PATH", help="write a self-contained HTML timeline")
+    parser.add_argument(
+        "--perfetto", metavar="PATH", help="write a Chrome trace (JSON) for ui.perfetto.dev"
+    )
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -160,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scale", type=scale, default=None, help="multiply the experiment's durations (default 1)"
     )
     add_run_options(p)
+    add_export_options(p)
     p.set_defaults(run=experiment)
 
     p = commands.add_parser(
@@ -169,7 +192,19 @@ def build_parser() -> argparse.ArgumentParser:
         "a one-screen summary. Exit status 1 if any verdict fails.",
     )
     add_run_options(p)
+    p.add_argument("--report", metavar="DIR", help="write DIR/index.html and a page per experiment")
     p.set_defaults(run=tour)
+
+    p = commands.add_parser(
+        "report",
+        help="the timeline of a trace directory, in the terminal, as HTML, for Perfetto",
+        description="Read every records-<pid>.jsonl in TRACE_DIR (ASGI_LAB_TRACE_DIR of any "
+        "server under the probe) and print its timeline. Exit status 2 if there is nothing "
+        "to show.",
+    )
+    p.add_argument("trace_dir", metavar="TRACE_DIR", help="a directory of probe records")
+    add_export_options(p)
+    p.set_defaults(run=report)
     return parser
 
 

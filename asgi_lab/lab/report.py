@@ -8,9 +8,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from asgi_lab.lab.experiment import Result
+from asgi_lab.lab.records import Observed
 from asgi_lab.lab.verdicts import Verdict
+from asgi_lab.probe.schema import RecordData
+from asgi_lab.timeline import build, terminal
 
-__all__ = ["StderrProgress", "render", "summary", "table"]
+__all__ = ["StderrProgress", "by_phase", "render", "summary", "table"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, indent: str = "  ") -> str:
@@ -55,8 +58,31 @@ def _ids(values: Sequence[object]) -> str:
     return shown + (f",+{len(values) - 4}" if len(values) > 4 else "")
 
 
-def render(result: Result) -> str:
-    """The whole report of one experiment."""
+def by_phase(observed: Sequence[Observed]) -> dict[str, list[RecordData]]:
+    """Records per phase, phases in the order they ran: each phase is its own server."""
+    phases: dict[str, list[RecordData]] = {}
+    for seen in observed:
+        phases.setdefault(seen.phase, []).append(seen.record)
+    return phases
+
+
+def timelines(result: Result, charset: terminal.Charset) -> list[str]:
+    """One terminal timeline per phase: phases ran one after another on different servers."""
+    out = []
+    for phase, records in by_phase(result.records).items():
+        out.append("")
+        out.append(f"  phase {phase}:")
+        out.append(terminal.render(build(records), charset=charset).plain)
+    return out
+
+
+def render(result: Result, *, charset: terminal.Charset | None = None) -> str:
+    """The whole report of one experiment, ending with its timelines.
+
+    `charset` defaults to Unicode blocks if standard output can encode them, else ASCII.
+    """
+    if charset is None:
+        charset = terminal.charset_for(sys.stdout.encoding)
     out = [f"== {result.name}: {result.title}"]
     out.append(f"   layer {result.layer}, scale {result.scale:g}, took {result.seconds:.1f} s")
     if result.verdicts:
@@ -104,6 +130,7 @@ def render(result: Result) -> str:
         out.append(f"  ERROR: {result.error}")
     out.append("")
     out.append(f"  => {'PASS' if result.passed else 'FAIL'}")
+    out.extend(timelines(result, charset))
     return "\n".join(out)
 
 

@@ -18,7 +18,9 @@ from typing import Any
 from asgi_lab import __version__
 from asgi_lab.lab.experiment import Result, run_experiment
 from asgi_lab.lab.experiments import REGISTRY
+from asgi_lab.lab.pages import experiment_page, write_tour
 from asgi_lab.lab.report import StderrProgress, render, summary
+from asgi_lab.lab.traces import write_perfetto
 from asgi_lab.serving import terminate_as_interrupt
 
 __all__ = ["listing", "run_one", "run_tour"]
@@ -61,9 +63,15 @@ def run_one(
     layer: str = "raw",
     scale: float | None = None,
     json_path: str | None = None,
+    html_path: str | None = None,
+    perfetto_path: str | None = None,
     quiet: bool = False,
 ) -> int:
-    """Run experiment `name`; 0 when every verdict passes, 1 when one fails, 2 for a bad name."""
+    """Run experiment `name`; 0 when every verdict passes, 1 when one fails, 2 for a bad name.
+
+    `html_path` gets its page (verdicts and a timeline per phase), `perfetto_path` every
+    phase's records as one Chrome trace (phases ran one after another, on different pids).
+    """
     exp = REGISTRY.get(name)
     if exp is None:
         known = ", ".join(REGISTRY)
@@ -79,11 +87,26 @@ def run_one(
     print(render(result))
     if json_path:
         write_json(json_path, [result])
+    if html_path:
+        Path(html_path).write_text(experiment_page(result), encoding="utf-8")
+        progress(f"wrote {html_path}")
+    if perfetto_path:
+        write_perfetto(perfetto_path, [o.record for o in result.records])
+        progress(f"wrote {perfetto_path} (open it in ui.perfetto.dev)")
     return 0 if result.passed else 1
 
 
-def run_tour(*, layer: str = "raw", json_path: str | None = None, quiet: bool = False) -> int:
-    """Every experiment at its tour scale, each report, then the summary."""
+def run_tour(
+    *,
+    layer: str = "raw",
+    json_path: str | None = None,
+    report_dir: str | None = None,
+    quiet: bool = False,
+) -> int:
+    """Every experiment at its tour scale, each report, then the summary.
+
+    `report_dir` gets `index.html` (the summary) and one `<name>.html` per experiment.
+    """
     progress = StderrProgress(enabled=not quiet)
     results: list[Result] = []
     started = time.perf_counter()
@@ -98,7 +121,11 @@ def run_tour(*, layer: str = "raw", json_path: str | None = None, quiet: bool = 
         print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
         return INTERRUPTED
     print(f"== tour: {len(results)} experiments, layer {layer}, {host()['cores']} cores")
-    print(summary(results, time.perf_counter() - started))
+    took = time.perf_counter() - started
+    print(summary(results, took))
     if json_path:
         write_json(json_path, results)
+    if report_dir:
+        index = write_tour(Path(report_dir), results, took)
+        progress(f"wrote {index}")
     return 0 if all(r.passed for r in results) else 1

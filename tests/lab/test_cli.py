@@ -16,7 +16,7 @@ from asgi_lab.lab.experiments import REGISTRY
 from .fakes import assert_no_orphans
 
 
-@pytest.mark.parametrize("argv", [[], ["serve"], ["experiment"], ["tour"]])
+@pytest.mark.parametrize("argv", [[], ["serve"], ["experiment"], ["tour"], ["report"]])
 def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit:
         main([*argv, "--help"])
@@ -84,3 +84,35 @@ def test_experiment_writes_json_with_every_record(
     assert len(server["worker_pids"]) == 2
     assert result["served"]
     assert_no_orphans([server["pid"], *server["worker_pids"]])
+
+
+def test_report_needs_a_directory_with_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "is not a directory" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no records in" in capsys.readouterr().err
+
+
+def test_report_prints_the_timeline_and_writes_html_and_perfetto(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from .fakes import record
+
+    lines = [
+        record("7-1", pid=7, loop_thread=7, handler=8, path="/sync/sleep", hops=[(0, 0.001)]),
+        record("7-2", pid=7, loop_thread=7, path="/quick", start=0.001, end=0.002),
+    ]
+    (tmp_path / "records-7.jsonl").write_text(
+        "".join(json.dumps(r.to_json()) + "\n" for r in lines), encoding="utf-8"
+    )
+    html, trace = tmp_path / "t.html", tmp_path / "t.json"
+    assert main(["report", str(tmp_path), "--html", str(html), "--perfetto", str(trace)]) == 0
+    out = capsys.readouterr().out
+    assert "loop 7:1 (uvloop)" in out and "thread 8" in out and "time (ms)" in out
+    page = html.read_text(encoding="utf-8")
+    assert page.startswith("<!doctype html>") and 'data-lane="7:8"' in page
+    assert "<script src" not in page and "<link" not in page, "self-contained"
+    events = json.loads(trace.read_text(encoding="utf-8"))["traceEvents"]
+    assert {e["ph"] for e in events} >= {"M", "X", "b", "e", "s", "f", "C"}

@@ -13,9 +13,11 @@ MODULES = [
     "asgi_lab.lab.cpu",
     "asgi_lab.lab.experiment",
     "asgi_lab.lab.experiments",
+    "asgi_lab.lab.pages",
     "asgi_lab.lab.records",
     "asgi_lab.lab.report",
     "asgi_lab.lab.runner",
+    "asgi_lab.lab.traces",
     "asgi_lab.lab.verdicts",
 ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from asgi_lab.lab.experiment import Result
 from asgi_lab.lab.records import Observed
@@ -28,7 +29,11 @@ def test_render_shows_value_bound_ratio_verdict_and_who_served() -> None:
     assert "(1) N x S" in text
     assert "split" in text and "pid 1: 3" in text
     assert "served by" in text and "/quick" in text
-    assert text.rstrip().endswith("=> PASS")
+    assert "=> PASS" in text
+    # Every report ends with a timeline per phase.
+    tail = text[text.index("=> PASS") :]
+    assert "phase p:" in tail and "loop 100:1 (uvloop)" in tail
+    assert text.rstrip().splitlines()[-1].startswith("time (ms)")
 
 
 def test_render_failing_and_erroring_results() -> None:
@@ -50,3 +55,13 @@ def test_progress_goes_to_its_stream_unless_disabled() -> None:
     StderrProgress(stream)("hello")
     StderrProgress(stream, enabled=False)("hidden")
     assert stream.getvalue() == "hello\n"
+
+
+def test_the_tour_report_links_each_experiment_to_its_page(tmp_path: Path) -> None:
+    from asgi_lab.lab.pages import write_tour
+
+    index = write_tour(tmp_path / "out", [result(passed=True)], 1.0)
+    assert sorted(p.name for p in index.parent.iterdir()) == ["demo.html", "index.html"]
+    assert 'href="demo.html"' in index.read_text(encoding="utf-8")
+    page = (index.parent / "demo.html").read_text(encoding="utf-8")
+    assert "elapsed" in page and "phase p" in page and 'data-lane="100:100"' in page

@@ -1,0 +1,56 @@
+"""`asgi-lab report`: any trace directory as a terminal timeline, an HTML page, a Perfetto trace.
+
+The directory may come from an experiment, `asgi-lab serve` or any app under the probe with
+`ASGI_LAB_TRACE_DIR` set: only its `records-<pid>.jsonl` files are read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from asgi_lab.lab.records import read_records
+from asgi_lab.probe.schema import RecordData
+from asgi_lab.timeline import Timeline, build, html, perfetto, terminal
+
+__all__ = ["report_trace", "write_html", "write_perfetto"]
+
+
+def write_html(path: str | Path, timeline: Timeline, title: str) -> None:
+    Path(path).write_text(html.timeline_page(timeline, title), encoding="utf-8")
+
+
+def write_perfetto(path: str | Path, records: list[RecordData]) -> None:
+    Path(path).write_text(perfetto.dumps(build(records)), encoding="utf-8")
+
+
+def report_trace(
+    directory: str, *, html_path: str | None = None, perfetto_path: str | None = None
+) -> int:
+    """Print the timeline of `directory`'s records and write the files asked for; 2 if there
+    are no records to show."""
+    where = Path(directory)
+    if not where.is_dir():
+        print(f"asgi-lab report: {directory!r} is not a directory", file=sys.stderr)
+        return 2
+    records = read_records(where)
+    if not records:
+        print(
+            f"asgi-lab report: no records in {directory!r}; expected records-<pid>.jsonl files "
+            "written by the probe (ASGI_LAB_TRACE_DIR)",
+            file=sys.stderr,
+        )
+        return 2
+    timeline = build(records)
+    console = Console(soft_wrap=True, highlight=False)
+    charset = terminal.charset_for(sys.stdout.encoding)
+    console.print(terminal.render(timeline, charset=charset))
+    if html_path:
+        write_html(html_path, timeline, f"asgi-lab: {where.resolve().name}")
+        print(f"wrote {html_path}", file=sys.stderr)
+    if perfetto_path:
+        write_perfetto(perfetto_path, records)
+        print(f"wrote {perfetto_path} (open it in ui.perfetto.dev)", file=sys.stderr)
+    return 0
