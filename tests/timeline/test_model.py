@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from lab.fakes import NS, record
-
 from asgi_lab.probe.schema import ThreadData
 from asgi_lab.timeline import build
 from asgi_lab.timeline.model import Series, steps
+from tests.lab.fakes import NS, record
 
 
 def test_an_empty_run_has_no_lanes() -> None:

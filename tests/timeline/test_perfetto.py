@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from lab.fakes import record
 
 from asgi_lab.probe.schema import RecordData
 from asgi_lab.timeline import build
 from asgi_lab.timeline.perfetto import dumps, events
+from tests.lab.fakes import record
 
 from .invariants import check_trace
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from lab.fakes import record
-
 from asgi_lab.timeline import build
 from asgi_lab.timeline.terminal import ASCII, UNICODE, charset_for, render
+from tests.lab.fakes import record
 
 
 def blocked() -> list[str]:
