@@ -14,7 +14,7 @@ from typing import Any
 import anyio.to_thread
 from anyio import CapacityLimiter
 
-from asgi_lab.probe.schema import HeaderData, ThreadData, request_id
+from asgi_lab.probe.schema import HeaderData, request_id
 
 __all__ = ["LoopInfo", "ThreadInfo", "current_loop", "current_thread"]
 
@@ -32,7 +32,8 @@ class ThreadInfo:
         object.__setattr__(self, "json", json.dumps(self.as_dict(), separators=(",", ":")))
 
     def as_dict(self) -> dict[str, Any]:
-        return ThreadData(self.name, self.native_id).to_json()
+        """The thread as the schema's JSON (a new dict each call: callers may change it)."""
+        return {"name": self.name, "native_id": self.native_id}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ class LoopInfo:
         return limiter.statistics().tasks_waiting
 
     def as_dict(self) -> dict[str, Any]:
+        """The loop as the schema's JSON (a new dict each call: callers may change it)."""
         return {"id": self.id, "impl": self.impl, "thread": self.thread.as_dict()}
 
 
