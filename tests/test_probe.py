@@ -334,6 +334,7 @@ def test_public_names() -> None:
     assert set(asgi_lab.probe.__all__) == {
         "HEADER",
         "SCOPE_KEY",
+        "BlockData",
         "HandlerData",
         "HeaderData",
         "Hop",
@@ -351,6 +352,7 @@ def test_public_names() -> None:
         "ThreadData",
         "ThreadInfo",
         "ThreadpoolData",
+        "WaitData",
         "current_loop",
         "current_record",
         "current_thread",

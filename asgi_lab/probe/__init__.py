@@ -11,6 +11,7 @@ from asgi_lab.probe.middleware import SCOPE_KEY, ProbeMiddleware, served_by
 from asgi_lab.probe.record import Hop, Record
 from asgi_lab.probe.schema import (
     HEADER,
+    BlockData,
     HandlerData,
     HeaderData,
     HopData,
@@ -18,6 +19,7 @@ from asgi_lab.probe.schema import (
     RecordData,
     ThreadData,
     ThreadpoolData,
+    WaitData,
     request_id,
 )
 from asgi_lab.probe.sinks import JsonLines, RecordRing, RecordWriter
@@ -25,6 +27,7 @@ from asgi_lab.probe.sinks import JsonLines, RecordRing, RecordWriter
 __all__ = [
     "HEADER",
     "SCOPE_KEY",
+    "BlockData",
     "HandlerData",
     "HeaderData",
     "Hop",
@@ -42,6 +45,7 @@ __all__ = [
     "ThreadData",
     "ThreadInfo",
     "ThreadpoolData",
+    "WaitData",
     "current_loop",
     "current_record",
     "current_thread",

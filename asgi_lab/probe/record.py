@@ -13,12 +13,14 @@ from typing import Any
 
 from asgi_lab.probe.identity import LoopInfo, ThreadInfo
 from asgi_lab.probe.schema import (
+    BlockData,
     HandlerData,
     HopData,
     LoopData,
     RecordData,
     ThreadData,
     ThreadpoolData,
+    WaitData,
     request_id,
 )
 from asgi_lab.types import Scope
@@ -104,6 +106,8 @@ class Record:
         "scope",
         "in_flight",
         "_started",
+        "blocks",
+        "waited_on",
     )
 
     def __init__(self, seq: int, scope: Scope, loop: LoopInfo, in_flight: int) -> None:
@@ -131,6 +135,9 @@ class Record:
         self.handler: ThreadInfo | None = None
         self.hops: list[Hop] = []
         self.error: str | None = None
+        # Filled by the watchdog, on the loop thread, when a stall ends (see watchdog.py).
+        self.blocks: list[BlockData] = []
+        self.waited_on: list[WaitData] = []
         # Held only while the request runs, to see which threadpool call is the endpoint.
         self.scope: Scope | None = scope
 
@@ -193,6 +200,8 @@ class Record:
             threadpool=ThreadpoolData(self.total, self.borrowed, self.waiting, self.wait_ns),
             hops=tuple(h.data() for h in self.hops),
             error=self.error,
+            blocks=tuple(self.blocks),
+            waited_on=tuple(self.waited_on),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -227,7 +236,10 @@ class Record:
             f'"borrowed":{self.borrowed},"waiting":{self.waiting},'
             f'"wait_ns":{self.wait_ns if hops else 0}}},'
             f'"hops":{hops_json},'
-            f'"error":{_string(self.error) if self.error is not None else "null"}}}\n'
+            f'"error":{_string(self.error) if self.error is not None else "null"},'
+            f'"blocks":{_json([b.to_json() for b in self.blocks]) if self.blocks else "[]"},'
+            f'"waited_on":'
+            f"{_json([w.to_json() for w in self.waited_on]) if self.waited_on else '[]'}}}\n"
         )
 
 

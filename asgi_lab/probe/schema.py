@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = [
     "HEADER",
+    "BlockData",
     "HandlerData",
     "HeaderData",
     "HopData",
@@ -22,6 +23,7 @@ __all__ = [
     "RecordData",
     "ThreadData",
     "ThreadpoolData",
+    "WaitData",
     "request_id",
 ]
 
@@ -148,6 +150,68 @@ class HopData:
 
 
 @dataclass(frozen=True, slots=True)
+class BlockData:
+    """A stall of the loop this request caused: how long, and the line it was stuck on (the
+    deepest frame of user code, see `probe/watchdog.py`), with the stack leading there."""
+
+    ms: float
+    file: str
+    line: int
+    function: str
+    stack: tuple[str, ...]
+    kind: str  # "blocked"
+
+    @classmethod
+    def from_json(cls, data: JSON) -> BlockData:
+        return cls(
+            float(data["ms"]),
+            str(data["file"]),
+            int(data["line"]),
+            str(data["function"]),
+            tuple(str(s) for s in data["stack"]),
+            str(data["kind"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ms": self.ms,
+            "file": self.file,
+            "line": self.line,
+            "function": self.function,
+            "stack": list(self.stack),
+            "kind": self.kind,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WaitData:
+    """Time this request spent waiting on a loop that could not run it: `blocked` by another
+    request (`request` names it), or `starved` (no request to blame: the loop thread could not
+    get the GIL or a core; `hops` names the threadpool calls running meanwhile)."""
+
+    request: str | None
+    ms: float
+    kind: str  # "blocked" or "starved"
+    hops: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: JSON) -> WaitData:
+        request = data["request"]
+        return cls(
+            None if request is None else str(request),
+            float(data["ms"]),
+            str(data["kind"]),
+            tuple(str(h) for h in data.get("hops", ())),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"request": self.request, "ms": self.ms, "kind": self.kind}
+        if self.hops:
+            out["hops"] = list(self.hops)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class RecordData:
     """One request as the probe saw it. Times are wall-clock ns, so workers share one timeline;
     `duration_ns` is from the monotonic clock."""
@@ -169,6 +233,10 @@ class RecordData:
     threadpool: ThreadpoolData
     hops: tuple[HopData, ...]
     error: str | None
+    #: Stalls of the loop this request caused (the watchdog's, when it is on).
+    blocks: tuple[BlockData, ...] = ()
+    #: Stalls this request sat through, caused by another request or by starvation.
+    waited_on: tuple[WaitData, ...] = ()
     #: Records the worker's writer lost, for want of room, just before this one (JSON lines
     #: only; the key is present only when non-zero).
     dropped: int = 0
@@ -195,6 +263,8 @@ class RecordData:
                 ThreadpoolData.from_json(data["threadpool"]),
                 tuple(HopData.from_json(h) for h in data["hops"]),
                 None if data["error"] is None else str(data["error"]),
+                tuple(BlockData.from_json(b) for b in data.get("blocks", ())),
+                tuple(WaitData.from_json(w) for w in data.get("waited_on", ())),
                 int(data.get("dropped", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -220,6 +290,8 @@ class RecordData:
             "threadpool": self.threadpool.to_json(),
             "hops": [h.to_json() for h in self.hops],
             "error": self.error,
+            "blocks": [b.to_json() for b in self.blocks],
+            "waited_on": [w.to_json() for w in self.waited_on],
             **({"dropped": self.dropped} if self.dropped else {}),
         }
 
