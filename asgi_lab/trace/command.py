@@ -72,8 +72,9 @@ def run(
 
 
 def _reason(output: str) -> str:
-    """The line of uvicorn's output that says why, when there is one."""
+    """The line of uvicorn's output that says why (an exception's message), when there is one."""
     for line in reversed(output.splitlines()):
         if "Error" in line or "error" in line or "must" in line:
-            return line.strip()
+            kind, sep, message = line.strip().partition(": ")
+            return message if sep and kind.split(".")[-1].endswith("Error") else line.strip()
     return output.strip().splitlines()[-1] if output.strip() else "it exited"
