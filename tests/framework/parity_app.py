@@ -212,7 +212,7 @@ def build(fw: ModuleType, log: list[tuple[str, int]] | None = None) -> Any:
         note(f"task async {word}")
 
     @app.get("/dispatch/background", response_model=None)
-    def dispatch_background(tasks: fw.BackgroundTasks, g: str = all_kinds["g"]) -> Any:
+    def dispatch_background(tasks: fw.BackgroundTasks, g: str = all_kinds["g"]) -> Any:  # type: ignore[name-defined]
         note("endpoint sync")
         tasks.add_task(task_sync, "one")
         tasks.add_task(task_async, "two")

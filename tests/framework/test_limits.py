@@ -1,3 +1,4 @@
+# mypy: disable-error-code="untyped-decorator, name-defined"
 """`Depends(..., max_concurrency=N)` lets N calls of a dependency run at once, as in FastAPI.
 
 Each call notes how many calls are running; six requests at once, a limit of two: the most seen
