@@ -6,6 +6,7 @@ ExceptionMiddleware (with FastAPI's handlers for HTTP and validation errors), th
 """
 
 import inspect
+import warnings
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
@@ -109,6 +110,11 @@ class FastAPI(Verbs, Starlette):
 
     def on_event(self, event_type: str) -> Callable[[F], F]:
         """Decorator form of `add_event_handler` (FastAPI deprecates it for `lifespan`)."""
+        warnings.warn(
+            "on_event is deprecated, use lifespan event handlers instead.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
 
         def decorator(func: F) -> F:
             self.add_event_handler(event_type, func)
