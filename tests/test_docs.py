@@ -101,7 +101,7 @@ def test_only_our_own_commands_run() -> None:
 
 def test_every_experiment_has_passing_output_in_its_chapter() -> None:
     chapters = {p.stem: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("1?-*.md"))}
-    assert set(chapters) == {exp.chapter for exp in REGISTRY.values()}
+    assert {exp.chapter for exp in REGISTRY.values()} <= set(chapters)
     for exp in REGISTRY.values():
         commands = [m["arg"].strip() for m in generate.BLOCK.finditer(chapters[exp.chapter])]
         assert f"asgi-lab experiment {exp.name}" in commands, exp.name
