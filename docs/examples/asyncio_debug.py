@@ -3,9 +3,9 @@ and what each costs in requests per second.
 
 Servers of the same app (`asgi_lab/lab/apps/shop.py`) on the asyncio loop, one at a time:
 plain; with `PYTHONASYNCIODEBUG=1`; with debug mode turned on by the app itself
-(`docs/examples/apps/debug_mode.py`: asyncio's slow-callback warning); and through `asgi-lab trace`'s
-wrapper (probe and watchdog; no log line, so each writes only its warnings). Each server is
-pinned to CPU 0; run it on an otherwise idle machine (the client shares the other core).
+(`docs/examples/apps/debug_mode.py`: asyncio's slow-callback warning); and through
+`asgi-lab trace`'s wrapper (probe and watchdog; no log line, so each writes only its
+warnings). Each server is pinned to CPU 0; run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
