@@ -168,6 +168,7 @@ def experiment(args: argparse.Namespace) -> int:
         json_path=args.json,
         html_path=args.html,
         perfetto_path=args.perfetto,
+        svg_path=args.svg,
         quiet=args.quiet,
     )
 
@@ -257,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_options(p)
     add_export_options(p)
+    p.add_argument("--svg", metavar="PATH", help="write the timeline as an SVG picture")
     p.set_defaults(run=experiment)
 
     p = commands.add_parser(

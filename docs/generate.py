@@ -94,11 +94,23 @@ def command_line(command: str) -> list[str]:
     )
 
 
+def picture(command: str) -> Path | None:
+    """Where an experiment's timeline picture goes: `docs/img/<name>.svg`, drawn by the same
+    run that prints its output; None for other commands."""
+    words = shlex.split(command)
+    if words[:2] == ["asgi-lab", "experiment"] and len(words) >= 3:
+        return DOCS / "img" / f"{words[2]}.svg"
+    return None
+
+
 def run(command: str) -> tuple[int, str]:
     """Run a marker's command from the project root; what it printed on stdout."""
-    done = subprocess.run(
-        command_line(command), cwd=ROOT, capture_output=True, text=True, timeout=600
-    )
+    argv = command_line(command)
+    drawing = picture(command)
+    if drawing is not None:
+        drawing.parent.mkdir(exist_ok=True)
+        argv += ["--svg", str(drawing.relative_to(ROOT))]
+    done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)
     return done.returncode, done.stdout

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -109,3 +110,18 @@ def test_every_experiment_has_passing_output_in_its_chapter() -> None:
         for block in generate.BLOCK.finditer(text):
             if block["kind"] == "output" and block["arg"].startswith("asgi-lab experiment"):
                 assert "=> PASS" in block["body"], f"{block['arg']}: committed output should pass"
+
+
+def test_every_experiment_in_a_chapter_shows_its_timeline_picture() -> None:
+    """Each experiment's output is followed by the SVG timeline the same run drew."""
+    for page in sorted(DOCS.glob("1?-*.md")):
+        text = page.read_text(encoding="utf-8")
+        for block in generate.BLOCK.finditer(text):
+            drawing = generate.picture(block["arg"].strip())
+            if block["kind"] != "output" or drawing is None:
+                continue
+            assert f"](img/{drawing.name})" in text, f"{page.name} shows no {drawing.name}"
+            assert drawing.exists(), f"run scripts/docs {page.name}: {drawing.name} is missing"
+            root = ElementTree.parse(drawing).getroot()
+            lanes = [el for el in root.iter() if "data-lane" in el.attrib]
+            assert root.tag.endswith("svg") and lanes, f"{drawing.name} draws no lane"

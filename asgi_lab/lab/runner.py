@@ -22,6 +22,7 @@ from asgi_lab.lab.pages import experiment_page, write_tour
 from asgi_lab.lab.report import StderrProgress, render, summary
 from asgi_lab.lab.traces import write_perfetto
 from asgi_lab.serving import terminate_as_interrupt
+from asgi_lab.timeline import build, html
 
 __all__ = ["listing", "run_one", "run_tour"]
 
@@ -65,12 +66,14 @@ def run_one(
     json_path: str | None = None,
     html_path: str | None = None,
     perfetto_path: str | None = None,
+    svg_path: str | None = None,
     quiet: bool = False,
 ) -> int:
     """Run experiment `name`; 0 when every verdict passes, 1 when one fails, 2 for a bad name.
 
     `html_path` gets its page (verdicts and a timeline per phase), `perfetto_path` every
-    phase's records as one Chrome trace (phases ran one after another, on different pids).
+    phase's records as one Chrome trace (phases ran one after another, on different pids),
+    `svg_path` the timeline of every phase as one SVG file (what the docs embed).
     """
     exp = REGISTRY.get(name)
     if exp is None:
@@ -93,6 +96,10 @@ def run_one(
     if perfetto_path:
         write_perfetto(perfetto_path, [o.record for o in result.records])
         progress(f"wrote {perfetto_path} (open it in ui.perfetto.dev)")
+    if svg_path:
+        timeline = build([o.record for o in result.records])
+        Path(svg_path).write_text(html.picture(timeline), encoding="utf-8")
+        progress(f"wrote {svg_path}")
     return 0 if result.passed else 1
 
 

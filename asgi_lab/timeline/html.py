@@ -12,7 +12,7 @@ from html import escape
 from asgi_lab.timeline import svg
 from asgi_lab.timeline.model import Timeline
 
-__all__ = ["legend", "page", "section", "timeline_page"]
+__all__ = ["legend", "page", "picture", "section", "timeline_page"]
 
 STYLE = """
 body { font: 14px/1.4 system-ui, sans-serif; margin: 16px 24px; color: #111; background: #fff; }
@@ -102,3 +102,11 @@ def section(timeline: Timeline, heading: str | None = None) -> str:
 def timeline_page(timeline: Timeline, title: str) -> str:
     """One timeline on a page of its own."""
     return page(title, f"<h1>{escape(title)}</h1>\n{section(timeline)}")
+
+
+def picture(timeline: Timeline) -> str:
+    """The timeline as an SVG file of its own, the page's style inside it: what the docs embed
+    as an image (no script, so no hover highlighting; every bar keeps its `<title>`)."""
+    drawing = svg.render(timeline)
+    head, _, rest = drawing.partition(">")
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{head}><style>{STYLE}</style>{rest}\n'
