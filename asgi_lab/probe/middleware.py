@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 import anyio.to_thread
@@ -67,6 +68,7 @@ class ProbeMiddleware:
         trace: str | os.PathLike[str] | IO[str] | None = _unset,
         log: bool | str = False,
         writer_interval: float = 0.05,
+        otel: bool | Sink = False,
     ) -> None:
         """Wrap `app`.
 
@@ -74,6 +76,10 @@ class ProbeMiddleware:
         its own file there) or a text stream; by default $ASGI_LAB_TRACE_DIR, and none when
         that is unset. `log` logs a line per request (`True` or "line"; "json" for JSON);
         $ASGI_LAB_LOG, when set, wins. Both are read when the app starts, not here.
+
+        `otel=True` exports each record as OpenTelemetry spans (see `otel.py`): over OTLP/HTTP
+        to $ASGI_LAB_OTLP when that is set (which turns the export on by itself), else to the
+        global tracer provider; or pass the sink to use, such as `OtelSpans(tracer_provider=..)`.
         """
         self.app = app
         self.headers = headers
@@ -82,6 +88,9 @@ class ProbeMiddleware:
         self._trace = trace
         self._log = "line" if log is True else (log or "off")
         self._writer_interval = writer_interval
+        self._otel = otel
+        # Reads a request's tracing parent on arrival, once spans are wanted (see otel.py).
+        self._parent: Callable[[Scope], object] | None = None
         self._started = False
         # The hook this probe last saw in place; a request finding another installs again.
         self._hook: object = None
@@ -107,6 +116,14 @@ class ProbeMiddleware:
             sinks.append(JsonLines(trace, max_bytes=current.trace_max_bytes))
         if log != "off":
             sinks.append(LogLines(log))
+        if self._otel is not False or current.otlp:
+            from asgi_lab.probe import otel
+
+            self._parent = otel.parent_finder()
+            use = self._otel
+            sinks.append(
+                use if not isinstance(use, bool) else otel.OtelSpans(endpoint=current.otlp)
+            )
         if sinks:
             self.writer = RecordWriter(sinks, interval=self._writer_interval)
         self._started = True
@@ -133,6 +150,8 @@ class ProbeMiddleware:
             self._loop = (running, loop)
         self._sequence += 1
         record = Record(self._sequence, scope, loop, self._in_flight)
+        if self._parent is not None:
+            record.parent = self._parent(scope)
         scope[SCOPE_KEY] = self
         headers = self.headers
 
