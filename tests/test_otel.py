@@ -3,11 +3,12 @@ its own thread, the watchdog's findings as events; built on the writer thread, n
 
 from __future__ import annotations
 
+import http.server
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -225,3 +226,96 @@ def test_the_probe_works_without_opentelemetry() -> None:
     assert done.stdout.strip() == (
         'ProbeMiddleware(otel=...) needs OpenTelemetry: pip install "asgi-lab[otel]"'
     )
+
+
+class Receiver:
+    """A tiny OTLP/HTTP receiver on loopback: POST /v1/traces, protobuf, spans kept in order."""
+
+    def __init__(self) -> None:
+        self.spans: list[Any] = []  # opentelemetry.proto Span messages, with their resource
+        self.resources: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path != "/v1/traces":
+                    self.send_error(404)
+                    return
+                receiver.take(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def take(self, body: bytes) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        request = ExportTraceServiceRequest.FromString(body)
+        with self._arrived:
+            for resource_spans in request.resource_spans:
+                resource = {a.key: a.value for a in resource_spans.resource.attributes}
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        self.spans.append(span)
+                        self.resources.append(resource)
+            self._arrived.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float) -> list[Any]:
+        """The spans so far, once `predicate` holds for them; AssertionError after `timeout`."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: predicate(self.spans), timeout):
+                raise AssertionError(f"after {timeout} s the receiver had {len(self.spans)} spans")
+            return list(self.spans)
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(10)
+
+
+def attributes_of(span: Any) -> dict[str, Any]:
+    """A protobuf span's attributes as plain values."""
+    out: dict[str, Any] = {}
+    for attribute in span.attributes:
+        value = attribute.value
+        out[attribute.key] = getattr(value, value.WhichOneof("value"))
+    return out
+
+
+@pytest.mark.parametrize("how", ["sink", "setting"])
+async def test_spans_reach_a_collector_over_otlp_http(
+    how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Receiver() as receiver:
+        if how == "sink":
+            probe = ProbeMiddleware(
+                fastapi_app(), trace=None, otel=OtelSpans(endpoint=receiver.url)
+            )
+        else:  # what every worker of `asgi-lab trace --otlp URL` does
+            monkeypatch.setenv("ASGI_LAB_OTLP", receiver.url)
+            probe = ProbeMiddleware(fastapi_app(), trace=None)
+        transport = httpx.ASGITransport(app=probe)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lab") as client:
+            await client.get("/sync")
+        await probe.aclose()  # shuts our provider down, which flushes its batch
+        spans = receiver.wait_for(lambda s: len(s) >= 4, timeout=10)
+    [request] = [s for s in spans if s.name == "GET /sync"]
+    assert attributes_of(request)["process.pid"] == os.getpid()
+    children = [s for s in spans if s.parent_span_id == request.span_id]
+    assert len(children) == len(probe.ring.recent(1)[0].hops) == 3
+    assert receiver.resources[0]["service.name"].string_value == "asgi-lab"
