@@ -189,4 +189,4 @@ def thread_local_session(
 
 
 #: What `uvicorn asgi_lab.api:app` serves: the wrapper app with the probe around it.
-app = ProbeMiddleware(api, ring_size=RING_SIZE, log=True)
+app = ProbeMiddleware(api, ring_size=RING_SIZE, log=True, watchdog=True)

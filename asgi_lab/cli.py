@@ -97,6 +97,49 @@ def serve(args: argparse.Namespace) -> int:
     return 0 if status in (0, None) else 1
 
 
+def block_ms(text: str) -> float:
+    """An argparse type: milliseconds from 1 to 3,600,000, or 0 to turn the watchdog off."""
+    try:
+        value = float(text) if text.isascii() else -1.0
+    except ValueError:
+        value = -1.0
+    if not (value == 0 or 1 <= value <= 3_600_000):
+        raise argparse.ArgumentTypeError(
+            f"expected milliseconds from 1 to 3600000, or 0 for no watchdog, got {text!r}"
+        )
+    return value
+
+
+def trace(args: argparse.Namespace) -> int:
+    """Serve the user's app with the probe around it until Ctrl-C, then summarise."""
+    from asgi_lab.trace.command import run
+
+    settings = settings_from(args).replace(app=args.app, app_factory=args.factory)
+    if args.block_ms is not None:
+        settings = settings.replace(block_ms=args.block_ms)
+    options = ServerOptions(
+        app=args.app,
+        workers=args.workers,
+        loop=args.loop,
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        app_dir=args.app_dir,
+        settings=settings,
+    )
+    return run(options, keep=args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
+
+
+def import_string(text: str) -> str:
+    """An argparse type: `module:attribute`, as uvicorn takes it."""
+    module, sep, attribute = text.partition(":")
+    if not (sep and module and attribute):
+        raise argparse.ArgumentTypeError(
+            f'Import string "{text}" must be in format "<module>:<attribute>".'
+        )
+    return text
+
+
 def scale(text: str) -> float:
     """An argparse type: a scale factor above 0 (1 is the experiment's default)."""
     try:
@@ -168,6 +211,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     p.add_argument("--port", type=port, default=8000)
     p.set_defaults(run=serve)
+
+    p = commands.add_parser(
+        "trace",
+        help="serve YOUR app under uvicorn with the probe, a log line and the loop watchdog",
+        description="Serve any ASGI app (FastAPI, Starlette, a raw callable) under uvicorn with "
+        "the probe around it, unchanged: a log line per request naming worker, loop and thread, "
+        "and a watchdog naming the request and the line that blocks the loop. Ctrl-C (or "
+        "SIGTERM) stops every worker and prints a summary.",
+    )
+    p.add_argument("app", type=import_string, metavar="MODULE:APP", help="the app to serve")
+    p.add_argument("--factory", action="store_true", help="APP is a factory to call")
+    p.add_argument("--app-dir", default=".", help="import APP from here (default: .)")
+    p.add_argument("--workers", type=bounded(1, MAX_WORKERS), default=1, help="worker processes")
+    p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
+    p.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    p.add_argument("--port", type=port, default=8000, help="0 lets the kernel choose")
+    p.add_argument(
+        "--threads", type=bounded(1, MAX_THREADS), default=None, help="threadpool tokens"
+    )
+    p.add_argument(
+        "--trace-dir", metavar="DIR", help="keep every worker's records-<pid>.jsonl here"
+    )
+    p.add_argument(
+        "--block-ms",
+        type=block_ms,
+        default=None,
+        help="report a loop stalled this long (default 100; 0: no watchdog)",
+    )
+    add_export_options(p)
+    p.set_defaults(run=trace)
 
     p = commands.add_parser(
         "experiment",

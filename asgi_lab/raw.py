@@ -154,4 +154,4 @@ async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 #: What `uvicorn asgi_lab.raw:app` serves: the raw callable with the probe around it.
-app = ProbeMiddleware(raw_app, log=True)
+app = ProbeMiddleware(raw_app, log=True, watchdog=True)

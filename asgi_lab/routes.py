@@ -173,4 +173,4 @@ routes = Starlette(
 
 #: What `uvicorn asgi_lab.routes:app` serves: Starlette with the probe around it, as pure ASGI
 #: middleware (BaseHTTPMiddleware would cost most of the throughput; see the docs).
-app = ProbeMiddleware(routes, log=True)
+app = ProbeMiddleware(routes, log=True, watchdog=True)

@@ -164,19 +164,26 @@ class Server:
         return "".join(self.lines)
 
     def read_output(self, echo: TextIO | None) -> None:
-        """Collect what uvicorn prints (and pass it on to `echo`); count the ready workers."""
+        """Collect what uvicorn prints; count the ready workers. Once every worker is ready,
+        pass the lines on to `echo` (a server that fails to start says why through
+        `ServerError`, not through a traceback on the terminal)."""
         stdout = self.process.stdout
         if stdout is None:
             raise ServerError("the server's output is not a pipe")
         for line in stdout:
             self.lines.append(line)
-            if echo is not None:
-                echo.write(line)
-                echo.flush()
             if _READY in line:
                 self.ready_workers += 1
+                if self.ready_workers == self.options.workers and echo is not None:
+                    echo.write("".join(self.lines))
+                    echo.flush()
+                    self.ready.set()
+                    continue
                 if self.ready_workers >= self.options.workers:
                     self.ready.set()
+            if echo is not None and self.ready.is_set():
+                echo.write(line)
+                echo.flush()
         self.ready.set()  # the process closed its output: it has exited
 
     def wait(self, timeout: float | None = None) -> int | None:

@@ -73,6 +73,19 @@ def _url(raw: str) -> str:
     return raw
 
 
+def _import_string(raw: str) -> str:
+    module, sep, attribute = raw.partition(":")
+    if not (sep and module and attribute):
+        raise ValueError(raw)
+    return raw
+
+
+def _flag(raw: str) -> bool:
+    if raw not in ("0", "1"):
+        raise ValueError(raw)
+    return raw == "1"
+
+
 def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if raw not in choices:
@@ -98,6 +111,13 @@ class Settings:
     trace_max_bytes: int = 64 * 1024 * 1024
     #: ASGI_LAB_LOG: a log line per request: "off", "line" or "json"; None leaves it to the app.
     log: str | None = None
+    #: ASGI_LAB_BLOCK_MS: the watchdog reports a loop stalled this long; 0 turns it off; None
+    #: leaves it to the app (the three layers and `asgi-lab trace`: 100 ms).
+    block_ms: float | None = None
+    #: ASGI_LAB_APP: the app `asgi-lab trace` serves, `module:attribute` (set for its workers).
+    app: str | None = None
+    #: ASGI_LAB_APP_FACTORY: "1" when `app` names a factory to call.
+    app_factory: bool = False
     #: ASGI_LAB_LOOPS_PER_MS: pure-Python loops per millisecond of CPU work; None measures it.
     loops_per_ms: float | None = None
     #: ASGI_LAB_DB: the lab's database file; None makes one per worker in the temp directory.
@@ -135,7 +155,7 @@ class Settings:
         for f in fields(self):
             value = getattr(self, f.name)
             if value is not None and value != getattr(default, f.name):
-                env[VARIABLES[f.name]] = str(value)
+                env[VARIABLES[f.name]] = _render(value)
         return env
 
     def replace(self, **changes: Any) -> Settings:
@@ -145,8 +165,15 @@ class Settings:
             raise TypeError(
                 f"no such setting: {', '.join(unknown)}; expected one of {', '.join(VARIABLES)}"
             )
-        checked = Settings.from_env({VARIABLES[k]: str(v) for k, v in changes.items()})
+        checked = Settings.from_env({VARIABLES[k]: _render(v) for k, v in changes.items()})
         return replace(self, **{k: getattr(checked, k) for k in changes})
+
+
+def _render(value: Any) -> str:
+    """A value as its variable spells it."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
 
 
 #: The environment variable behind each field.
@@ -159,6 +186,9 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "trace_dir": (_text, "a directory path"),
     "trace_max_bytes": _number(0, 2**40, whole=True),
     "log": (_choice(LOG_MODES), "one of " + ", ".join(LOG_MODES)),
+    "block_ms": _number(0, 3_600_000, whole=False),
+    "app": (_import_string, "an import string 'module:attribute'"),
+    "app_factory": (_flag, "0 or 1"),
     "loops_per_ms": _number(1, 1e9, whole=False),
     "db": (_text, "a file path"),
     "db_pool": _number(1, 1000, whole=True),

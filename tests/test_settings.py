@@ -48,6 +48,21 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
         ["lots", "-1", "1099511627777", "1.5", "١"],
         [("0", 0), ("1048576", 1024**2)],
     ),
+    "ASGI_LAB_BLOCK_MS": (
+        "a number from 0 to 3.6e+06",
+        ["slow", "-1", "3600001", "nan", "١٠٠"],
+        [("0", 0.0), ("100", 100.0), ("2.5", 2.5)],
+    ),
+    "ASGI_LAB_APP": (
+        "an import string 'module:attribute'",
+        ["main", "main:", ":app", "main.app"],
+        [("main:app", "main:app"), ("pkg.mod:make", "pkg.mod:make")],
+    ),
+    "ASGI_LAB_APP_FACTORY": (
+        "0 or 1",
+        ["yes", "true", "2"],
+        [("0", False), ("1", True)],
+    ),
     "ASGI_LAB_LOG": (
         "one of off, line, json",
         ["on", "LINE", "yes"],
@@ -114,6 +129,9 @@ def test_as_env_round_trips_through_from_env() -> None:
         trace_max_bytes=1024,
         log="json",
         otlp="http://127.0.0.1:4318",
+        block_ms=20.0,
+        app="main:app",
+        app_factory=True,
     )
     env = every.as_env()
     # Every field differs from its default, so every variable is written.

@@ -6,16 +6,19 @@ or worker thread for every function, so what the lab observes is what FastAPI wo
 """
 
 from starlette import status
+from starlette.background import BackgroundTasks
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .app import FastAPI
+from .encode import jsonable_encoder
 from .errors import HTTPException
 from .params import Body, Cookie, Depends, Header, Path, Query
 from .routing import APIRouter
 
 __all__ = [
     "APIRouter",
+    "BackgroundTasks",
     "Body",
     "Cookie",
     "Depends",
@@ -27,5 +30,6 @@ __all__ = [
     "Query",
     "Request",
     "Response",
+    "jsonable_encoder",
     "status",
 ]

@@ -1,9 +1,14 @@
-"""Turn what an endpoint returned into JSON bytes, without walking plain dicts and lists twice."""
+"""Turn what an endpoint returned into JSON: bytes for the response, or plain data for users.
+
+`to_json` is the hot path: json.dumps writes plain dicts and lists itself and asks `_fallback`
+only for the rest. `jsonable_encoder` is FastAPI's public helper, which returns the plain data.
+"""
 
 import dataclasses
 import datetime
 import decimal
 import enum
+import inspect
 import json
 import uuid
 from pathlib import PurePath
@@ -11,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-__all__ = ["to_json"]
+__all__ = ["jsonable_encoder", "to_json"]
 
 
 def _fallback(value: Any) -> Any:
@@ -50,3 +55,47 @@ def to_json(value: Any) -> bytes:
     if isinstance(value, BaseModel):
         return value.model_dump_json(by_alias=True).encode()
     return _encoder.encode(value).encode()
+
+
+def jsonable_encoder(
+    obj: Any,
+    include: Any = None,
+    exclude: Any = None,
+    by_alias: bool = True,
+    exclude_unset: bool = False,
+    exclude_defaults: bool = False,
+    exclude_none: bool = False,
+) -> Any:
+    """`obj` as data `json.dumps` can write: dicts, lists, strings, numbers, booleans and None."""
+    if isinstance(obj, BaseModel):
+        data = obj.model_dump(
+            mode="json",
+            include=include,
+            exclude=exclude,
+            by_alias=by_alias,
+            exclude_unset=exclude_unset,
+            exclude_defaults=exclude_defaults,
+            exclude_none=exclude_none,
+        )
+        return jsonable_encoder(data, exclude_none=exclude_none)
+    if isinstance(obj, str | int | float | type(None)):
+        return obj
+    if isinstance(obj, dict):
+        return {
+            jsonable_encoder(key): jsonable_encoder(
+                value, by_alias=by_alias, exclude_none=exclude_none
+            )
+            for key, value in obj.items()
+            if not (exclude_none and value is None)
+            and (include is None or key in include)
+            and (exclude is None or key not in exclude)
+        }
+    if isinstance(obj, list | set | frozenset | tuple) or inspect.isgenerator(obj):
+        return [
+            jsonable_encoder(item, by_alias=by_alias, exclude_none=exclude_none) for item in obj
+        ]
+    try:
+        plain = _fallback(obj)
+    except TypeError:
+        plain = dict(obj) if hasattr(obj, "keys") else vars(obj)
+    return jsonable_encoder(plain, by_alias=by_alias, exclude_none=exclude_none)

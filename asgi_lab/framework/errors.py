@@ -9,13 +9,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 __all__ = [
+    "FastAPIError",
     "HTTPException",
     "RequestValidationError",
     "ResponseValidationError",
     "http_exception_handler",
     "missing",
+    "request_validation_exception_handler",
     "request_validation_handler",
 ]
+
+
+class FastAPIError(RuntimeError):
+    """The app is used in a way the framework cannot serve."""
 
 
 class HTTPException(StarletteHTTPException):
@@ -30,9 +36,10 @@ class HTTPException(StarletteHTTPException):
 class RequestValidationError(Exception):
     """The request did not match the endpoint's signature; `errors` say where and why."""
 
-    def __init__(self, errors: Sequence[dict[str, Any]]) -> None:
+    def __init__(self, errors: Sequence[dict[str, Any]], *, body: Any = None) -> None:
         super().__init__(errors)
         self._errors = list(errors)
+        self.body = body
 
     def errors(self) -> list[dict[str, Any]]:
         """The error dicts: type, loc, msg, input and sometimes ctx."""
@@ -40,10 +47,16 @@ class RequestValidationError(Exception):
 
 
 class ResponseValidationError(Exception):
-    """The endpoint returned something its return annotation does not allow."""
+    """The endpoint returned something its response model does not allow."""
 
-    def __init__(self, errors: Sequence[Any]) -> None:
+    def __init__(self, errors: Sequence[Any], *, body: Any = None) -> None:
         super().__init__(f"{len(errors)} validation error(s) in the response: {errors}")
+        self._errors = list(errors)
+        self.body = body
+
+    def errors(self) -> list[Any]:
+        """The error dicts, located under 'response'."""
+        return self._errors
 
 
 def missing(loc: tuple[str | int, ...]) -> dict[str, Any]:
@@ -74,3 +87,7 @@ async def request_validation_handler(request: Request, exc: Exception) -> Respon
     detail = {"detail": exc.errors()}
     body = json.dumps(detail, ensure_ascii=False, separators=(",", ":"), default=_plain)
     return Response(body, status_code=422, media_type="application/json")
+
+
+# FastAPI's name for it, in `fastapi.exception_handlers`.
+request_validation_exception_handler = request_validation_handler

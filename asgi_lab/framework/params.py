@@ -10,6 +10,8 @@ from typing import Any, Literal, TypedDict, Unpack
 
 from pydantic_core import PydanticUndefined
 
+from .concurrency import Limit
+
 __all__ = [
     "Body",
     "Constraints",
@@ -56,6 +58,8 @@ class Dependency:
     call: Callable[..., Any] | None
     use_cache: bool
     scope: Literal["function", "request"] | None
+    # One limit per declaration: reuse the same Depends(...) to share it across routes.
+    limit: Limit | None = None
 
 
 def Path(
@@ -106,6 +110,17 @@ def Depends(
     *,
     use_cache: bool = True,
     scope: Literal["function", "request"] | None = None,
+    max_concurrency: int | None = None,
 ) -> Any:
-    """Fill a parameter with what `dependency` returns (or yields), once per request by default."""
-    return Dependency(dependency, use_cache, scope)
+    """Fill a parameter with what `dependency` returns (or yields), once per request by default.
+
+    `max_concurrency=N` lets at most N calls of this declaration run at once (a `yield`
+    dependency counts until its teardown ends); the others wait on the loop, not in a thread.
+    """
+    if max_concurrency is None:
+        return Dependency(dependency, use_cache, scope)
+    if type(max_concurrency) is not int or max_concurrency < 1:
+        raise ValueError(
+            f"max_concurrency must be a positive integer or None, not {max_concurrency!r}."
+        )
+    return Dependency(dependency, use_cache, scope, Limit(max_concurrency))

@@ -1,164 +1,27 @@
-"""Routes that turn a request into an endpoint call, and routers that group them under a prefix.
+"""Routers: the decorators that register endpoints, groups of routes under a prefix, and lookup.
 
-`APIRoute` is a Starlette `Route`, so matching, 405s and `scope["endpoint"]` (the user's function)
-are Starlette's. `APIRouter` finds static routes in a (path, method) table rather than trying each
-route's regex in turn, to the same effect. Per request the route reads the body (only if some
-parameter needs it), solves the precompiled plan, calls the endpoint on the loop or in a worker
-thread, and writes the result as JSON.
+A router's `prefix`, `dependencies` and `default_response_class` are folded into each route when
+it is added (and again when the router is included elsewhere), as FastAPI does: a route's
+dependencies are the app's, then each enclosing router's and `include_router`'s, then its own.
+`APIRouter` finds static routes in a (path, method) table rather than trying each route's regex
+in turn, to the same effect as Starlette's `Router`.
 """
 
-import inspect
-import json
 from collections.abc import Callable, Sequence
-from contextlib import AsyncExitStack
-from functools import partial
 from typing import Any, TypeVar
 
-import anyio.to_thread
-from pydantic import TypeAdapter, ValidationError
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route, Router
 from starlette.types import Lifespan
 
-from asgi_lab.types import ASGIApp, Receive, Scope, Send
+from asgi_lab.types import Receive, Scope, Send
 
-from .encode import to_json
-from .errors import HTTPException, RequestValidationError, ResponseValidationError
-from .signature import build_dependant, mark_body
-from .solve import MISSING, Context, solve
+from .params import Dependency
+from .route import APIRoute
 
 __all__ = ["APIRoute", "APIRouter", "Verbs"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-# The default for response_model: use the endpoint's return annotation, as FastAPI does.
-INFER: Any = object()
-
-
-class APIRoute(Route):
-    """A route whose endpoint takes typed, validated parameters and may return plain data."""
-
-    def __init__(
-        self,
-        path: str,
-        endpoint: Callable[..., Any],
-        *,
-        methods: Sequence[str] | None = None,
-        status_code: int | None = None,
-        response_model: Any = INFER,
-        name: str | None = None,
-    ) -> None:
-        super().__init__(path, endpoint, methods=methods, name=name)
-        # Unlike Starlette, FastAPI does not answer HEAD for a GET route.
-        self.methods = {method.upper() for method in methods or ("GET",)}
-        self.status_code = status_code
-        self.response_model = response_model
-        self.dependant = build_dependant(endpoint, set(self.param_convertors))
-        if self.dependant.kind in ("gen", "async_gen"):
-            raise TypeError(f"Streaming endpoints are not supported: {endpoint!r}.")
-        mark_body(self.dependant)
-        tree = self.dependant.walk()
-        self.reads_body = any(f.source == "body" for d in tree for f in d.fields)
-        self.needs_stacks = any(d.kind in ("gen", "async_gen") for d in tree)
-        self.is_async = self.dependant.kind == "async"
-        self.adapter = _response_adapter(endpoint, response_model)
-        self.app = self.handle_request
-
-    async def handle_request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The route's ASGI app: build the response, send it, then close request-scoped deps."""
-        if not self.dependant.takes:  # nothing to solve or close: call, encode, send
-            call = self.endpoint() if self.is_async else anyio.to_thread.run_sync(self.endpoint)
-            await (await self.serialise(await call))(scope, receive, send)
-            return
-        if not self.needs_stacks:
-            await (await self.respond(Context(scope, receive, send)))(scope, receive, send)
-            return
-        async with AsyncExitStack() as request_stack:
-            async with AsyncExitStack() as function_stack:
-                ctx = Context(scope, receive, send, request_stack, function_stack)
-                response = await self.respond(ctx)
-            await response(scope, receive, send)
-
-    async def respond(self, ctx: Context) -> ASGIApp:
-        """Solve the plan, call the endpoint and turn its result into a response."""
-        if self.reads_body:
-            ctx.body = await _read_body(ctx.request())
-        values, errors = await solve(self.dependant, ctx)
-        if errors:
-            raise RequestValidationError(errors)
-        if self.is_async:
-            result = await self.endpoint(**values)
-        else:
-            result = await run_in_threadpool(self.endpoint, **values)
-        return await self.serialise(result)
-
-    async def serialise(self, result: Any) -> ASGIApp:
-        """The endpoint's result as a response: passed through, or validated and written as JSON."""
-        if isinstance(result, Response):
-            return result
-        status = self.status_code or 200
-        if status < 200 or status in (204, 205, 304):
-            return Response(b"", status_code=status, media_type="application/json")
-        if self.adapter is None:
-            return partial(_send_json, to_json(result), status)
-        if self.is_async:
-            checked = _check(self.adapter, result)
-        else:
-            # FastAPI validates a def endpoint's result in a worker thread too.
-            checked = await run_in_threadpool(_check, self.adapter, result)
-        return partial(_send_json, self.adapter.dump_json(checked, by_alias=True), status)
-
-
-async def _send_json(body: bytes, status: int, scope: Scope, receive: Receive, send: Send) -> None:
-    """Already-encoded JSON with JSONResponse's headers, sent without building a Response."""
-    headers = [(b"content-length", b"%d" % len(body)), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _response_adapter(endpoint: Callable[..., Any], response_model: Any) -> TypeAdapter[Any] | None:
-    """A validator for the result, from `response_model` or else the return annotation."""
-    if response_model is INFER:
-        annotation = inspect.signature(endpoint, eval_str=True).return_annotation
-        response_model = None if annotation is inspect.Signature.empty else annotation
-    if not response_model or (
-        isinstance(response_model, type) and issubclass(response_model, Response)
-    ):
-        return None
-    return TypeAdapter(response_model)
-
-
-def _check(adapter: TypeAdapter[Any], result: Any) -> Any:
-    try:
-        return adapter.validate_python(result, from_attributes=True)
-    except ValidationError as exc:
-        raise ResponseValidationError(exc.errors(include_url=False)) from exc
-
-
-async def _read_body(request: Request) -> Any:
-    """The JSON body, the raw bytes when it is not JSON, or MISSING when there is none."""
-    try:
-        raw = await request.body()
-        if not raw:
-            return MISSING
-        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type != "application/json" and not (
-            media_type.startswith("application/") and media_type.endswith("+json")
-        ):
-            return raw
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        error = {
-            "type": "json_invalid",
-            "loc": ("body", exc.pos),
-            "msg": "JSON decode error",
-            "input": {},
-            "ctx": {"error": exc.msg},
-        }
-        raise RequestValidationError([error]) from exc
-    except Exception as exc:
-        raise HTTPException(400, "There was an error parsing the body") from exc
 
 
 class Verbs:
@@ -190,6 +53,15 @@ class Verbs:
     def delete(self, path: str, **options: Any) -> Callable[[F], F]:
         return self.api_route(path, methods=["DELETE"], **options)
 
+    def head(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["HEAD"], **options)
+
+    def options(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["OPTIONS"], **options)
+
+    def trace(self, path: str, **options: Any) -> Callable[[F], F]:
+        return self.api_route(path, methods=["TRACE"], **options)
+
 
 class APIRouter(Verbs, Router):
     """A group of API routes under a common prefix, included into an app or another router."""
@@ -198,13 +70,21 @@ class APIRouter(Verbs, Router):
         self,
         *,
         prefix: str = "",
+        tags: Sequence[str] | None = None,
+        dependencies: Sequence[Dependency] | None = None,
+        default_response_class: type[Response] | None = None,
         routes: Sequence[BaseRoute] | None = None,
         lifespan: Lifespan[Any] | None = None,
+        **openapi: Any,
     ) -> None:
         if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
             raise ValueError(f'Prefix "{prefix}" must start with "/" and not end with "/".')
         super().__init__(routes, lifespan=lifespan)
         self.prefix = prefix
+        self.tags = list(tags or ())
+        self.dependencies = list(dependencies or ())
+        self.default_response_class = default_response_class
+        self.openapi = openapi
         # Built on first use, since routes are added after the router, and rebuilt when the list
         # is replaced or changes length; one route swapped for another in place is not seen.
         self.static_routes: dict[tuple[str, str], Route] = {}
@@ -231,24 +111,57 @@ class APIRouter(Verbs, Router):
         scope["path_params"] = dict(scope.get("path_params", {}))
         await route.handle(scope, receive, send)
 
-    def add_api_route(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+    def add_api_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        dependencies: Sequence[Dependency] | None = None,
+        response_class: type[Response] | None = None,
+        tags: Sequence[str] | None = None,
+        **options: Any,
+    ) -> None:
         """Register `endpoint` at this router's prefix plus `path`; `options` are `APIRoute`'s."""
-        self.routes.append(APIRoute(self.prefix + path, endpoint, **options))
+        route = APIRoute(
+            self.prefix + path,
+            endpoint,
+            dependencies=[*self.dependencies, *(dependencies or ())],
+            response_class=response_class or self.default_response_class,
+            tags=[*self.tags, *(tags or ())],
+            **options,
+        )
+        self.routes.append(route)
 
-    def include_router(self, router: "APIRouter", *, prefix: str = "") -> None:
-        """Copy `router`'s routes here, each under `prefix` (routes rebuild their plans)."""
+    def include_router(
+        self,
+        router: "APIRouter",
+        *,
+        prefix: str = "",
+        tags: Sequence[str] | None = None,
+        dependencies: Sequence[Dependency] | None = None,
+        default_response_class: type[Response] | None = None,
+        **openapi: Any,
+    ) -> None:
+        """Copy `router`'s routes here under `prefix`, with the given dependencies run first."""
+        if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+            raise ValueError(f'Prefix "{prefix}" must start with "/" and not end with "/".')
         for route in router.routes:
-            if isinstance(route, APIRoute):
-                self.add_api_route(
-                    prefix + route.path,
-                    route.endpoint,
-                    methods=sorted(route.methods or ()),
-                    status_code=route.status_code,
-                    response_model=route.response_model,
-                    name=route.name,
-                )
-            else:
+            if not isinstance(route, APIRoute):
                 self.routes.append(route)
+                continue
+            self.add_api_route(
+                prefix + route.path,
+                route.endpoint,
+                methods=sorted(route.methods or ()),
+                status_code=route.status_code,
+                response_model=route.response_model,
+                name=route.name,
+                dependencies=[*(dependencies or ()), *route.dependencies],
+                response_class=route.response_class or default_response_class,
+                tags=[*(tags or ()), *route.openapi.get("tags", ())],
+                **{f"response_model_{k}": v for k, v in route.dump.items()},
+                **{k: v for k, v in route.openapi.items() if k != "tags"},
+            )
 
 
 def static_table(routes: Sequence[BaseRoute]) -> dict[tuple[str, str], Route]:

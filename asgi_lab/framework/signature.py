@@ -12,11 +12,21 @@ from types import UnionType
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, Field, create_model
+from starlette.background import BackgroundTasks
 from starlette.requests import HTTPConnection
+from starlette.responses import Response
 
+from .concurrency import Limit
 from .params import Dependency, Param
 
-__all__ = ["Dependant", "RequestField", "build_dependant", "kind_of"]
+__all__ = [
+    "Dependant",
+    "RequestField",
+    "build_dependant",
+    "build_route_dependant",
+    "kind_of",
+    "override",
+]
 
 Kind = Literal["async", "sync", "async_gen", "gen"]
 # FastAPI groups a dependant's request values in this order, and reports errors in it.
@@ -49,6 +59,13 @@ class Dependant:
     fields: list[RequestField] = dataclasses.field(default_factory=list)
     model: type[BaseModel] | None = None
     request_name: str | None = None
+    # Parameters filled with the request's shared BackgroundTasks and its header/cookie Response.
+    background_name: str | None = None
+    response_name: str | None = None
+    limit: Limit | None = None
+    path_params: frozenset[str] = frozenset()
+    # Plans for the functions that `app.dependency_overrides` put in this one's place.
+    overridden: dict[Callable[..., Any], "Dependant"] = dataclasses.field(default_factory=dict)
     embed_body: bool = False
     by_key: dict[str, RequestField] = dataclasses.field(default_factory=dict)
     # FastAPI caches a value per callable and per teardown scope.
@@ -105,9 +122,11 @@ def build_dependant(
     name: str | None = None,
     use_cache: bool = True,
     scope: str | None = None,
+    limit: Limit | None = None,
 ) -> Dependant:
     """Analyse `call`'s signature (and its dependencies', recursively) into a `Dependant`."""
-    dependant = Dependant(call, kind_of(call), name, use_cache, scope)
+    dependant = Dependant(call, kind_of(call), name, use_cache, scope, limit=limit)
+    dependant.path_params = frozenset(path_params)
     teardown = "request" if dependant.kind in ("gen", "async_gen") else ""
     dependant.cache_key = (call, scope or teardown)
     model_fields: dict[str, Any] = {}
@@ -116,11 +135,16 @@ def build_dependant(
         tp, marker, default = _split(param)
         if isinstance(marker, Dependency):
             sub_call = marker.call if marker.call is not None else tp
-            sub = build_dependant(sub_call, path_params, param.name, marker.use_cache, marker.scope)
-            dependant.dependencies.append(sub)
+            dependant.dependencies.append(_sub_dependant(marker, sub_call, path_params, param.name))
             continue
         if marker is None and _subclass(tp, HTTPConnection):
             dependant.request_name = param.name
+            continue
+        if marker is None and _subclass(tp, BackgroundTasks):
+            dependant.background_name = param.name
+            continue
+        if marker is None and _subclass(tp, Response):
+            dependant.response_name = param.name
             continue
         if marker is None:
             if param.name in path_params:
@@ -149,7 +173,60 @@ def build_dependant(
     if model_fields:
         label = getattr(call, "__name__", type(call).__name__)
         dependant.model = create_model(f"Params_{label}", **model_fields)
-    dependant.takes = bool(dependant.dependencies or model_fields or dependant.request_name)
+    dependant.takes = bool(
+        dependant.dependencies
+        or model_fields
+        or dependant.request_name
+        or dependant.background_name
+        or dependant.response_name
+    )
+    return dependant
+
+
+def override(dependant: Dependant, call: Callable[..., Any]) -> Dependant:
+    """The plan for `call` standing in for `dependant`: its name, cache, scope and limit."""
+    found = dependant.overridden.get(call)
+    if found is None:
+        found = build_dependant(
+            call,
+            set(dependant.path_params),
+            dependant.name,
+            dependant.use_cache,
+            dependant.scope,
+            dependant.limit,
+        )
+        found.cache_key = dependant.cache_key
+        for each in found.walk():
+            each.embed_body = dependant.embed_body
+            for field in each.fields:
+                if field.source == "body" and not each.embed_body:
+                    field.loc = ("body",)
+        dependant.overridden[call] = found
+    return found
+
+
+def _sub_dependant(
+    marker: Dependency, call: Callable[..., Any], path_params: set[str], name: str | None
+) -> Dependant:
+    return build_dependant(call, path_params, name, marker.use_cache, marker.scope, marker.limit)
+
+
+def build_route_dependant(
+    endpoint: Callable[..., Any], path_params: set[str], dependencies: Sequence[Dependency]
+) -> Dependant:
+    """The endpoint's plan, with `dependencies=[...]` (app's, routers', route's) solved first.
+
+    Those run, and hop to threads, like any dependency, but fill no parameter.
+    """
+    dependant = build_dependant(endpoint, path_params)
+    extra = []
+    for marker in dependencies:
+        if marker.call is None:
+            raise TypeError(f"A route dependency needs a callable: Depends(...), not {marker!r}.")
+        extra.append(_sub_dependant(marker, marker.call, path_params, None))
+    if extra:
+        dependant.dependencies[:0] = extra
+        dependant.takes = True
     return dependant
 
 

@@ -1,33 +1,51 @@
 """Solve a `Dependant` for one request: call its dependencies, then validate its request values.
 
-The order is FastAPI's, because the order is what the lab observes: each dependency's own
-dependencies first, then the dependency itself (unless cached for this request), then the request
-values of the function being solved. `async def` runs on the event loop; `def` runs in a worker
-thread; generator dependencies become context managers on the request's exit stacks, and a sync
-generator is entered and closed in worker threads. Every hop into a thread goes through
-`anyio.to_thread.run_sync`, looked up when called, so a probe that replaces it sees every hop.
+Theory of operation. The order is FastAPI's, because the order is what the lab observes:
+
+1. For each dependency in order (the route's `dependencies=[...]` first, app's before router's
+   before the decorator's, then the signature's): if `app.dependency_overrides` names its
+   function, the override's plan stands in for it (keeping its name, cache key, scope and
+   limit). Its own dependencies are solved first, recursively, then it is called, unless a value
+   for the same function and scope is already cached for this request.
+2. Where it runs: `async def` on the event loop; `def` in a worker thread (one hop); a generator
+   becomes a context manager on the request's exit stack (or the function's, for
+   scope="function"), a sync one entered in a worker thread now and exited in another later (two
+   hops). With `max_concurrency` the call first takes its declaration's semaphore, on the loop,
+   and a generator holds it until its exit.
+3. Then the request values of the function being solved, all validated in one pydantic call, and
+   the request itself, the shared `BackgroundTasks` and the sub-`Response` if it asks for them.
+
+A dependency whose request values fail is not called, but the others still are, so their side
+effects happen as in FastAPI. Every hop into a thread goes through `anyio.to_thread.run_sync`,
+looked up when called, so a probe that replaces it sees every hop.
 """
 
 import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, contextmanager
-from typing import Any, TypeVar
+from collections.abc import Callable, Mapping
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    contextmanager,
+)
+from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio
 import anyio.to_thread
 from pydantic import BaseModel, ValidationError
+from starlette.background import BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
+from starlette.responses import Response
 
 from asgi_lab.types import Receive, Scope, Send
 
+from .concurrency import in_threads, limited
 from .errors import missing
-from .signature import Dependant
+from .signature import Dependant, override
 
 __all__ = ["MISSING", "Context", "solve"]
 
-T = TypeVar("T")
 MISSING: Any = object()
 
 
@@ -45,6 +63,11 @@ class Context:
     cache: dict[tuple[Any, str], Any] = dataclasses.field(default_factory=dict)
     built: Request | None = None
     pairs: list[tuple[str, str]] | None = None
+    # `app.dependency_overrides`, when the app has any.
+    overrides: Mapping[Callable[..., Any], Callable[..., Any]] | None = None
+    # Made when a function asks for them, and then shared by every function of the request.
+    background: BackgroundTasks | None = None
+    response: Response | None = None
 
     def request(self) -> Request:
         """The request, built once and only if some function or value needs it."""
@@ -67,22 +90,41 @@ async def solve(dependant: Dependant, ctx: Context) -> tuple[dict[str, Any], lis
     """The keyword arguments for `dependant.call`, or the errors that prevent calling it."""
     values: dict[str, Any] = {}
     errors: list[dict[str, Any]] = []
+    overrides = ctx.overrides
     for sub in dependant.dependencies:
-        sub_values, sub_errors = await solve(sub, ctx) if sub.takes else ({}, [])
+        use = sub
+        if overrides and sub.call in overrides:
+            use = override(sub, overrides[sub.call])
+        sub_values, sub_errors = await solve(use, ctx) if use.takes else ({}, [])
         if sub_errors:
             # FastAPI goes on with the other dependencies, so their side effects still happen.
             errors.extend(sub_errors)
             continue
         if sub.use_cache and sub.cache_key in ctx.cache:
             value = ctx.cache[sub.cache_key]
+        elif use.limit is not None and use.kind in ("async", "sync"):
+            async with use.limit.semaphore():
+                value = await _call(use, sub_values, ctx)
         else:
-            value = await _call(sub, sub_values, ctx)
-        values[sub.name or ""] = value
+            value = await _call(use, sub_values, ctx)
+        if sub.name is not None:
+            values[sub.name] = value
         ctx.cache.setdefault(sub.cache_key, value)
     if dependant.model is not None:
         errors.extend(_validate(dependant, dependant.model, ctx, values))
     if dependant.request_name is not None:
         values[dependant.request_name] = ctx.request()
+    if dependant.background_name is not None:
+        if ctx.background is None:
+            ctx.background = BackgroundTasks()
+        values[dependant.background_name] = ctx.background
+    if dependant.response_name is not None:
+        if ctx.response is None:
+            # Only what the function sets is kept: no status and no content-length of its own.
+            ctx.response = Response()
+            del ctx.response.headers["content-length"]
+            ctx.response.status_code = None  # type: ignore[assignment]
+        values[dependant.response_name] = ctx.response
     return values, errors
 
 
@@ -101,29 +143,14 @@ async def _call(dependant: Dependant, kwargs: dict[str, Any], ctx: Context) -> A
             f"Generator dependency {dependant.call!r} needs the {which} exit stack,"
             " but the request was solved without one."
         )
+    cm: AbstractAsyncContextManager[Any]
     if kind == "async_gen":
-        return await stack.enter_async_context(asynccontextmanager(dependant.call)(**kwargs))
-    return await stack.enter_async_context(_in_threads(contextmanager(dependant.call)(**kwargs)))
-
-
-@asynccontextmanager
-async def _in_threads(cm: AbstractContextManager[T]) -> AsyncIterator[T]:
-    """Enter and exit a sync context manager in worker threads, as FastAPI does."""
-    # __exit__ has a limiter of its own: waiting on a full pool to give a resource back deadlocks.
-    exit_limiter = anyio.CapacityLimiter(1)
-    value = await run_in_threadpool(cm.__enter__)
-    try:
-        yield value
-    except BaseException as exc:
-        with anyio.CancelScope(shield=True):
-            suppress = await anyio.to_thread.run_sync(
-                cm.__exit__, type(exc), exc, exc.__traceback__, limiter=exit_limiter
-            )
-        if not suppress:
-            raise
+        cm = asynccontextmanager(dependant.call)(**kwargs)
     else:
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(cm.__exit__, None, None, None, limiter=exit_limiter)
+        cm = in_threads(contextmanager(dependant.call)(**kwargs))
+    if dependant.limit is not None:
+        cm = limited(cm, dependant.limit.semaphore())
+    return await stack.enter_async_context(cm)
 
 
 def _validate(

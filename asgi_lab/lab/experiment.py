@@ -150,6 +150,7 @@ class Context:
         threads: int | None = None,
         settings: Settings | None = None,
         nodelay: bool = True,
+        factory: bool = False,
     ) -> Iterator[serving.Server]:
         """Start a server for one phase; once it has stopped, its records join the result.
 
@@ -164,6 +165,7 @@ class Context:
             chosen = replace(chosen, threads=threads)
         options = ServerOptions(
             app=app or self.app,
+            factory=factory,
             workers=workers,
             nodelay=nodelay,
             settings=replace(chosen, trace_dir=str(trace.path)),

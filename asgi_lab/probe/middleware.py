@@ -45,6 +45,7 @@ from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.schema import HEADER
 from asgi_lab.probe.sinks import JsonLines, RecordRing, RecordWriter, Sink
+from asgi_lab.probe.watchdog import Watchdog
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
@@ -67,6 +68,7 @@ class ProbeMiddleware:
         ring_size: int = 1000,
         trace: str | os.PathLike[str] | IO[str] | None = _unset,
         log: bool | str = False,
+        watchdog: bool | float = False,
         writer_interval: float = 0.05,
         otel: bool | Sink = False,
     ) -> None:
@@ -75,7 +77,10 @@ class ProbeMiddleware:
         `trace` is where JSON lines go: a directory (created if missing; each process writes
         its own file there) or a text stream; by default $ASGI_LAB_TRACE_DIR, and none when
         that is unset. `log` logs a line per request (`True` or "line"; "json" for JSON);
-        $ASGI_LAB_LOG, when set, wins. Both are read when the app starts, not here.
+        $ASGI_LAB_LOG, when set, wins. `watchdog` names the request and the line that blocks
+        the loop (`True`: past $ASGI_LAB_BLOCK_MS, 100 ms by default; a number: past that many
+        ms); $ASGI_LAB_BLOCK_MS, when set, wins, and 0 turns it off. All are read when the app
+        starts, not here.
 
         `otel=True` exports each record as OpenTelemetry spans (see `otel.py`): over OTLP/HTTP
         to $ASGI_LAB_OTLP when that is set (which turns the export on by itself), else to the
@@ -87,6 +92,8 @@ class ProbeMiddleware:
         self.writer: RecordWriter | None = None
         self._trace = trace
         self._log = "line" if log is True else (log or "off")
+        self._watchdog = watchdog
+        self.block_ms: float = 0.0  # the watchdog's threshold once started; 0 when off
         self._writer_interval = writer_interval
         self._otel = otel
         # Reads a request's tracing parent on arrival, once spans are wanted (see otel.py).
@@ -98,7 +105,8 @@ class ProbeMiddleware:
         self._in_flight = 0
         # The last loop seen and its identity, as one pair so that threads serving other loops
         # never see one loop with another's identity: one `is` test per request.
-        self._loop: tuple[asyncio.AbstractEventLoop, LoopInfo] | None = None
+        self._loop: tuple[asyncio.AbstractEventLoop, LoopInfo, Watchdog | None] | None = None
+        self.watchdogs: dict[str, Watchdog] = {}  # by loop id
 
     def start(self) -> None:
         """Read the settings, install the threadpool hook, open the writer; once per process.
@@ -126,7 +134,24 @@ class ProbeMiddleware:
             )
         if sinks:
             self.writer = RecordWriter(sinks, interval=self._writer_interval)
+        chosen = self._watchdog
+        if current.block_ms is not None:
+            self.block_ms = current.block_ms
+        elif chosen is True:
+            self.block_ms = 100.0
+        elif chosen:
+            self.block_ms = float(chosen)
         self._started = True
+
+    def _meet(self, running: asyncio.AbstractEventLoop) -> tuple[LoopInfo, Watchdog | None]:
+        """The identity of a loop met for the first time, and its watchdog when one is wanted."""
+        loop = current_loop()
+        watch = self.watchdogs.get(loop.id)
+        if watch is None and self.block_ms > 0:
+            watch = self.watchdogs[loop.id] = Watchdog(loop.id, block_ms=self.block_ms)
+            watch.start()
+        self._loop = (running, loop, watch)
+        return loop, watch
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Everything here runs on the loop thread for every request: keep it lean. The work
@@ -144,10 +169,9 @@ class ProbeMiddleware:
         running = asyncio.get_running_loop()
         cached = self._loop
         if cached is not None and cached[0] is running:
-            loop = cached[1]
+            loop, watch = cached[1], cached[2]
         else:
-            loop = current_loop()
-            self._loop = (running, loop)
+            loop, watch = self._meet(running)
         self._sequence += 1
         record = Record(self._sequence, scope, loop, self._in_flight)
         if self._parent is not None:
@@ -172,6 +196,10 @@ class ProbeMiddleware:
 
         token = current_record.set(record)
         self._in_flight += 1
+        if watch is not None:
+            task = asyncio.current_task()
+            if task is not None:
+                watch.requests[task] = record
         try:
             await self.app(scope, receive, send_probed)
         except BaseException as exc:
@@ -182,6 +210,10 @@ class ProbeMiddleware:
         finally:
             self._in_flight -= 1
             current_record.reset(token)
+            if watch is not None:
+                if watch.stall is not None:
+                    watch.settle()  # the loop runs again: findings reach this record in time
+                watch.requests.pop(task, None)  # type: ignore[arg-type]
             record.finish()
             self.ring.append(record)
             if self.writer is not None:
@@ -196,6 +228,7 @@ class ProbeMiddleware:
             if message["type"] == "lifespan.startup":
                 try:
                     self.start()
+                    self._meet(asyncio.get_running_loop())  # watch the loop from the start
                 except settings.SettingError as exc:
                     failure = str(exc)
             return message
@@ -212,7 +245,9 @@ class ProbeMiddleware:
         await self.app(scope, receive_starting, send_flushing)
 
     async def aclose(self) -> None:
-        """Flush the sinks and stop the writer, off the loop thread."""
+        """Stop the watchdogs, flush the sinks and stop the writer, off the loop thread."""
+        for watch in self.watchdogs.values():
+            watch.stop()
         if self.writer is not None:
             await anyio.to_thread.run_sync(self.writer.close)
 

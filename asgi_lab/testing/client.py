@@ -65,8 +65,9 @@ class Probed:
     """An app wrapped for tests: `app` to serve, `record(response)` and `records` to read."""
 
     def __init__(self, app: ASGIApp, *, block_ms: float = 20.0, ring_size: int = 10_000) -> None:
-        """Wrap `app`; the watchdog reports every loop stall of `block_ms` or more."""
-        self.block_ms = block_ms
+        """Wrap `app`; the watchdog reports every loop stall of `block_ms` or more
+        ($ASGI_LAB_BLOCK_MS, when set, wins)."""
+        self._block_ms = block_ms
         self.probe = ProbeMiddleware(
             self._endpoint_noted(app), ring_size=ring_size, watchdog=block_ms
         )
@@ -86,6 +87,11 @@ class Probed:
                     _endpoints[(record.id, record.start_ns)] = describe(endpoint)
 
         return noted
+
+    @property
+    def block_ms(self) -> float:
+        """The shortest loop stall the watchdog reports for this app."""
+        return self.probe.block_ms or self._block_ms
 
     def _live(self) -> list[Record]:
         return list(self.probe.ring)

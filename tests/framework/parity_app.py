@@ -6,7 +6,7 @@ from types import ModuleType
 from typing import Annotated, Any
 
 from pydantic import BaseModel
-from starlette.responses import JSONResponse  # fastapi has it only in fastapi.responses
+from starlette.responses import JSONResponse, StreamingResponse  # fastapi: fastapi.responses
 
 
 class Item(BaseModel):
@@ -202,6 +202,92 @@ def build(fw: ModuleType, log: list[tuple[str, int]] | None = None) -> Any:
     async def dispatch_fail(g: str = all_kinds["g"]) -> Any:
         note("endpoint raises")
         raise fw.HTTPException(409, "conflict")
+
+    # Dispatch of the rest of FastAPI: background tasks, streams, response validation, router and
+    # include dependencies, overrides, limits, and an error thrown into a yield dependency.
+    def task_sync(word: str) -> None:
+        note(f"task sync {word}")
+
+    async def task_async(word: str) -> None:
+        note(f"task async {word}")
+
+    @app.get("/dispatch/background", response_model=None)
+    def dispatch_background(tasks: fw.BackgroundTasks, g: str = all_kinds["g"]) -> Any:  # type: ignore[name-defined]
+        note("endpoint sync")
+        tasks.add_task(task_sync, "one")
+        tasks.add_task(task_async, "two")
+        return {"queued": 2}
+
+    def chunks() -> Any:
+        for i in range(3):
+            note(f"chunk {i}")
+            yield f"chunk {i};"
+
+    @app.get("/dispatch/stream", response_model=None)
+    def dispatch_stream() -> Any:
+        note("endpoint sync")
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/dispatch/jsonl")
+    def dispatch_jsonl() -> Any:
+        for i in range(2):
+            note(f"item {i}")
+            yield {"i": i}
+
+    @app.get("/dispatch/validated", response_model=Item, response_model_exclude_unset=True)
+    def dispatch_validated() -> Any:
+        note("endpoint sync")
+        return {"name": "v", "price": "3"}
+
+    @app.get("/dispatch/invalid", response_model=Item)
+    def dispatch_invalid() -> Any:
+        note("endpoint sync")
+        return {"price": "free"}
+
+    router_kinds = fw.APIRouter(prefix="/dispatch/router", dependencies=[all_kinds["s"]])
+
+    @router_kinds.get("/deps", dependencies=[all_kinds["g"]])
+    async def dispatch_router(a: str = all_kinds["a"]) -> Any:
+        note("endpoint async")
+        return a
+
+    app.include_router(router_kinds, dependencies=[all_kinds["ag"]])
+
+    async def d_original() -> str:
+        note("dep original")
+        return "original"
+
+    def d_override(limit: int = 1) -> str:
+        note("dep override")
+        return f"override {limit}"
+
+    app.dependency_overrides[d_original] = d_override
+
+    @app.get("/dispatch/override")
+    async def dispatch_override(value: Annotated[str, fw.Depends(d_original)]) -> Any:
+        note("endpoint async")
+        return value
+
+    @app.get("/dispatch/limited")
+    def dispatch_limited(
+        s: Annotated[str, fw.Depends(d_sync, max_concurrency=1)],
+        g: Annotated[str, fw.Depends(d_gen, max_concurrency=2)],
+    ) -> Any:
+        note("endpoint sync")
+        return [s, g]
+
+    def d_gen_catching() -> Any:
+        note("dep gen setup")
+        try:
+            yield "g"
+        except Teapot:
+            note("dep gen caught")
+            raise fw.HTTPException(418, "caught in the dependency") from None
+
+    @app.get("/dispatch/yield-error", response_model=None)
+    def dispatch_yield_error(g: Annotated[str, fw.Depends(d_gen_catching)]) -> Any:
+        note("endpoint raises")
+        raise Teapot()
 
     async def mark_sent(scope: Any, receive: Any, send: Any) -> None:
         async def sending(message: Any) -> None:

@@ -19,7 +19,21 @@ import asgi_lab.framework as ours
 from .parity_app import build
 
 FRAMEWORKS = [fastapi, ours]
-ROUTES = ["/dispatch/async", "/dispatch/sync", "/dispatch/annotated", "/dispatch/fail"]
+ROUTES = [
+    "/dispatch/async",
+    "/dispatch/sync",
+    "/dispatch/annotated",
+    "/dispatch/fail",
+    "/dispatch/background",
+    "/dispatch/stream",
+    "/dispatch/jsonl",
+    "/dispatch/validated",
+    "/dispatch/invalid",
+    "/dispatch/router/deps",
+    "/dispatch/override",
+    "/dispatch/limited",
+    "/dispatch/yield-error",
+]
 
 
 class Hops:
@@ -51,7 +65,7 @@ def hops(monkeypatch: pytest.MonkeyPatch) -> Hops:
 async def trace(fw: Any, route: str) -> tuple[int, list[tuple[str, str]]]:
     """Status, then each event with 'loop' or 'thread', for one request to `route`."""
     log: list[tuple[str, int]] = []
-    transport = httpx.ASGITransport(app=build(fw, log))
+    transport = httpx.ASGITransport(app=build(fw, log), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         response = await client.get(route)
     loop_thread = threading.get_native_id()
@@ -67,13 +81,23 @@ async def test_same_places_in_the_same_order(route: str) -> None:
     assert mine == theirs
 
 
-# Hops per request: a def dependency or endpoint 1, a sync generator 2 (enter, exit), and a def
-# endpoint with any return annotation, even `-> Any`, 1 more to validate its result.
+# Hops per request: a def dependency or endpoint 1, a sync generator 2 (enter, exit), a def
+# endpoint with any return annotation, even `-> Any`, 1 more to validate its result, a sync
+# background task 1, and a stream over a sync iterator 1 per chunk plus 1 to find its end.
 HOPS = {
     "/dispatch/async": 5,
     "/dispatch/sync": 7,
     "/dispatch/annotated": 2,
     "/dispatch/fail": 2,
+    "/dispatch/background": 2 + 1 + 1,
+    "/dispatch/stream": 1 + 3 + 1,
+    "/dispatch/jsonl": 2 + 1,
+    "/dispatch/validated": 2,
+    "/dispatch/invalid": 2,
+    "/dispatch/router/deps": 1 + 2,
+    "/dispatch/override": 1,
+    "/dispatch/limited": 1 + 2 + 1 + 1,
+    "/dispatch/yield-error": 2 + 1,
 }
 
 
@@ -84,7 +108,7 @@ async def test_every_thread_hop_goes_through_anyio(route: str, hops: Hops) -> No
     for fw in FRAMEWORKS:
         hops.calls, hops.threads = 0, set()
         log: list[tuple[str, int]] = []
-        transport = httpx.ASGITransport(app=build(fw, log))
+        transport = httpx.ASGITransport(app=build(fw, log), raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             await client.get(route)
         loop_thread = threading.get_native_id()

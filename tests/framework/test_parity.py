@@ -74,6 +74,17 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/deps", {"headers": {"x-key": "k"}}),
     ("GET", "/deps?limit=3", {"headers": {"x-key": "k"}}),
     ("GET", "/deps?limit=many", {}),
+    # the rest of FastAPI: background tasks, streams, response models, router dependencies,
+    # overrides (which take their own query values), limits, errors through yield dependencies
+    ("GET", "/dispatch/background", {}),
+    ("GET", "/dispatch/stream", {}),
+    ("GET", "/dispatch/jsonl", {}),
+    ("GET", "/dispatch/validated", {}),
+    ("GET", "/dispatch/router/deps", {}),
+    ("GET", "/dispatch/override?limit=5", {}),
+    ("GET", "/dispatch/override?limit=x", {}),
+    ("GET", "/dispatch/limited", {}),
+    ("GET", "/dispatch/yield-error", {}),
 ]
 
 
@@ -84,11 +95,13 @@ async def answer(app: Any, method: str, url: str, kwargs: dict[str, Any]) -> htt
 
 
 def summary(response: httpx.Response) -> dict[str, Any]:
-    body = response.json() if response.content else None
+    json_types = ("application/json", "application/jsonl")
+    is_json = response.headers.get("content-type") in json_types and "\n" not in response.text
+    body = response.json() if response.content and is_json else response.text
     headers = {
         k: v
         for k, v in response.headers.items()
-        if k in ("content-type", "x-error", "x-raw", "allow")
+        if k in ("content-type", "x-error", "x-raw", "allow", "content-length")
     }
     return {"status": response.status_code, "headers": headers, "body": body}
 

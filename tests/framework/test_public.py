@@ -6,6 +6,7 @@ import asgi_lab.framework as framework
 def test_public_names() -> None:
     assert sorted(framework.__all__) == [
         "APIRouter",
+        "BackgroundTasks",
         "Body",
         "Cookie",
         "Depends",
@@ -17,6 +18,7 @@ def test_public_names() -> None:
         "Query",
         "Request",
         "Response",
+        "jsonable_encoder",
         "status",
     ]
     for name in framework.__all__:

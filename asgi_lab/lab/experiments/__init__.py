@@ -1,13 +1,24 @@
 """Every experiment, one module per idea, listed once below in the order the tour runs them."""
 
 from asgi_lab.lab.experiment import Experiment
-from asgi_lab.lab.experiments import clients, db, fan_out, gil, loop, nodelay, threadpool, workers
+from asgi_lab.lab.experiments import (
+    blocker,
+    clients,
+    db,
+    fan_out,
+    gil,
+    loop,
+    nodelay,
+    threadpool,
+    workers,
+)
 
 #: The order of the tour and of `--list`: from the client in, then out to processes and data.
 EXPERIMENTS: tuple[Experiment, ...] = (
     clients.run,
     loop.await_sleep,
     loop.blocking_sleep,
+    blocker.find_the_blocker,
     threadpool.threadpool,
     threadpool.threadpool_limit,
     workers.run,

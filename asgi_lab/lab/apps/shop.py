@@ -1,0 +1,83 @@
+"""A small app shaped like a real one, for the find-the-blocker experiment: a few routers, async
+dependencies, a streaming endpoint — and one blocking call hidden among them.
+
+`GET /reports/daily` builds its report with a sync helper that sleeps (a stand-in for a sync
+database driver or `requests.get`) inside an `async def`: it freezes the worker's loop. Every
+other endpoint awaits properly. Served by `asgi-lab trace asgi_lab.lab.apps.shop:app`, as a user
+would serve their own app; `BLOCK_SECONDS` is how long the hidden call blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from starlette.responses import StreamingResponse
+
+from asgi_lab.framework import APIRouter, Depends, FastAPI, Query
+
+__all__ = ["BLOCK_LINE", "app"]
+
+BLOCK_SECONDS = 0.5
+
+
+async def current_user() -> dict[str, str]:
+    """An async dependency, as an auth check would be."""
+    await asyncio.sleep(0)
+    return {"name": "ada"}
+
+
+User = Annotated[dict[str, str], Depends(current_user)]
+
+catalog = APIRouter(prefix="/items")
+
+
+@catalog.get("/list")
+async def list_items(user: User) -> dict[str, Any]:
+    await asyncio.sleep(0.001)  # a non-blocking query
+    return {"items": ["tea", "cake"], "for": user["name"]}
+
+
+@catalog.get("/ticker")
+async def ticker(user: User, ticks: Annotated[int, Query(ge=1, le=5000)] = 100) -> dict[str, Any]:
+    """Many short awaits: a request almost always ready to run, so a stall delays it by about
+    as long as the stall lasted while it was in flight."""
+    for _ in range(ticks):
+        await asyncio.sleep(0.002)
+    return {"ticks": ticks}
+
+
+reports = APIRouter(prefix="/reports")
+
+
+def render_rows(seconds: float) -> list[str]:
+    """A sync helper that blocks, as a sync driver does."""
+    time.sleep(seconds)  # the hidden blocking call
+    return ["row"]
+
+
+BLOCK_LINE = render_rows.__code__.co_firstlineno + 2
+
+
+@reports.get("/daily")
+async def daily_report(user: User) -> dict[str, Any]:
+    rows = render_rows(BLOCK_SECONDS)  # called from async def: the loop stops here
+    return {"rows": rows}
+
+
+async def chunks(n: int) -> AsyncIterator[bytes]:
+    for i in range(n):
+        await asyncio.sleep(0.01)
+        yield f"{i}\n".encode()
+
+
+@reports.get("/export")
+async def export(user: User) -> StreamingResponse:
+    return StreamingResponse(chunks(20), media_type="text/plain")
+
+
+app = FastAPI()
+app.include_router(catalog)
+app.include_router(reports)

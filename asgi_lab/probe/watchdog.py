@@ -1,0 +1,420 @@
+"""The loop watchdog: which request blocked the loop, on which line, and who waited for it.
+
+Theory of operation
+-------------------
+One watchdog per event loop: a heartbeat on the loop and a daemon thread beside it.
+
+- The loop runs `_beat` every `beat` seconds (a `call_later` callback), stamping the time. When
+  a handler blocks the loop (`time.sleep`, a sync driver, a CPU loop), no beat runs.
+- The thread wakes every `beat` seconds too. When the last beat is older than `block_ms`, the
+  loop is stalled: the thread opens a `Stall` and, until the loop comes back, samples the loop
+  thread's stack (`sys._current_frames()`) and the task it is running (`asyncio.current_task`),
+  which the probe maps to the request it serves (each request's task, and the tasks it creates,
+  through the loop's task factory). This works on asyncio and uvloop alike: nothing patches the
+  loop's internals.
+- The stall is closed on the loop thread, by the next beat or by the first request to finish,
+  whichever comes first, so every record is settled before it is written: the culprit gets a
+  `blocks` entry (the deepest frame of user code, skipping asyncio, uvloop, uvicorn, starlette,
+  anyio, FastAPI, the wrapper and the probe), every other request in flight gets `waited_on`
+  (how long it sat through the stall, and for whom). Bystanders are never culprits.
+- "Starved" is not "blocked": a loop thread that waits for the GIL held by worker threads (CPU-
+  bound `def` endpoints) stalls too, and whatever frame it was preempted in is nobody's fault.
+  The thread tells them apart by CPU time over the stall (`time.pthread_getcpuclockid`): the
+  loop thread barely ran while the other threads of the process kept a core busy, or the
+  samples show no task and no user frame. Then no request is blamed; the requests in flight get
+  `waited_on` of kind "starved" naming the threadpool calls running then.
+
+A stall that ends before the thread has sampled it is not reported: the threshold is a floor,
+and the watchdog never reports what it did not see. The WARNING line for each stall is logged by
+the watchdog's thread (logger `asgi_lab.watchdog`), not on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import sysconfig
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from asgi_lab.probe.record import Record
+from asgi_lab.probe.schema import BlockData, WaitData
+
+__all__ = ["Stall", "Watchdog", "culprit_frame"]
+
+logger = logging.getLogger("asgi_lab.watchdog")
+
+# Frames of these packages are machinery, never the line to blame.
+_MACHINERY = (
+    "asyncio",
+    "uvloop",
+    "uvicorn",
+    "starlette",
+    "anyio",
+    "sniffio",
+    "fastapi",
+    "h11",
+    "httptools",
+    "selectors",
+    "threading",
+    "concurrent",
+    "contextlib",
+    "asgi_lab.framework",
+    "asgi_lab.probe",
+)
+# Where the standard library and installed packages live: user code is elsewhere.
+_LIBRARIES = tuple(
+    str(Path(p).resolve())
+    for p in {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    if p
+)
+_STACK_DEPTH = 20
+_MAX_SAMPLES = 200
+
+
+def _machinery(frame: FrameType) -> bool:
+    module = str(frame.f_globals.get("__name__", ""))
+    return any(module == m or module.startswith(m + ".") for m in _MACHINERY)
+
+
+def _library(frame: FrameType) -> bool:
+    name = frame.f_code.co_filename
+    if name.startswith("<"):  # <frozen runpy>, <string>: nobody's line to fix
+        return True
+    return str(Path(name).resolve()).startswith(_LIBRARIES) or _main_of_a_library(frame)
+
+
+def _main_of_a_library(frame: FrameType) -> bool:
+    # `python -m uvicorn` runs uvicorn/__main__.py as "__main__": machinery, by its path.
+    return (
+        frame.f_globals.get("__name__") == "__main__"
+        and "site-packages" in frame.f_code.co_filename
+    )
+
+
+def _where(frame: FrameType) -> str:
+    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+
+
+def culprit_frame(top: FrameType | None) -> tuple[FrameType | None, list[str]]:
+    """The frame to blame in a stack (innermost first from `top`), and the stack leading there.
+
+    The deepest frame of user code (neither machinery nor an installed library); else the
+    deepest frame that is not machinery (a library called from nowhere we can see); else None.
+    """
+    frames = []
+    while top is not None:
+        frames.append(top)
+        top = top.f_back
+    ours = [f for f in frames if not _machinery(f)]
+    user = [f for f in ours if not _library(f)]
+    chosen = user[0] if user else (ours[0] if ours else None)
+    # The stack a reader wants: their own frames, outermost first, down to the one blamed.
+    shown = [f for f in user if f.f_code.co_filename[:1] not in ("<", "")]
+    if chosen is not None and chosen not in shown:
+        shown.insert(0, chosen)
+    return chosen, [_where(f) for f in reversed(shown)][-_STACK_DEPTH:]
+
+
+@dataclass
+class _Sample:
+    task: asyncio.Task[Any] | None
+    record: Record | None
+    file: str | None
+    line: int
+    function: str
+    stack: list[str]
+    user: bool  # the frame is the user's own code, not a library's
+    top: bool  # ... and the innermost frame of all: the loop is stuck on that very line
+
+
+@dataclass
+class _Clocks:
+    """CPU seconds of the loop thread and of the whole process, at one instant."""
+
+    wall: float
+    loop: float
+    process: float
+
+
+@dataclass
+class Stall:
+    """A stall seen by the watchdog thread, closed on the loop thread."""
+
+    start_ns: int  # wall clock of the last beat before it
+    start_mono: float
+    samples: list[_Sample] = field(default_factory=list)
+    first: _Clocks | None = None
+    last: _Clocks | None = None
+
+    def cpu_shares(self) -> tuple[float, float] | None:
+        """Share of a core the loop thread and the other threads used between the first and
+        the last sample; None with fewer than two samples."""
+        if self.first is None or self.last is None or self.last.wall <= self.first.wall:
+            return None
+        wall = self.last.wall - self.first.wall
+        loop = self.last.loop - self.first.loop
+        others = (self.last.process - self.first.process) - loop
+        return loop / wall, others / wall
+
+    def culprit(self) -> _Sample | None:
+        """The request seen running in most samples, at the line seen most often (a sample
+        can catch the last instant of a stall, after the blocking line); else the line of user
+        code seen most often."""
+        seen = Counter(id(s.record) for s in self.samples if s.record is not None)
+        if seen:
+            most = seen.most_common(1)[0][0]
+            return _most_common_line([s for s in self.samples if id(s.record) == most])
+        return _most_common_line([s for s in self.samples if s.user])
+
+    def starved(self) -> bool:
+        """The loop thread could not run: it waited for the GIL or a core, not on a line of
+        the user's.
+
+        A loop thread busy on the CPU (half a core or more) is blocked by what it runs. One
+        that barely ran while other threads kept a core busy waited for the GIL, unless every
+        sample shows it stuck on a user's line (a blocking call made from user code). And when
+        no sample shows a task or a user frame, nobody's code held it.
+        """
+        shares = self.cpu_shares()
+        if shares is not None:
+            loop, others = shares
+            if loop >= 0.5:
+                return False
+            if others > 0.3 and not all(s.top for s in self.samples):
+                return True
+        return all(s.task is None and not s.user for s in self.samples)
+
+
+class Watchdog:
+    """Watches one loop; start it on the loop's thread."""
+
+    def __init__(self, loop_id: str, *, block_ms: float = 100.0) -> None:
+        if not block_ms > 0:
+            raise ValueError(f"block_ms must be a number above 0, got {block_ms!r}")
+        self.loop_id = loop_id
+        self.block_ms = block_ms
+        #: Heartbeat period: a tenth of the threshold, at most 10 ms (the timing error bound).
+        self.beat = min(block_ms / 10_000, 0.01)
+        #: The request each task serves (request tasks and the tasks they create).
+        self.requests: dict[asyncio.Task[Any], Record] = {}
+        self.stall: Stall | None = None
+        self.stalls = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread_ident = 0
+        self._last_mono = time.monotonic()
+        self._last_ns = time.time_ns()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._handle: asyncio.TimerHandle | None = None
+        self._thread: threading.Thread | None = None
+        self._messages: deque[str] = deque()
+
+    # On the loop thread.
+
+    def start(self) -> None:
+        """Begin the heartbeat and the watching thread; on the loop's own thread."""
+        if self._thread is not None:
+            return
+        loop = self._loop = asyncio.get_running_loop()
+        self._thread_ident = threading.get_ident()
+        self._install_task_factory(loop)
+        self._beat()
+        self._thread = threading.Thread(target=self._watch, name="asgi-lab-watchdog", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the heartbeat and the thread (on the loop thread)."""
+        if self._handle is not None:
+            self._handle.cancel()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(1.0)
+        self._flush_messages()
+
+    def _install_task_factory(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Tasks a request creates (a streaming body in a task group, a gather) serve it too.
+        previous = loop.get_task_factory()
+        requests = self.requests
+
+        def factory(
+            loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+        ) -> asyncio.Future[Any]:
+            if previous is not None:
+                task = previous(loop, coro, **kwargs)
+            else:
+                task = asyncio.Task(coro, loop=loop, **kwargs)
+            if isinstance(task, asyncio.Task):
+                parent = asyncio.current_task(loop)
+                record = requests.get(parent) if parent is not None else None
+                if record is not None:
+                    requests[task] = record
+                    task.add_done_callback(_forget(requests))
+            return task
+
+        loop.set_task_factory(factory)  # type: ignore[arg-type]
+
+    def _beat(self) -> None:
+        if self.stall is not None:
+            self.settle()
+        with self._lock:
+            self._last_mono = time.monotonic()
+            self._last_ns = time.time_ns()
+        loop = self._loop
+        if loop is not None and not self._stop.is_set():
+            self._handle = loop.call_later(self.beat, self._beat)
+
+    def settle(self) -> None:
+        """Close the open stall, if any: the loop is running again. On the loop thread."""
+        with self._lock:
+            stall, self.stall = self.stall, None
+            # The loop is alive: a stall the thread sees from now on is a new one.
+            self._last_mono = time.monotonic()
+            self._last_ns = time.time_ns()
+        if stall is None:
+            return
+        end_ns = time.time_ns()
+        ms = (time.monotonic() - stall.start_mono) * 1000
+        self.stalls += 1
+        self._attribute(stall, end_ns, ms, set(self.requests.values()))
+
+    def _attribute(self, stall: Stall, end_ns: int, ms: float, in_flight: Iterable[Record]) -> None:
+        culprit = stall.culprit()
+        starved = stall.starved()
+        blamed = culprit.record if culprit is not None and not starved else None
+        running = [] if not starved else _running_hops(in_flight)
+        for record in in_flight:
+            if record is blamed and culprit is not None:
+                record.blocks.append(
+                    BlockData(
+                        round(ms, 3),
+                        culprit.file or "?",
+                        culprit.line,
+                        culprit.function,
+                        tuple(culprit.stack),
+                        "blocked",
+                    )
+                )
+                continue
+            overlap = (end_ns - max(stall.start_ns, record.start_ns)) / 1e6
+            if overlap <= 0:
+                continue
+            record.waited_on.append(
+                WaitData(
+                    None if blamed is None else blamed.id,
+                    round(min(overlap, ms), 3),
+                    "starved" if starved else "blocked",
+                    tuple(running),
+                )
+            )
+        message = _describe(self.loop_id, ms, culprit, blamed, starved, running)
+        shares = stall.cpu_shares()
+        if shares is not None:
+            message += f" [cpu: loop thread {shares[0]:.0%}, other threads {shares[1]:.0%}]"
+        self._messages.append(message)
+
+    # On the watchdog thread.
+
+    def _watch(self) -> None:
+        # The CPU clocks at the last wake that found the loop well: a stall's CPU shares are
+        # counted from there, so even a stall sampled once can tell blocked from starved.
+        quiet = self._clocks()
+        loop = self._loop
+        while not self._stop.wait(self.beat):
+            if loop is None or loop.is_closed():
+                break  # the loop is gone (a test's loop, a finished asyncio.run): so are we
+            if not loop.is_running():
+                continue
+            lag_ms = (time.monotonic() - self._last_mono) * 1000
+            if lag_ms >= self.block_ms:
+                self._sample(quiet)
+            else:
+                quiet = self._clocks()
+            self._flush_messages()
+
+    def _sample(self, quiet: _Clocks | None) -> None:
+        loop = self._loop
+        frame = sys._current_frames().get(self._thread_ident)
+        task = asyncio.current_task(loop) if loop is not None else None
+        chosen, stack = culprit_frame(frame)
+        sample = _Sample(
+            task,
+            self.requests.get(task) if task is not None else None,
+            chosen.f_code.co_filename if chosen is not None else None,
+            chosen.f_lineno if chosen is not None else 0,
+            chosen.f_code.co_name if chosen is not None else "?",
+            stack,
+            chosen is not None and not _library(chosen),
+            chosen is not None and chosen is frame,
+        )
+        clocks = self._clocks()
+        with self._lock:
+            if (time.monotonic() - self._last_mono) * 1000 < self.block_ms:
+                return  # the loop came back while we looked
+            if self.stall is None:
+                self.stall = Stall(self._last_ns, self._last_mono, first=quiet or clocks)
+            if len(self.stall.samples) < _MAX_SAMPLES:  # a stall of minutes stays small
+                self.stall.samples.append(sample)
+            self.stall.last = clocks
+
+    def _clocks(self) -> _Clocks | None:
+        try:
+            loop_cpu = time.clock_gettime(time.pthread_getcpuclockid(self._thread_ident))
+        except (OSError, AttributeError):  # not on this platform, or the thread is gone
+            return None
+        return _Clocks(time.monotonic(), loop_cpu, time.process_time())
+
+    def _flush_messages(self) -> None:
+        while self._messages:
+            logger.warning(self._messages.popleft())
+
+
+def _most_common_line(samples: list[_Sample]) -> _Sample | None:
+    """The first sample at the line most samples show."""
+    if not samples:
+        return None
+    lines = Counter((s.file, s.line) for s in samples)
+    top = lines.most_common(1)[0][0]
+    return next(s for s in samples if (s.file, s.line) == top)
+
+
+def _forget(requests: dict[asyncio.Task[Any], Record]) -> Callable[[asyncio.Future[Any]], None]:
+    def done(task: asyncio.Future[Any]) -> None:
+        requests.pop(task, None)  # type: ignore[call-overload]
+
+    return done
+
+
+def _running_hops(records: Iterable[Record]) -> list[str]:
+    """The threadpool calls still running, named `call #tid (request)`."""
+    return [
+        f"{h.call} #{h.thread.native_id} ({r.id})"
+        for r in records
+        for h in r.hops
+        if h.thread is not None and not h.end_ns
+    ]
+
+
+def _describe(
+    loop_id: str,
+    ms: float,
+    culprit: _Sample | None,
+    blamed: Record | None,
+    starved: bool,
+    running: list[str],
+) -> str:
+    if starved:
+        busy = ", ".join(running[:5]) or "no threadpool call of a request"
+        return f"loop {loop_id} starved {ms:.0f} ms (the loop thread could not run; busy: {busy})"
+    who = f"{blamed.method} {blamed.path} ({blamed.id})" if blamed is not None else "no request"
+    where = ""
+    if culprit is not None and culprit.file is not None:
+        where = f" at {culprit.file}:{culprit.line} in {culprit.function}"
+    return f"loop {loop_id} blocked {ms:.0f} ms by {who}{where}"

@@ -1,0 +1,99 @@
+"""What the records of a traced run say, in a few tables: who served what, what was slow, who
+waited for a token, and every stall of a loop with the request and the line that caused it."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from asgi_lab.probe.schema import RecordData
+
+__all__ = ["summary"]
+
+SLOWEST = 8
+
+
+def _short(path: str) -> str:
+    """A file relative to the working directory when it is below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return path
+
+
+def _ms(ns: float) -> str:
+    return f"{ns / 1e6:.1f}"
+
+
+def served(records: Sequence[RecordData]) -> Table:
+    """Requests per worker, loop and handler thread."""
+    table = Table(title="who served the requests", title_justify="left")
+    for column in ("worker", "loop", "handler thread", "requests", "in the pool"):
+        table.add_column(column, justify="right" if column in ("requests",) else "left")
+    counts: Counter[tuple[int, str, str, bool]] = Counter()
+    for r in records:
+        thread = f"#{r.handler.thread.native_id} {r.handler.thread.name}"
+        counts[(r.pid, f"{r.loop.id} ({r.loop.impl})", thread, r.handler.in_threadpool)] += 1
+    for (pid, loop, thread, pool), n in sorted(counts.items()):
+        table.add_row(str(pid), loop, thread, str(n), "yes" if pool else "no (the loop)")
+    return table
+
+
+def slowest(records: Sequence[RecordData]) -> Table:
+    """The paths with the slowest requests, and how long their requests waited for tokens."""
+    table = Table(title="slowest paths", title_justify="left")
+    for column in ("path", "requests", "median ms", "max ms", "max token wait ms"):
+        table.add_column(column, justify="left" if column == "path" else "right")
+    by_path: defaultdict[str, list[RecordData]] = defaultdict(list)
+    for r in records:
+        by_path[f"{r.method} {r.path}"].append(r)
+    ranked = sorted(by_path.items(), key=lambda kv: -max(r.duration_ns for r in kv[1]))
+    for path, group in ranked[:SLOWEST]:
+        durations = [r.duration_ns for r in group]
+        table.add_row(
+            path,
+            str(len(group)),
+            _ms(statistics.median(durations)),
+            _ms(max(durations)),
+            _ms(max(r.threadpool.wait_ns for r in group)),
+        )
+    return table
+
+
+def stalls(records: Sequence[RecordData]) -> RenderableType:
+    """Every loop stall: the culprit request and line, and how many requests waited."""
+    waited: defaultdict[str, int] = defaultdict(int)
+    starved = 0
+    for r in records:
+        for w in r.waited_on:
+            if w.kind == "starved":
+                starved += 1
+            elif w.request is not None:
+                waited[w.request] += 1
+    blocks = [(r, b) for r in records for b in r.blocks]
+    if not blocks and not starved:
+        return Text("no loop stalls past the watchdog's threshold")
+    table = Table(title="loop stalls (the watchdog)", title_justify="left")
+    for column in ("ms", "request", "line", "bystanders"):
+        table.add_column(column, justify="right" if column in ("ms", "bystanders") else "left")
+    for r, b in sorted(blocks, key=lambda rb: -rb[1].ms):
+        where = f"{_short(b.file)}:{b.line} in {b.function}"
+        table.add_row(f"{b.ms:.0f}", f"{r.method} {r.path} ({r.id})", where, str(waited[r.id]))
+    if starved:
+        table.caption = f"{starved} request(s) waited on a starved loop (no request to blame)"
+    return table
+
+
+def summary(records: Sequence[RecordData]) -> RenderableType:
+    """The whole summary of a traced run."""
+    if not records:
+        return Text("no requests were served")
+    pids = sorted({r.pid for r in records})
+    head = Text(f"{len(records)} requests, {len(pids)} worker(s): {', '.join(map(str, pids))}")
+    return Group(head, served(records), slowest(records), stalls(records))

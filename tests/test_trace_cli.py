@@ -1,0 +1,113 @@
+"""`asgi-lab trace` as a user runs it: a FastAPI app the project never served, two workers, a
+log line per request, the blocking line named on both loops, a summary on Ctrl-C/SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from asgi_lab.lab.records import read_records
+from tests.apps import blockers
+
+pytestmark = pytest.mark.server
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def first_line(stream: object, timeout: float = 30) -> str:
+    """The first line a process prints, waited for at most `timeout` seconds."""
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(stream.readline()))  # type: ignore[attr-defined]
+    reader.start()
+    reader.join(timeout)
+    assert got and got[0], "trace printed nothing"
+    return got[0]
+
+
+@pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
+def test_trace_names_the_request_and_the_line_of_a_users_app(loop: str, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "asgi_lab", "trace", "tests.apps.blockers:app"]
+    command += ["--workers", "2", "--port", "0", "--loop", loop, "--block-ms", "50"]
+    command += ["--trace-dir", str(tmp_path)]
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,  # --app-dir defaults to ".", as uvicorn's does
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        url = first_line(process.stdout).rsplit(" on ", 1)[1].strip()
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
+        with httpx.Client(base_url=url, timeout=30) as client:
+            client.get("/ticker", params={"ticks": 1})
+            culprit = client.get("/sleep/blocking")
+            clean = client.get("/sleep/clean")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(15)
+    assert process.returncode == 0, err
+    culprit_id = culprit.headers["x-asgi-lab"].rsplit("request=", 1)[1]
+    # The records: the culprit blamed with its line, nobody else.
+    records = {r.id: r for r in read_records(tmp_path)}
+    [block] = records[culprit_id].blocks
+    line = min(blockers_lines("sleep_blocking"))
+    assert (Path(block.file), block.line) == (Path(blockers.__file__), line)
+    assert [r.id for r in records.values() if r.blocks] == [culprit_id]
+    assert clean.status_code == 200
+    # The terminal: a log line per request, the watchdog's warning, the summary.
+    assert (
+        sum("GET /sleep/" in x and " worker " in x and " loop " in x for x in err.splitlines()) == 2
+    )
+    assert f"by GET /sleep/blocking ({culprit_id}) at {blockers.__file__}:{line}" in err
+    assert "loop stalls" in out and "sleep_blocking" in out and f"({culprit_id})" in out
+
+
+def blockers_lines(function: str) -> set[int]:
+    from tests.test_watchdog import blocking_lines
+
+    return blocking_lines()[function]
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("nosuch:app", 'Could not import module "nosuch".'),
+        ("tests.apps.blockers:nope", 'Attribute "nope" not found in module "tests.apps.blockers".'),
+    ],
+)
+def test_an_app_that_cannot_be_imported_is_named(target: str, message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "asgi_lab", "trace", target, "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().endswith(f"{target} did not start: {message}")
+    assert "Traceback" not in done.stderr
+
+
+def test_an_import_string_without_a_colon_is_refused_before_starting() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "asgi_lab", "trace", "main"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert 'Import string "main" must be in format "<module>:<attribute>".' in done.stderr

@@ -1,0 +1,168 @@
+"""The loop watchdog on real servers: every classic way to block the loop is named (request,
+file and line) beside a clean twin that reports nothing, on asyncio and on uvloop; bystanders
+are told how long they waited and never blamed; a starved loop blames nobody."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from asgi_lab.lab.clients import AsyncClient, Reply
+from asgi_lab.lab.records import read_records
+from asgi_lab.probe.schema import RecordData
+from asgi_lab.serving import ServerOptions, start
+from asgi_lab.settings import Settings
+from tests.apps import blockers
+
+pytestmark = pytest.mark.server
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCE = Path(blockers.__file__)
+
+#: case: (the blocking path, its clean twin, the function whose line blocks)
+CASES = {
+    "time.sleep in async def": ("/sleep/blocking", "/sleep/clean", "sleep_blocking"),
+    "sqlite3 in an async dependency": ("/db/blocking", "/db/clean", "count_on_the_loop"),
+    "a CPU loop in async def": ("/cpu/blocking", "/cpu/clean", "cpu_blocking"),
+    "time.sleep in an async streaming body": ("/stream/blocking", "/stream/clean", "body"),
+    "time.sleep in pure-ASGI middleware": ("/mw/blocking", "/mw/clean", "__call__"),
+    "Lock.acquire on the loop, held by a thread": (
+        "/lock/blocking",
+        "/lock/clean",
+        "lock_blocking",
+    ),
+}
+LOOPS = ["asyncio", "uvloop"]
+
+
+def blocking_lines() -> dict[str, set[int]]:
+    """Each function's lines marked `# BLOCKS` in the app's source."""
+    lines: dict[str, set[int]] = {}
+    function = ""
+    for number, text in enumerate(SOURCE.read_text().splitlines(), 1):
+        found = re.match(r"\s*(?:async )?def (\w+)", text)
+        if found:
+            function = found.group(1)
+        if text.rstrip().endswith("# BLOCKS"):
+            lines.setdefault(function, set()).add(number)
+    return lines
+
+
+@dataclass
+class Run:
+    """One path sent beside a ticking bystander, and the ids of their records."""
+
+    path: str
+    culprit: str = ""
+    bystander: str = ""
+    others: list[str] = field(default_factory=list)
+
+
+async def one_run(client: AsyncClient, path: str) -> Run:
+    run = Run(path)
+    ticker = asyncio.ensure_future(client.get("/ticker?ticks=90"))
+    helpers = []
+    if path.startswith("/lock/"):
+        helpers.append(asyncio.ensure_future(client.get("/lock/hold")))
+    await asyncio.sleep(0.05)  # pacing only: the records say what overlapped
+    reply: Reply = await client.get(path)
+    run.culprit = reply.record_id
+    run.bystander = (await ticker).record_id
+    run.others = [(await h).record_id for h in helpers]
+    return run
+
+
+@pytest.fixture(scope="module", params=LOOPS)
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[str, list[Run], dict[str, RecordData]]:
+    """Every case and its twin on one traced server of this loop; records read after stop."""
+    loop = str(request.param)
+    trace = tmp_path_factory.mktemp(f"trace-{loop}")
+    settings = Settings(app="tests.apps.blockers:app", block_ms=50, trace_dir=str(trace), log="off")
+    options = ServerOptions(
+        "asgi_lab.trace.app:app", factory=True, loop=loop, app_dir=str(ROOT), settings=settings
+    )
+
+    async def traffic(url: str) -> list[Run]:
+        async with AsyncClient(url, timeout=30) as client:
+            await client.get("/ticker?ticks=1")  # warm up: imports, first connection
+            return [
+                await one_run(client, p)
+                for blocking, clean, _ in CASES.values()
+                for p in (blocking, clean)
+            ]
+
+    with start(options) as server:
+        runs = asyncio.run(traffic(server.url))
+    records = {r.id: r for r in read_records(trace)}
+    return loop, runs, records
+
+
+def run_of(runs: list[Run], path: str) -> Run:
+    return next(r for r in runs if r.path == path)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_watchdog_names_the_request_and_the_line(
+    served: tuple[str, list[Run], dict[str, RecordData]], case: str
+) -> None:
+    loop, runs, records = served
+    path, _, function = CASES[case]
+    run = run_of(runs, path)
+    culprit = records[run.culprit]
+    assert culprit.blocks, f"{case} on {loop}: no block reported on {path}"
+    block = culprit.blocks[0]
+    assert Path(block.file) == SOURCE, block
+    assert block.function == function and block.line in blocking_lines()[function], block
+    assert block.ms >= 50 and block.kind == "blocked"
+    # The bystander sat through it, was told for whom, and is not blamed; nor is anyone else.
+    bystander = records[run.bystander]
+    assert not bystander.blocks
+    assert [w.request for w in bystander.waited_on] == [culprit.id], bystander.waited_on
+    assert all(not records[other].blocks for other in run.others)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_clean_twin_reports_nothing(
+    served: tuple[str, list[Run], dict[str, RecordData]], case: str
+) -> None:
+    loop, runs, records = served
+    _, clean, _ = CASES[case]
+    run = run_of(runs, clean)
+    for rid in (run.culprit, run.bystander, *run.others):
+        assert not records[rid].blocks and not records[rid].waited_on, (loop, records[rid])
+
+
+def test_a_starved_loop_blames_nobody(tmp_path: Path) -> None:
+    """Eight CPU-bound `def` endpoints hold the GIL: the loop waits, and no request is blamed."""
+    settings = Settings(
+        app="tests.apps.blockers:app", block_ms=20, trace_dir=str(tmp_path), log="off"
+    )
+    options = ServerOptions(
+        "asgi_lab.trace.app:app", factory=True, app_dir=str(ROOT), settings=settings
+    )
+
+    async def traffic(url: str) -> Reply:
+        async with AsyncClient(url, timeout=30) as client:
+            await client.get("/ticker?ticks=1")
+            burners = [
+                asyncio.ensure_future(client.get("/cpu/clean?seconds=0.6")) for _ in range(8)
+            ]
+            await asyncio.sleep(0.05)  # pacing only
+            ticker = await client.get("/ticker?ticks=100")
+            await asyncio.gather(*burners)
+            return ticker
+
+    with start(options) as server:
+        ticker = asyncio.run(traffic(server.url))
+    records = read_records(tmp_path)
+    assert not [r for r in records if r.blocks], "a starved loop is nobody's block"
+    waits = [w for r in records for w in r.waited_on]
+    assert waits and {w.kind for w in waits} == {"starved"}
+    assert all(w.request is None and w.hops for w in waits)
+    assert next(r for r in records if r.id == ticker.record_id).waited_on

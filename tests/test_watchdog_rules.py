@@ -1,0 +1,59 @@
+"""How the watchdog reads its samples, on hand-made stalls: which line is blamed, and when a
+stall is starvation rather than a block."""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+
+from asgi_lab.probe.watchdog import Stall, _Clocks, _Sample, culprit_frame
+
+
+def sample(record: object, line: int, *, user: bool = True, top: bool = True) -> _Sample:
+    return _Sample(None, record, "app.py" if user else None, line, "f", [], user, top)  # type: ignore[arg-type]
+
+
+def test_the_line_most_samples_show_is_blamed_not_the_last() -> None:
+    request = object()
+    stall = Stall(0, 0.0, [sample(request, 10), sample(request, 10), sample(request, 12)])
+    chosen = stall.culprit()
+    assert chosen is not None and chosen.line == 10
+
+
+def test_the_request_seen_most_is_the_culprit() -> None:
+    a, b = object(), object()
+    stall = Stall(0, 0.0, [sample(a, 1), sample(b, 2), sample(b, 2)])
+    chosen = stall.culprit()
+    assert chosen is not None and chosen.record is b
+
+
+def clocks(wall: float, loop: float, process: float) -> _Clocks:
+    return _Clocks(wall, loop, process)
+
+
+def test_cpu_on_the_loop_thread_is_a_block_whatever_the_frame() -> None:
+    stall = Stall(0, 0.0, [sample(object(), 5, top=False)], clocks(0, 0, 0), clocks(1, 0.9, 1.0))
+    assert not stall.starved()
+
+
+def test_an_idle_loop_thread_while_others_burn_is_starved_unless_stuck_on_a_user_line() -> None:
+    preempted = Stall(
+        0, 0.0, [sample(object(), 5, top=False)], clocks(0, 0, 0), clocks(1, 0.02, 0.9)
+    )
+    assert preempted.starved()
+    sleeping = Stall(0, 0.0, [sample(object(), 5, top=True)], clocks(0, 0, 0), clocks(1, 0.02, 0.9))
+    assert not sleeping.starved()  # time.sleep on a user's line while threads burn: a block
+
+
+def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:
+    stall = Stall(0, 0.0, [_Sample(None, None, None, 0, "?", [], False, False)])
+    assert stall.starved()
+
+
+def test_the_deepest_user_frame_is_chosen_and_library_frames_skipped() -> None:
+    def inner() -> tuple[FrameType | None, list[str]]:
+        return culprit_frame(sys._getframe())
+
+    chosen, stack = inner()
+    assert chosen is not None and chosen.f_code.co_name == "inner"
+    assert stack[-1].endswith("in inner") and all("site-packages" not in s for s in stack)
