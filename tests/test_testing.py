@@ -81,7 +81,7 @@ def test_the_shop_example_as_its_users_run_it(pytester: pytest.Pytester) -> None
             "E * AssertionError: GET /items: def get_db ran on threadpool thread *, async def"
             " read_items on the loop thread (*); expected one thread for both",
             "E * AssertionError: GET /report blocked the loop for * ms at shop.py:* in"
-            " build_report; expected no block over 50 ms",
+            " build_report; expected no block over 50 ms (stack: shop.py:* in build_report <-*",
             "E * AssertionError: GET /report ran on the loop thread (async def report); expected"
             " a threadpool thread",
             "E * AssertionError: * threadpool tokens were held at once (fetch_price x*, on *"

@@ -120,15 +120,32 @@ def _records(target: RecordData | HasRecords | Iterable[RecordData]) -> list[Rec
     return list(target)
 
 
-def _where(block: BlockData) -> str:
-    path = block.file
+def _relative(path: str) -> str:
+    """`path` from the current directory when it lies below it: what a reader's editor opens."""
     try:
         relative = os.path.relpath(path)
-        if not relative.startswith(".."):
-            path = relative
     except ValueError:  # another drive, on Windows
-        pass
-    return f"{path}:{block.line} in {block.function}"
+        return path
+    return path if relative.startswith("..") else relative
+
+
+def _where(block: BlockData) -> str:
+    return f"{_relative(block.file)}:{block.line} in {block.function}"
+
+
+#: Our own frames (the clients' wrappers) are never the reader's code.
+_OURS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def _stack(block: BlockData, depth: int = 3) -> str:
+    """The `depth` frames leading to the blamed line, innermost first (the watchdog lists them
+    outermost first), without ours."""
+    frames = []
+    for frame in reversed(block.stack):
+        path, sep, rest = frame.partition(":")
+        if sep and not path.startswith(_OURS):
+            frames.append(_relative(path) + sep + rest)
+    return " <- ".join(frames[:depth])
 
 
 def loop_blocks(
@@ -154,14 +171,11 @@ def assert_no_loop_block(
             f"{r.method} {r.path} blocked the loop for {b.ms:.0f} ms at {_where(b)}"
             for r, b in found
         ]
+        stack = _stack(found[0][1])
         raise AssertionError(
             "; ".join(lines)
             + f"; expected no block over {max_ms:g} ms"
-            + (
-                f"\n  stack: {' <- '.join(reversed(found[0][1].stack))}"
-                if found[0][1].stack
-                else ""
-            )
+            + (f" (stack: {stack})" if stack else "")
         )
 
 
