@@ -3,12 +3,15 @@ its own thread, the watchdog's findings as events; built on the writer thread, n
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,11 +21,12 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from asgi_lab.probe import BlockData, ProbeMiddleware, Record, WaitData
+from asgi_lab.probe import HEADER, BlockData, HeaderData, ProbeMiddleware, Record, WaitData
 from asgi_lab.probe.otel import OtelSpans, traces_url
 from asgi_lab.types import ASGIApp, Receive, Scope, Send
 from tests.test_probe import fastapi_app
 from tests.test_sinks import records_of
+from tests.test_trace_cli import ROOT, first_line
 
 pytestmark = pytest.mark.anyio
 
@@ -319,3 +323,78 @@ async def test_spans_reach_a_collector_over_otlp_http(
     children = [s for s in spans if s.parent_span_id == request.span_id]
     assert len(children) == len(probe.ring.recent(1)[0].hops) == 3
     assert receiver.resources[0]["service.name"].string_value == "asgi-lab"
+
+
+@pytest.mark.server
+def test_every_worker_of_asgi_lab_trace_exports_every_request(tmp_path: Path) -> None:
+    """`asgi-lab trace app --workers 2 --otlp URL`: each worker's requests arrive as spans at a
+    receiver on loopback, hops as children, the blocking request with its event."""
+    with Receiver() as receiver:
+        command = [sys.executable, "-m", "asgi_lab", "trace", "tests.apps.blockers:app"]
+        command += ["--workers", "2", "--port", "0", "--block-ms", "50", "--otlp", receiver.url]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        try:
+            url = first_line(process.stdout).rsplit(" on ", 1)[1].strip()
+            sent: dict[str, int] = {}  # request id -> pid, from the responses' headers
+            with httpx.Client(base_url=url, timeout=30, headers={"Connection": "close"}) as client:
+                # A new connection each time: the kernel spreads them over both workers.
+                for _ in range(200):
+                    facts = HeaderData.parse(client.get("/mw/clean").headers[HEADER])
+                    sent[facts.request] = facts.pid
+                    if len(set(sent.values())) == 2:
+                        break
+                for path in ("/cpu/clean?seconds=0.01", "/sleep/blocking"):
+                    facts = HeaderData.parse(client.get(path).headers[HEADER])
+                    sent[facts.request] = facts.pid
+                    if path.startswith("/sleep"):
+                        culprit = facts.request
+            process.send_signal(signal.SIGTERM)  # lifespan shutdown flushes every exporter
+            _, err = process.communicate(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(15)
+        assert process.returncode == 0, err
+        assert len(set(sent.values())) == 2, "the kernel gave every connection to one worker"
+
+        def ids(spans: list[Any]) -> set[str]:
+            return {attributes_of(s).get("asgi_lab.request.id", "") for s in spans}
+
+        spans = receiver.wait_for(lambda s: set(sent) <= ids(s), timeout=30)
+    requests = {
+        attributes_of(s)["asgi_lab.request.id"]: s for s in spans if s.parent_span_id == b""
+    }
+    assert set(requests) == set(sent)
+    for request, pid in sent.items():
+        assert attributes_of(requests[request])["process.pid"] == pid
+    resource_pids = {r["process.pid"].int_value for r in receiver.resources}
+    assert resource_pids == set(sent.values())
+    cpu = next(s for s in requests.values() if s.name == "GET /cpu/clean")
+    children = [s for s in spans if s.parent_span_id == cpu.span_id]
+    [hop] = [s for s in children if attributes_of(s)["asgi_lab.hop.endpoint"]]
+    assert attributes_of(hop)["thread.id"] == attributes_of(cpu)["thread.id"]
+    assert attributes_of(hop)["thread.id"] != attributes_of(cpu)["asgi_lab.loop.thread.id"]
+    [blocked] = [e for e in requests[culprit].events if e.name == "asgi_lab.loop_blocked"]
+    assert {a.key: a.value for a in blocked.attributes}["code.function"].string_value == (
+        "sleep_blocking"
+    )
+
+
+def test_trace_refuses_an_otlp_url_it_cannot_send_to(capsys: pytest.CaptureFixture[str]) -> None:
+    from asgi_lab.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["trace", "tests.apps.blockers:app", "--otlp", "collector:4318"])
+    assert exited.value.code == 2
+    assert (
+        "argument --otlp: expected an http:// or https:// URL, got 'collector:4318'"
+        in capsys.readouterr().err
+    )

@@ -45,13 +45,14 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.trace import Tracer
 
-__all__ = ["INSTALL", "OtelSpans", "parent_finder", "traces_url"]
+__all__ = ["INSTALL", "OtelSpans", "parent_finder", "require", "traces_url"]
 
 #: What to install when OpenTelemetry is missing.
 INSTALL = 'pip install "asgi-lab[otel]"'
 
 
-def _require(what: str) -> None:
+def require(what: str) -> None:
+    """Raise an ImportError saying what to install when OpenTelemetry is missing."""
     try:
         import opentelemetry.sdk.trace  # noqa: F401
     except ImportError:
@@ -67,7 +68,7 @@ def traces_url(endpoint: str) -> str:
 def parent_finder() -> Callable[[Scope], Context | None]:
     """A function the probe calls on the loop for each request: the context our span will be a
     child of, or None for a root span."""
-    _require("ProbeMiddleware(otel=...)")
+    require("ProbeMiddleware(otel=...)")
     from opentelemetry import context, propagate, trace
 
     get_current = context.get_current
@@ -112,7 +113,7 @@ class OtelSpans:
         return f"OpenTelemetry spans to {where}"
 
     def open(self) -> None:
-        _require("OtelSpans")
+        require("OtelSpans")
         from opentelemetry import trace
 
         provider: Any = self.tracer_provider
