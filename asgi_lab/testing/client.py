@@ -156,8 +156,12 @@ async def ProbeClient(
     """
     probed = Probed(app, block_ms=block_ms)
     httpx_kwargs.setdefault("base_url", "http://testserver")
-    async with Lifespan(probed.app, timeout=lifespan_timeout) as state:
-        transport = httpx.ASGITransport(app=_with_state(probed.app, state))
-        async with ProbedClient(transport=transport, **httpx_kwargs) as client:
-            client.probed = probed
-            yield client
+    try:
+        async with Lifespan(probed.app, timeout=lifespan_timeout) as state:
+            transport = httpx.ASGITransport(app=_with_state(probed.app, state))
+            async with ProbedClient(transport=transport, **httpx_kwargs) as client:
+                client.probed = probed
+                yield client
+    finally:
+        # Lifespan shutdown did this already, unless the app does not speak lifespan.
+        await probed.probe.aclose()
