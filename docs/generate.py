@@ -22,6 +22,7 @@ import re
 import shlex
 import subprocess
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -53,17 +54,20 @@ def include(spec: str) -> str:
     lines = source.splitlines()
     if where.startswith(":"):
         name = where[1:]
-        tree = ast.parse(source)
-        for node in tree.body:
-            if name in names_of(node):
-                first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
-                # The comment lines right above belong to it.
-                while first > 1 and lines[first - 2].lstrip().startswith("#"):
-                    first -= 1
-                lines = lines[first - 1 : node.end_lineno]
-                break
-        else:
-            raise LookupError(f"{path} has no top-level {name!r}")
+        body: list[ast.stmt] = ast.parse(source).body
+        found: ast.stmt | None = None
+        for part in name.split("."):  # "Class.method" looks inside the class
+            found = next((node for node in body if part in names_of(node)), None)
+            if found is None:
+                raise LookupError(f"{path} has no top-level {name!r}")
+            body = getattr(found, "body", [])
+        if found is None:
+            raise LookupError(f"{path}: nothing named {name!r}")
+        first = min([found.lineno, *(d.lineno for d in getattr(found, "decorator_list", []))])
+        # The comment lines right above belong to it.
+        while first > 1 and lines[first - 2].lstrip().startswith("#"):
+            first -= 1
+        lines = textwrap.dedent("\n".join(lines[first - 1 : found.end_lineno])).splitlines()
     elif where:
         start, _, end = where.partition("-")
         lines = lines[int(start) - 1 : int(end or start)]
