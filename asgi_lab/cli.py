@@ -117,6 +117,16 @@ def trace(args: argparse.Namespace) -> int:
     settings = settings_from(args).replace(app=args.app, app_factory=args.factory)
     if args.block_ms is not None:
         settings = settings.replace(block_ms=args.block_ms)
+    if args.otlp is not None:
+        # Checked here, not in each worker: a missing extra should not be N failed startups.
+        from asgi_lab.probe.otel import require
+
+        try:
+            require("--otlp")
+        except ImportError as exc:
+            print(f"asgi-lab trace: {exc}", file=sys.stderr)
+            return 2
+        settings = settings.replace(otlp=args.otlp)
     options = ServerOptions(
         app=args.app,
         workers=args.workers,
@@ -128,6 +138,14 @@ def trace(args: argparse.Namespace) -> int:
         settings=settings,
     )
     return run(options, keep=args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
+
+
+def otlp_url(text: str) -> str:
+    """An argparse type: a collector's URL, as $ASGI_LAB_OTLP takes it."""
+    try:
+        return str(Settings().replace(otlp=text).otlp)
+    except SettingError as exc:
+        raise argparse.ArgumentTypeError(f"expected {exc.expected}, got {text!r}") from None
 
 
 def import_string(text: str) -> str:
@@ -240,6 +258,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=block_ms,
         default=None,
         help="report a loop stalled this long (default 100; 0: no watchdog)",
+    )
+    p.add_argument(
+        "--otlp",
+        type=otlp_url,
+        metavar="URL",
+        help="every worker exports spans over OTLP/HTTP to this collector (http://host:4318)",
     )
     add_export_options(p)
     p.set_defaults(run=trace)

@@ -66,6 +66,13 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _url(raw: str) -> str:
+    scheme, sep, rest = raw.partition("://")
+    if scheme not in ("http", "https") or not sep or not rest or rest.startswith("/"):
+        raise ValueError(raw)
+    return raw
+
+
 def _import_string(raw: str) -> str:
     module, sep, attribute = raw.partition(":")
     if not (sep and module and attribute):
@@ -117,6 +124,8 @@ class Settings:
     db: str | None = None
     #: ASGI_LAB_DB_POOL: connections in the lab database app's shared pool.
     db_pool: int = 4
+    #: ASGI_LAB_OTLP: an OTLP/HTTP collector (`http://host:4318`) every probe sends spans to.
+    otlp: str | None = None
 
     @property
     def max_ms(self) -> int:
@@ -183,6 +192,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "loops_per_ms": _number(1, 1e9, whole=False),
     "db": (_text, "a file path"),
     "db_pool": _number(1, 1000, whole=True),
+    "otlp": (_url, "an http:// or https:// URL"),
 }
 
 _current: Settings | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -13,6 +14,22 @@ from asgi_lab import settings
 from asgi_lab.probe.schema import HEADER, HeaderData
 from asgi_lab.serving import Server, ServerOptions, start
 from asgi_lab.types import ASGIApp, Message
+
+#: The pytest plugin every asgi-lab install registers (pyproject's `pytest11` entry point).
+PLUGIN = "asgi_lab.testing.plugin"
+
+
+def plugin_installed() -> bool:
+    """Whether pytest loads our plugin by itself: not in an editable install made before the
+    entry point existed (pip writes entry points at install time)."""
+    return any(ep.value == PLUGIN for ep in importlib.metadata.entry_points(group="pytest11"))
+
+
+#: `-p` arguments that load the plugin in a pytester run when the install does not.
+PLUGIN_ARGS = () if plugin_installed() else ("-p", PLUGIN)
+
+# pytester runs user test files as users do; the plugin by hand only where the install lacks it.
+pytest_plugins = ["pytester", *(() if plugin_installed() else (PLUGIN,))]
 
 #: The layers every shared identity test runs against; a layer joins when its module exists.
 LAYERS = ["raw", "routes", "api"]

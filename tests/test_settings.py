@@ -68,6 +68,14 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
         ["on", "LINE", "yes"],
         [("off", "off"), ("line", "line"), ("json", "json")],
     ),
+    "ASGI_LAB_OTLP": (
+        "an http:// or https:// URL",
+        ["collector:4318", "grpc://127.0.0.1:4317", "http://", "http:///v1/traces", "ftp://x"],
+        [
+            ("http://127.0.0.1:4318", "http://127.0.0.1:4318"),
+            ("https://otel.example", "https://otel.example"),
+        ],
+    ),
 }
 
 BAD = [(variable, bad) for variable, (_, bads, _) in TABLE.items() for bad in bads]
@@ -120,6 +128,7 @@ def test_as_env_round_trips_through_from_env() -> None:
         db_pool=2,
         trace_max_bytes=1024,
         log="json",
+        otlp="http://127.0.0.1:4318",
         block_ms=20.0,
         app="main:app",
         app_factory=True,

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 import anyio.to_thread
@@ -69,6 +70,7 @@ class ProbeMiddleware:
         log: bool | str = False,
         watchdog: bool | float = False,
         writer_interval: float = 0.05,
+        otel: bool | Sink = False,
     ) -> None:
         """Wrap `app`.
 
@@ -79,6 +81,10 @@ class ProbeMiddleware:
         the loop (`True`: past $ASGI_LAB_BLOCK_MS, 100 ms by default; a number: past that many
         ms); $ASGI_LAB_BLOCK_MS, when set, wins, and 0 turns it off. All are read when the app
         starts, not here.
+
+        `otel=True` exports each record as OpenTelemetry spans (see `otel.py`): over OTLP/HTTP
+        to $ASGI_LAB_OTLP when that is set (which turns the export on by itself), else to the
+        global tracer provider; or pass the sink to use, such as `OtelSpans(tracer_provider=..)`.
         """
         self.app = app
         self.headers = headers
@@ -89,6 +95,9 @@ class ProbeMiddleware:
         self._watchdog = watchdog
         self.block_ms: float = 0.0  # the watchdog's threshold once started; 0 when off
         self._writer_interval = writer_interval
+        self._otel = otel
+        # Reads a request's tracing parent on arrival, once spans are wanted (see otel.py).
+        self._parent: Callable[[Scope], object] | None = None
         self._started = False
         # The hook this probe last saw in place; a request finding another installs again.
         self._hook: object = None
@@ -115,6 +124,14 @@ class ProbeMiddleware:
             sinks.append(JsonLines(trace, max_bytes=current.trace_max_bytes))
         if log != "off":
             sinks.append(LogLines(log))
+        if self._otel is not False or current.otlp:
+            from asgi_lab.probe import otel
+
+            self._parent = otel.parent_finder()
+            use = self._otel
+            sinks.append(
+                use if not isinstance(use, bool) else otel.OtelSpans(endpoint=current.otlp)
+            )
         if sinks:
             self.writer = RecordWriter(sinks, interval=self._writer_interval)
         chosen = self._watchdog
@@ -157,6 +174,8 @@ class ProbeMiddleware:
             loop, watch = self._meet(running)
         self._sequence += 1
         record = Record(self._sequence, scope, loop, self._in_flight)
+        if self._parent is not None:
+            record.parent = self._parent(scope)
         scope[SCOPE_KEY] = self
         headers = self.headers
 

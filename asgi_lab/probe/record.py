@@ -108,6 +108,7 @@ class Record:
         "_started",
         "blocks",
         "waited_on",
+        "parent",
     )
 
     def __init__(self, seq: int, scope: Scope, loop: LoopInfo, in_flight: int) -> None:
@@ -140,6 +141,8 @@ class Record:
         self.waited_on: list[WaitData] = []
         # Held only while the request runs, to see which threadpool call is the endpoint.
         self.scope: Scope | None = scope
+        # The caller's tracing context (OpenTelemetry's), read on arrival when spans are wanted.
+        self.parent: object = None
 
     def finish(self) -> None:
         """The request is over: stamp the end, settle the handler thread, drop the scope."""

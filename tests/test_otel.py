@@ -1,0 +1,400 @@
+"""OpenTelemetry export: each record a span with where it ran, each hop a child span timed by
+its own thread, the watchdog's findings as events; built on the writer thread, never the loop."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from asgi_lab.probe import HEADER, BlockData, HeaderData, ProbeMiddleware, Record, WaitData
+from asgi_lab.probe.otel import OtelSpans, traces_url
+from asgi_lab.types import ASGIApp, Receive, Scope, Send
+from tests.test_probe import fastapi_app
+from tests.test_sinks import records_of
+from tests.test_trace_cli import ROOT, first_line
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def exporter() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    yield provider, spans
+    provider.shutdown()
+
+
+async def serve(
+    app: ASGIApp, provider: TracerProvider, *paths: str, **headers: str
+) -> list[Record]:
+    """`paths` requested through a probe exporting to `provider`; its records once exported."""
+    probe = ProbeMiddleware(app, trace=None, otel=OtelSpans(tracer_provider=provider))
+    transport = httpx.ASGITransport(app=probe)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lab") as client:
+        for path in paths:
+            assert (await client.get(path, headers=headers)).status_code == 200
+    await probe.aclose()  # the writer thread has exported every span when this returns
+    return list(probe.ring)
+
+
+def by_name(spans: tuple[ReadableSpan, ...]) -> dict[str, ReadableSpan]:
+    named = {span.name: span for span in spans}
+    assert len(named) == len(spans), [s.name for s in spans]
+    return named
+
+
+async def test_a_request_is_a_server_span_with_where_it_ran(exporter: Any) -> None:
+    provider, spans = exporter
+    [record] = await serve(fastapi_app(), provider, "/sync")
+    data = record.data()
+    named = by_name(spans.get_finished_spans())
+    calls = [hop.call for hop in data.hops]
+    assert "_run_sync_endpoint" in calls and "fastapi_app.<locals>.sync_dependency" in calls
+    assert set(named) == {"GET /sync", *calls}
+    span = named["GET /sync"]
+    assert span.kind is SpanKind.SERVER and span.parent is None
+    assert (span.start_time, span.end_time) == (data.start_ns, data.end_ns)
+    assert dict(span.attributes or {}) == {
+        "http.request.method": "GET",
+        "url.path": "/sync",
+        "http.response.status_code": 200,
+        "asgi_lab.request.id": data.id,
+        "process.pid": os.getpid(),
+        "thread.id": data.handler.thread.native_id,
+        "thread.name": data.handler.thread.name,
+        "asgi_lab.handler.in_threadpool": True,
+        "asgi_lab.loop.id": data.loop.id,
+        "asgi_lab.loop.impl": data.loop.impl,
+        "asgi_lab.loop.thread.id": threading.get_native_id(),
+        "asgi_lab.in_flight": 0,
+        "asgi_lab.threadpool.total": int(data.threadpool.total),
+        "asgi_lab.threadpool.borrowed": data.threadpool.borrowed,
+        "asgi_lab.threadpool.waiting": data.threadpool.waiting,
+        "asgi_lab.token_wait_ms": data.threadpool.wait_ns / 1e6,
+    }
+
+
+async def test_each_hop_is_a_child_span_timed_on_its_own_thread(exporter: Any) -> None:
+    provider, spans = exporter
+    [record] = await serve(fastapi_app(), provider, "/sync")
+    named = by_name(spans.get_finished_spans())
+    parent = named["GET /sync"].context
+    assert parent is not None
+    for hop in record.data().hops:
+        child = named[hop.call]
+        assert child.parent is not None and child.parent.span_id == parent.span_id
+        assert child.context is not None and child.context.trace_id == parent.trace_id
+        assert (child.start_time, child.end_time) == (hop.start_ns, hop.end_ns)
+        assert hop.thread is not None
+        attributes = dict(child.attributes or {})
+        assert attributes["thread.id"] == hop.thread.native_id != threading.get_native_id()
+        assert attributes["thread.name"] == hop.thread.name
+        assert attributes["asgi_lab.hop.endpoint"] is (hop.call == "_run_sync_endpoint")
+        assert attributes["asgi_lab.hop.queued_ms"] == hop.queued_ns / 1e6
+
+
+async def test_an_async_endpoint_runs_on_the_loop_thread_in_its_span(exporter: Any) -> None:
+    provider, spans = exporter
+    await serve(fastapi_app(), provider, "/async")
+    named = by_name(spans.get_finished_spans())
+    attributes = dict(named["GET /async"].attributes or {})
+    assert attributes["thread.id"] == attributes["asgi_lab.loop.thread.id"]
+    assert attributes["asgi_lab.handler.in_threadpool"] is False
+    # Its sync dependency still went to a thread: one child span, on another thread.
+    assert (
+        dict(named["fastapi_app.<locals>.sync_dependency"].attributes or {})["thread.id"]
+        != attributes["thread.id"]
+    )
+
+
+async def test_a_span_already_open_around_the_probe_is_the_parent(exporter: Any) -> None:
+    """What the OpenTelemetry ASGI middleware does: a span current while the app runs."""
+    provider, spans = exporter
+    tracer = provider.get_tracer("outer")
+    inner = fastapi_app()
+
+    async def instrumented(scope: Scope, receive: Receive, send: Send) -> None:
+        with tracer.start_as_current_span("outer", kind=SpanKind.SERVER):
+            await probe(scope, receive, send)
+
+    probe = ProbeMiddleware(inner, trace=None, otel=OtelSpans(tracer_provider=provider))
+    transport = httpx.ASGITransport(app=instrumented)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lab") as client:
+        await client.get("/async")
+    await probe.aclose()
+    named = by_name(spans.get_finished_spans())
+    outer, ours = named["outer"], named["GET /async"]
+    assert ours.kind is SpanKind.INTERNAL
+    assert ours.parent is not None and outer.context is not None
+    assert ours.parent.span_id == outer.context.span_id and not ours.parent.is_remote
+
+
+async def test_a_traceparent_header_is_the_remote_parent(exporter: Any) -> None:
+    provider, spans = exporter
+    trace_id, span_id = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+    await serve(fastapi_app(), provider, "/async", traceparent=f"00-{trace_id}-{span_id}-01")
+    span = by_name(spans.get_finished_spans())["GET /async"]
+    assert span.kind is SpanKind.SERVER and span.parent is not None and span.parent.is_remote
+    assert (span.parent.trace_id, span.parent.span_id) == (int(trace_id, 16), int(span_id, 16))
+
+
+async def test_blocks_and_waits_are_events_with_the_culprit_line(exporter: Any) -> None:
+    provider, spans = exporter
+    culprit, bystander = await records_of(fastapi_app(), ["/async", "/async"])
+    culprit.blocks.append(
+        BlockData(120.0, "/srv/app.py", 31, "report", ("a.py:1 in f",), "blocked")
+    )
+    bystander.waited_on.append(WaitData(culprit.id, 118.5, "blocked"))
+    sink = OtelSpans(tracer_provider=provider)
+    sink.open()
+    sink.write([culprit, bystander], 0)
+    sink.close()
+    culprit_span, bystander_span = [s for s in spans.get_finished_spans() if s.name == "GET /async"]
+    [blocked] = culprit_span.events
+    assert blocked.name == "asgi_lab.loop_blocked"
+    assert dict(blocked.attributes or {}) == {
+        "code.filepath": "/srv/app.py",
+        "code.lineno": 31,
+        "code.function": "report",
+        "code.stacktrace": "a.py:1 in f",
+        "asgi_lab.block.ms": 120.0,
+    }
+    [waited] = bystander_span.events
+    assert waited.name == "asgi_lab.waited_on"
+    assert dict(waited.attributes or {}) == {
+        "asgi_lab.wait.kind": "blocked",
+        "asgi_lab.wait.ms": 118.5,
+        "asgi_lab.wait.request": culprit.id,
+    }
+
+
+def test_spans_are_built_on_the_writer_thread_not_the_loop() -> None:
+    built: list[str] = []
+
+    class Watching(OtelSpans):
+        def span(self, record: Record) -> None:
+            built.append(threading.current_thread().name)
+            super().span(record)
+
+    import anyio
+
+    async def main() -> None:
+        probe = ProbeMiddleware(
+            fastapi_app(), trace=None, otel=Watching(tracer_provider=TracerProvider())
+        )
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=probe), base_url="http://x"
+        ) as c:
+            await c.get("/async")
+        await probe.aclose()
+
+    anyio.run(main)
+    assert built == ["asgi-lab-writer"]
+
+
+def test_traces_url_adds_the_otlp_path_once() -> None:
+    assert traces_url("http://127.0.0.1:4318") == "http://127.0.0.1:4318/v1/traces"
+    assert traces_url("http://c:4318/") == "http://c:4318/v1/traces"
+    assert traces_url("http://c:4318/v1/traces") == "http://c:4318/v1/traces"
+
+
+def test_the_probe_works_without_opentelemetry() -> None:
+    """Without the otel extra the probe imports and serves; spans say what to install."""
+    code = (
+        "import sys\n"
+        "sys.modules['opentelemetry'] = None  # as if the extra were not installed\n"
+        "import asgi_lab.probe, asgi_lab.probe.otel, asgi_lab.testing.plugin\n"
+        "from asgi_lab.probe import ProbeMiddleware\n"
+        "ProbeMiddleware(None, trace=None).start()\n"
+        "try: ProbeMiddleware(None, trace=None, otel=True).start()\n"
+        "except ImportError as exc: print(exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == (
+        'ProbeMiddleware(otel=...) needs OpenTelemetry: pip install "asgi-lab[otel]"'
+    )
+
+
+class Receiver:
+    """A tiny OTLP/HTTP receiver on loopback: POST /v1/traces, protobuf, spans kept in order."""
+
+    def __init__(self) -> None:
+        self.spans: list[Any] = []  # opentelemetry.proto Span messages, with their resource
+        self.resources: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.path != "/v1/traces":
+                    self.send_error(404)
+                    return
+                receiver.take(body)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def take(self, body: bytes) -> None:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        request = ExportTraceServiceRequest.FromString(body)
+        with self._arrived:
+            for resource_spans in request.resource_spans:
+                resource = {a.key: a.value for a in resource_spans.resource.attributes}
+                for scope_spans in resource_spans.scope_spans:
+                    for span in scope_spans.spans:
+                        self.spans.append(span)
+                        self.resources.append(resource)
+            self._arrived.notify_all()
+
+    def wait_for(self, predicate: Callable[[list[Any]], bool], timeout: float) -> list[Any]:
+        """The spans so far, once `predicate` holds for them; AssertionError after `timeout`."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: predicate(self.spans), timeout):
+                raise AssertionError(f"after {timeout} s the receiver had {len(self.spans)} spans")
+            return list(self.spans)
+
+    def __enter__(self) -> Receiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(10)
+
+
+def attributes_of(span: Any) -> dict[str, Any]:
+    """A protobuf span's attributes as plain values."""
+    out: dict[str, Any] = {}
+    for attribute in span.attributes:
+        value = attribute.value
+        out[attribute.key] = getattr(value, value.WhichOneof("value"))
+    return out
+
+
+@pytest.mark.parametrize("how", ["sink", "setting"])
+async def test_spans_reach_a_collector_over_otlp_http(
+    how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Receiver() as receiver:
+        if how == "sink":
+            probe = ProbeMiddleware(
+                fastapi_app(), trace=None, otel=OtelSpans(endpoint=receiver.url)
+            )
+        else:  # what every worker of `asgi-lab trace --otlp URL` does
+            monkeypatch.setenv("ASGI_LAB_OTLP", receiver.url)
+            probe = ProbeMiddleware(fastapi_app(), trace=None)
+        transport = httpx.ASGITransport(app=probe)
+        async with httpx.AsyncClient(transport=transport, base_url="http://lab") as client:
+            await client.get("/sync")
+        await probe.aclose()  # shuts our provider down, which flushes its batch
+        spans = receiver.wait_for(lambda s: len(s) >= 4, timeout=10)
+    [request] = [s for s in spans if s.name == "GET /sync"]
+    assert attributes_of(request)["process.pid"] == os.getpid()
+    children = [s for s in spans if s.parent_span_id == request.span_id]
+    assert len(children) == len(probe.ring.recent(1)[0].hops) == 3
+    assert receiver.resources[0]["service.name"].string_value == "asgi-lab"
+
+
+@pytest.mark.server
+def test_every_worker_of_asgi_lab_trace_exports_every_request(tmp_path: Path) -> None:
+    """`asgi-lab trace app --workers 2 --otlp URL`: each worker's requests arrive as spans at a
+    receiver on loopback, hops as children, the blocking request with its event."""
+    with Receiver() as receiver:
+        command = [sys.executable, "-m", "asgi_lab", "trace", "tests.apps.blockers:app"]
+        command += ["--workers", "2", "--port", "0", "--block-ms", "50", "--otlp", receiver.url]
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        assert process.stdout is not None
+        try:
+            url = first_line(process.stdout).rsplit(" on ", 1)[1].strip()
+            sent: dict[str, int] = {}  # request id -> pid, from the responses' headers
+            with httpx.Client(base_url=url, timeout=30, headers={"Connection": "close"}) as client:
+                # A new connection each time: the kernel spreads them over both workers.
+                for _ in range(200):
+                    facts = HeaderData.parse(client.get("/mw/clean").headers[HEADER])
+                    sent[facts.request] = facts.pid
+                    if len(set(sent.values())) == 2:
+                        break
+                for path in ("/cpu/clean?seconds=0.01", "/sleep/blocking"):
+                    facts = HeaderData.parse(client.get(path).headers[HEADER])
+                    sent[facts.request] = facts.pid
+                    if path.startswith("/sleep"):
+                        culprit = facts.request
+            process.send_signal(signal.SIGTERM)  # lifespan shutdown flushes every exporter
+            _, err = process.communicate(timeout=30)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(15)
+        assert process.returncode == 0, err
+        assert len(set(sent.values())) == 2, "the kernel gave every connection to one worker"
+
+        def ids(spans: list[Any]) -> set[str]:
+            return {attributes_of(s).get("asgi_lab.request.id", "") for s in spans}
+
+        spans = receiver.wait_for(lambda s: set(sent) <= ids(s), timeout=30)
+    requests = {
+        attributes_of(s)["asgi_lab.request.id"]: s for s in spans if s.parent_span_id == b""
+    }
+    assert set(requests) == set(sent)
+    for request, pid in sent.items():
+        assert attributes_of(requests[request])["process.pid"] == pid
+    resource_pids = {r["process.pid"].int_value for r in receiver.resources}
+    assert resource_pids == set(sent.values())
+    cpu = next(s for s in requests.values() if s.name == "GET /cpu/clean")
+    children = [s for s in spans if s.parent_span_id == cpu.span_id]
+    [hop] = [s for s in children if attributes_of(s)["asgi_lab.hop.endpoint"]]
+    assert attributes_of(hop)["thread.id"] == attributes_of(cpu)["thread.id"]
+    assert attributes_of(hop)["thread.id"] != attributes_of(cpu)["asgi_lab.loop.thread.id"]
+    [blocked] = [e for e in requests[culprit].events if e.name == "asgi_lab.loop_blocked"]
+    assert {a.key: a.value for a in blocked.attributes}["code.function"].string_value == (
+        "sleep_blocking"
+    )
+
+
+def test_trace_refuses_an_otlp_url_it_cannot_send_to(capsys: pytest.CaptureFixture[str]) -> None:
+    from asgi_lab.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["trace", "tests.apps.blockers:app", "--otlp", "collector:4318"])
+    assert exited.value.code == 2
+    assert (
+        "argument --otlp: expected an http:// or https:// URL, got 'collector:4318'"
+        in capsys.readouterr().err
+    )
