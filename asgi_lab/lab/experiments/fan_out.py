@@ -181,7 +181,7 @@ async def _awaited(call: Awaitable[str]) -> str:
     "gather-vs-as-completed",
     title="result order vs completion order: gather, as_completed, wait, TaskGroup",
     chapter="10-clients-and-fan-out",
-    tiny_scale=0.4,
+    tiny_scale=0.8,
 )
 def gather_vs_as_completed(ctx: Context) -> None:
     unit = ctx.seconds(UNIT)
