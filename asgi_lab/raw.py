@@ -143,14 +143,24 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
             return
 
 
+async def websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    """No WebSocket endpoint: close before accepting, which uvicorn answers with a 403, as
+    Starlette does for a path no WebSocket route matches."""
+    await send({"type": "websocket.close", "code": 1000, "reason": ""})
+
+
 async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The ASGI callable: one function, two kinds of scope."""
+    """The ASGI callable: one function, three kinds of scope."""
     if scope["type"] == "http":
         await http(scope, receive, send)
     elif scope["type"] == "lifespan":
         await lifespan(scope, receive, send)
+    elif scope["type"] == "websocket":
+        await websocket(scope, receive, send)
     else:
-        raise RuntimeError(f"raw_app serves 'http' and 'lifespan' scopes, not {scope['type']!r}")
+        raise RuntimeError(
+            f"raw_app serves 'http', 'websocket' and 'lifespan' scopes, not {scope['type']!r}"
+        )
 
 
 #: What `uvicorn asgi_lab.raw:app` serves: the raw callable with the probe around it.
