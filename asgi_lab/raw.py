@@ -103,16 +103,41 @@ ROUTES: dict[str, dict[str, Handler]] = {
 }
 
 
+async def redirect_slash(scope: Scope, send: Send, path: str) -> None:
+    """307 to the same URL with its trailing slash added or removed, as Starlette redirects."""
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    if host is None:
+        server_host, port = scope.get("server") or ("localhost", 80)
+        host = f"{server_host}:{port}".encode()
+    query = scope["query_string"]
+    location = b"%s://%s%s%s" % (
+        scope["scheme"].encode(),
+        host,
+        path.encode(),
+        b"?" + query if query else b"",
+    )
+    await send_bytes(send, 307, b"", ((b"location", location),))
+
+
 async def http(scope: Scope, receive: Receive, send: Send) -> None:
-    """Route one request: 404 for an unknown path, 405 with `allow` for a wrong method."""
-    methods = ROUTES.get(scope["path"])
+    """Route one request: 404 for an unknown path, 307 to its twin when only a trailing slash
+    differs, 405 with `allow` for a wrong method; HEAD runs GET (the server drops the body)."""
+    path = scope["path"]
+    methods = ROUTES.get(path)
     if methods is None:
-        await send_json(send, 404, {"detail": "Not Found"})
+        twin = path[:-1] if path.endswith("/") else path + "/"
+        if path != "/" and twin in ROUTES:
+            await redirect_slash(scope, send, twin)
+        else:
+            await send_json(send, 404, {"detail": "Not Found"})
         return
-    handler = methods.get(scope["method"])
+    method = scope["method"]
+    handler = methods.get("GET" if method == "HEAD" else method)
     if handler is None:
-        allow = ", ".join(methods).encode()
-        await send_json(send, 405, {"detail": "Method Not Allowed"}, ((b"allow", allow),))
+        allow = ", ".join(
+            m for name in methods for m in (("GET", "HEAD") if name == "GET" else (name,))
+        )
+        await send_json(send, 405, {"detail": "Method Not Allowed"}, ((b"allow", allow.encode()),))
         return
     # As Starlette does, name the endpoint in the scope: the probe uses it to tell which
     # threadpool call, if any, was the handler.
