@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 from starlette.responses import JSONResponse, Response
 
 from asgi_lab import catalogue, inputs, redact, settings
+from asgi_lab.caps import Overloaded
 from asgi_lab.framework import Depends, FastAPI, HTTPException, Query, Request
 from asgi_lab.framework.errors import RequestValidationError
 from asgi_lab.inputs import BadInput, BodyTooLarge
@@ -48,7 +49,9 @@ Milliseconds = Annotated[int, Depends(capped_ms)]
 
 
 async def bad_input(request: Request, exc: Exception) -> JSONResponse:
-    """The catalogue's 422 and 413, in the shape FastAPI gives its own."""
+    """The catalogue's 422, 413 and 503, in the shape FastAPI gives its own."""
+    if isinstance(exc, Overloaded):
+        return JSONResponse(exc.detail(), status_code=503, headers=exc.headers())
     if isinstance(exc, BodyTooLarge):
         return JSONResponse(exc.detail(), status_code=413)
     if not isinstance(exc, BadInput):
@@ -69,6 +72,7 @@ api = FastAPI(
     exception_handlers={
         BadInput: bad_input,
         BodyTooLarge: bad_input,
+        Overloaded: bad_input,
         RequestValidationError: invalid_request,
     },
 )

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import anyio.to_thread
 
 from asgi_lab import catalogue, inputs, redact, settings
+from asgi_lab.caps import Overloaded
 from asgi_lab.inputs import BadInput, BodyTooLarge
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
 from asgi_lab.send import send_bytes, send_json
@@ -148,6 +149,9 @@ async def http(scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, 422, exc.detail())
     except BodyTooLarge as exc:
         await send_json(send, 413, exc.detail())
+    except Overloaded as exc:
+        retry = tuple((k.encode(), v.encode()) for k, v in exc.headers().items())
+        await send_json(send, 503, exc.detail(), retry)
 
 
 async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:

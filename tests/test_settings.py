@@ -48,6 +48,21 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
         ["lots", "-1", "1099511627777", "1.5", "١"],
         [("0", 0), ("1048576", 1024**2)],
     ),
+    "ASGI_LAB_MAX_BLOCKING": (
+        "a whole number from 1 to 10000",
+        ["few", "0", "10001", "2.5", "١"],
+        [("1", 1), ("4", 4), ("10000", 10_000)],
+    ),
+    "ASGI_LAB_MAX_BACKGROUND": (
+        "a whole number from 1 to 100000",
+        ["few", "0", "100001", "2.5", "٣"],
+        [("1", 1), ("32", 32), ("100000", 100_000)],
+    ),
+    "ASGI_LAB_RECORDS_MAX_BYTES": (
+        "a whole number from 1024 to 1073741824",
+        ["big", "1023", "1073741825", "1e6", "١"],
+        [("1024", 1024), ("8388608", 8 * 1024**2)],
+    ),
     "ASGI_LAB_LOG": (
         "one of off, line, json",
         ["on", "LINE", "yes"],
@@ -105,6 +120,9 @@ def test_as_env_round_trips_through_from_env() -> None:
         db_pool=2,
         trace_max_bytes=1024,
         log="json",
+        max_blocking=2,
+        max_background=3,
+        records_max_bytes=4096,
     )
     env = every.as_env()
     # Every field differs from its default, so every variable is written.
