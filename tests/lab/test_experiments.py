@@ -14,7 +14,7 @@ pytestmark = pytest.mark.server
 
 def test_every_experiment_is_in_the_tour_once() -> None:
     assert list(REGISTRY) == [e.name for e in EXPERIMENTS]
-    assert len(REGISTRY) == len(EXPERIMENTS) == 11
+    assert len(REGISTRY) == len(EXPERIMENTS) == 12
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

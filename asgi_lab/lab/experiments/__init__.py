@@ -1,7 +1,17 @@
 """Every experiment, one module per idea, listed once below in the order the tour runs them."""
 
 from asgi_lab.lab.experiment import Experiment
-from asgi_lab.lab.experiments import clients, db, fan_out, gil, loop, nodelay, threadpool, workers
+from asgi_lab.lab.experiments import (
+    clients,
+    db,
+    fan_out,
+    gil,
+    loop,
+    nodelay,
+    threadpool,
+    worker_kill,
+    workers,
+)
 
 #: The order of the tour and of `--list`: from the client in, then out to processes and data.
 EXPERIMENTS: tuple[Experiment, ...] = (
@@ -11,6 +21,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     threadpool.threadpool,
     threadpool.threadpool_limit,
     workers.run,
+    worker_kill.run,
     gil.run,
     fan_out.fan_out,
     fan_out.gather_vs_as_completed,
