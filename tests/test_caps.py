@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 
 import anyio
@@ -101,7 +102,7 @@ async def test_the_largest_records_answer_does_not_hold_up_quick(
         took = time.perf_counter() - started
         response = await records
     assert response.status_code == 200 and len(response.json()["records"]) == 1000
-    # The encoding runs on a worker thread: /quick keeps being answered meanwhile, each in a
-    # fraction of the big answer's time.
-    assert len(quick) >= 2, (len(quick), took)
-    assert max(quick) < took / 2, (max(quick), took)
+    # The encoding runs on a worker thread: /quick keeps being answered meanwhile, typically in
+    # a small fraction of the big answer's time (the median: a GC pause may hit any one).
+    assert quick, f"no /quick answered during the {took:.3f} s of /_lab/records"
+    assert statistics.median(quick) < took / 4, (statistics.median(quick), len(quick), took)
