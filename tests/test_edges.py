@@ -25,8 +25,8 @@ pytestmark = pytest.mark.server
 TIMEOUT = 5.0
 
 
-def traced(layer: str, directory: Path) -> Server:
-    return serve(f"asgi_lab.{layer}:app", settings=Settings(trace_dir=str(directory)))
+def traced(layer: str, directory: Path, http: str = "auto") -> Server:
+    return serve(f"asgi_lab.{layer}:app", http=http, settings=Settings(trace_dir=str(directory)))
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,12 @@ def test_a_websocket_upgrade_is_refused_with_a_403_and_recorded(layer: str, tmp_
 # 2. Clients that leave before their response
 
 
-def test_a_client_that_leaves_early_is_recorded_as_gone(layer: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("http", ["auto", "h11"])
+def test_a_client_that_leaves_early_is_recorded_as_gone(
+    layer: str, http: str, tmp_path: Path
+) -> None:
     slow = b"GET /async/sleep?seconds=0.3 HTTP/1.1\r\nhost: lab\r\n\r\n"
-    with traced(layer, tmp_path) as server:
+    with traced(layer, tmp_path, http) as server:
         with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
             sock.sendall(slow)
             in_flight_seen(server)  # the request is being served; now the client leaves

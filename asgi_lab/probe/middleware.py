@@ -77,6 +77,10 @@ GONE = 499
 CHECK_AFTER_NS = 1_000_000
 
 
+def _expects(scope: Scope) -> bool:
+    return any(name == b"expect" for name, _ in scope["headers"])
+
+
 def poll(receive: Receive) -> Message | None:
     """What `receive()` would return without waiting, or None (the wait is abandoned).
 
@@ -191,7 +195,9 @@ class ProbeMiddleware:
                 if not record.disconnected_ns and now - record.start_ns > CHECK_AFTER_NS:
                     # Would `receive` answer at once? Only the rest of an empty body or the
                     # disconnect can be waiting; a body message is held for the app.
-                    if not body_done and held is None:
+                    # (Not when the client asked to be told to send its body: uvicorn would
+                    # answer "100 Continue" to a receive, inviting a body nobody reads.)
+                    if not body_done and held is None and not _expects(scope):
                         held = poll(receive)
                         body_done = held is not None and not held.get("more_body", False)
                         if held is not None and held["type"] == "http.disconnect":
