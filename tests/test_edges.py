@@ -155,16 +155,17 @@ def request(line: str, *headers: str, body: bytes = b"") -> bytes:
     return head.encode("latin-1") + body
 
 
-SUITE: dict[str, tuple[bytes, int]] = {
-    # name: (bytes sent, responses expected)
-    "garbage": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", 1),
-    "nul in the path": (b"GET /qu\x00ick HTTP/1.1\r\nhost: lab\r\n\r\n", 1),
-    "nul in a header": (b"GET /quick HTTP/1.1\r\nhost: lab\r\nx-a: b\x00c\r\n\r\n", 1),
-    "nul in the query": (request("GET /async/sleep?seconds=%00 HTTP/1.1"), 1),
-    "bad utf-8 in the path": (request("GET /%ff%fe HTTP/1.1"), 1),
-    "oversized header": (request("GET /quick HTTP/1.1", "x-big: " + "a" * 200_000), 1),
-    "many headers": (request("GET /quick HTTP/1.1", *[f"x-h{i}: v" for i in range(2000)]), 1),
-    "huge query value": (request("GET /async/sleep?seconds=" + "9" * 60_000 + " HTTP/1.1"), 1),
+#: name: (bytes sent, the statuses expected). The 400s come from uvicorn's parser, before the
+#: app (no record); httptools sets no limit on header size, so a 200 KB header reaches the app.
+SUITE: dict[str, tuple[bytes, list[int]]] = {
+    "garbage": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n", [400]),
+    "nul in the path": (b"GET /qu\x00ick HTTP/1.1\r\nhost: lab\r\n\r\n", [400]),
+    "nul in a header": (b"GET /quick HTTP/1.1\r\nhost: lab\r\nx-a: b\x00c\r\n\r\n", [400]),
+    "nul in the query": (request("GET /async/sleep?seconds=%00 HTTP/1.1"), [422]),
+    "bad utf-8 in the path": (request("GET /%ff%fe HTTP/1.1"), [404]),
+    "oversized header": (request("GET /quick HTTP/1.1", "x-big: " + "a" * 200_000), [200]),
+    "many headers": (request("GET /quick HTTP/1.1", *[f"x-h{i}: v" for i in range(2000)]), [200]),
+    "huge query value": (request("GET /async/sleep?seconds=" + "9" * 60_000 + " HTTP/1.1"), [422]),
     "content-length and chunked": (
         request(
             "POST /echo HTTP/1.1",
@@ -172,21 +173,21 @@ SUITE: dict[str, tuple[bytes, int]] = {
             "transfer-encoding: chunked",
             body=b"0\r\n\r\n",
         ),
-        1,
+        [400],
     ),
     "two content-lengths": (
         request("POST /echo HTTP/1.1", "content-length: 1", "content-length: 2", body=b"ab"),
-        1,
+        [400],
     ),
-    "negative content-length": (request("POST /echo HTTP/1.1", "content-length: -1"), 1),
+    "negative content-length": (request("POST /echo HTTP/1.1", "content-length: -1"), [400]),
     "pipelined": (
         b"GET /quick HTTP/1.1\r\nhost: lab\r\n\r\n"
         b"GET /async/sleep?seconds=0 HTTP/1.1\r\nhost: lab\r\n\r\n"
         b"GET /quick HTTP/1.1\r\nhost: lab\r\nconnection: close\r\n\r\n",
-        3,
+        [200, 200, 200],
     ),
-    "unknown method": (request("BREW /quick HTTP/1.1"), 1),
-    "http/1.0 without host": (b"GET /quick HTTP/1.0\r\n\r\n", 1),
+    "unknown method": (request("BREW /quick HTTP/1.1"), [400]),
+    "http/1.0 without host": (b"GET /quick HTTP/1.0\r\n\r\n", [200]),
 }
 
 
@@ -197,7 +198,7 @@ def test_bad_input_on_a_raw_socket_never_gets_a_5xx_and_loses_no_record(
     with traced(layer, tmp_path) as server:
         started = time.monotonic()
         for name, (payload, expected) in SUITE.items():
-            answers[name] = exchange(server, payload, answers=expected)
+            answers[name] = exchange(server, payload, answers=len(expected))
         # A body cut short: no answer is possible, but the record must say the client left.
         cut = b"POST /echo HTTP/1.1\r\nhost: lab\r\ncontent-length: 100\r\n\r\n" + b"x" * 10
         exchange(server, cut, close=True)
@@ -206,8 +207,7 @@ def test_bad_input_on_a_raw_socket_never_gets_a_5xx_and_loses_no_record(
     records = {r.id: r for r in read_records(tmp_path)}
     statuses = {name: [a.status for a in found] for name, found in answers.items()}
     assert not {n: s for n, s in statuses.items() if any(x >= 500 for x in s)}, statuses
-    assert all(found for found in answers.values()), statuses
-    assert len(answers["pipelined"]) == 3
+    assert statuses == {name: expected for name, (_, expected) in SUITE.items()}
     # Every answer the app gave (it carries the probe's header) has its record, same status.
     from_app = [a for found in answers.values() for a in found if a.request is not None]
     assert from_app
