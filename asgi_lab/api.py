@@ -10,13 +10,15 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from starlette.responses import JSONResponse, Response
 
 from asgi_lab import catalogue, inputs, redact, settings
+from asgi_lab.caps import Overloaded
 from asgi_lab.framework import Depends, FastAPI, HTTPException, Query, Request
+from asgi_lab.framework.errors import RequestValidationError
 from asgi_lab.inputs import BadInput, BodyTooLarge
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
 
@@ -47,7 +49,9 @@ Milliseconds = Annotated[int, Depends(capped_ms)]
 
 
 async def bad_input(request: Request, exc: Exception) -> JSONResponse:
-    """The catalogue's 422 and 413, in the shape FastAPI gives its own."""
+    """The catalogue's 422, 413 and 503, in the shape FastAPI gives its own."""
+    if isinstance(exc, Overloaded):
+        return JSONResponse(exc.detail(), status_code=503, headers=exc.headers())
     if isinstance(exc, BodyTooLarge):
         return JSONResponse(exc.detail(), status_code=413)
     if not isinstance(exc, BadInput):
@@ -55,43 +59,64 @@ async def bad_input(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(exc.detail(), status_code=422)
 
 
+async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 for a value the signature refused, its echoed input cut as the others'."""
+    if not isinstance(exc, RequestValidationError):
+        raise exc
+    errors = [{**e, "input": inputs.shown(e.get("input"))} for e in exc.errors()]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
 api = FastAPI(
     lifespan=catalogue.lifespan(LAYER),
-    exception_handlers={BadInput: bad_input, BodyTooLarge: bad_input},
+    exception_handlers={
+        BadInput: bad_input,
+        BodyTooLarge: bad_input,
+        Overloaded: bad_input,
+        RequestValidationError: invalid_request,
+    },
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-@api.get("/")
+
+def get(path: str) -> Callable[[F], F]:
+    """A GET route that answers HEAD too, as the other two layers do (FastAPI's `get` does not;
+    the server sends HEAD's headers without the body)."""
+    return api.api_route(path, methods=["GET", "HEAD"])
+
+
+@get("/")
 async def root() -> dict[str, Any]:
     return {"layer": LAYER, "served_by": served_by()}
 
 
-@api.get("/quick")
+@get("/quick")
 async def quick() -> dict[str, Any]:
     return catalogue.reply(LAYER, "quick")
 
 
-@api.get("/async/sleep")
+@get("/async/sleep")
 async def async_sleep(seconds: Seconds) -> dict[str, Any]:
     return await catalogue.async_sleep(LAYER, seconds)
 
 
-@api.get("/async/block")
+@get("/async/block")
 async def async_block(seconds: Seconds) -> dict[str, Any]:
     return await catalogue.async_block(LAYER, seconds)
 
 
-@api.get("/sync/sleep")
+@get("/sync/sleep")
 def sync_sleep(seconds: Seconds) -> dict[str, Any]:
     return catalogue.sync_sleep(LAYER, seconds)
 
 
-@api.get("/sync/cpu")
+@get("/sync/cpu")
 def sync_cpu(ms: Milliseconds) -> dict[str, Any]:
     return catalogue.sync_cpu(LAYER, ms)
 
 
-@api.get("/async/cpu")
+@get("/async/cpu")
 async def async_cpu(ms: Milliseconds) -> dict[str, Any]:
     return await catalogue.async_cpu(LAYER, ms)
 
@@ -103,12 +128,12 @@ async def echo(request: Request) -> dict[str, Any]:
     return catalogue.reply(LAYER, "echo", **echoed.as_dict())
 
 
-@api.get("/scope")
+@get("/scope")
 async def show_scope(request: Request) -> dict[str, Any]:
     return catalogue.reply(LAYER, "scope", scope=redact.scope(request.scope))
 
 
-@api.get("/_lab/records")
+@get("/_lab/records")
 async def lab_records(
     request: Request, limit: Annotated[int, Query(ge=1, le=RING_SIZE)] = 100
 ) -> Response:
@@ -144,7 +169,7 @@ async def async_gen_dep() -> AsyncIterator[dict[str, Any]]:
     yield here()
 
 
-@api.get("/deps/hops")
+@get("/deps/hops")
 def dependency_hops(
     sync: Annotated[dict[str, Any], Depends(sync_dep)],
     async_: Annotated[dict[str, Any], Depends(async_dep)],
@@ -172,7 +197,7 @@ def open_session(hold: Annotated[float, Query(ge=0, le=1)] = 0) -> Iterator[dict
         _sessions.current = None
 
 
-@api.get("/deps/thread-local")
+@get("/deps/thread-local")
 def thread_local_session(
     opened: Annotated[dict[str, Any], Depends(open_session)],
 ) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio.to_thread
 
-from asgi_lab import settings
+from asgi_lab import caps, settings
 from asgi_lab.burn import burn
 from asgi_lab.probe import RecordRing, served_by
 
@@ -70,15 +70,36 @@ async def lab_records(layer: str, ring: RecordRing, limit: int) -> bytes:
     """
     records = ring.recent(limit)
     where = served_by()
+    max_bytes = settings.current().records_max_bytes
 
     def encode() -> bytes:
-        body = {
-            "layer": layer,
-            "endpoint": "_lab/records",
-            "records": [r.as_dict() for r in records],
-            "served_by": where,
-        }
-        return json.dumps(body).encode()
+        # Newest first until the next would pass the cap: the answer's size is bounded by the
+        # setting, not by how big the records grew (hops, blocks), and the reply says so.
+        kept: list[bytes] = []
+        size = 0
+        for record in reversed(records):
+            line = json.dumps(record.as_dict()).encode()
+            if size + len(line) + 2 > max_bytes:
+                break
+            kept.append(line)
+            size += len(line) + 2
+        head = {"layer": layer, "endpoint": "_lab/records"}
+        tail: dict[str, Any] = {"served_by": where}
+        if len(kept) < len(records):
+            tail["left_out"] = {
+                "records": len(records) - len(kept),
+                "max_bytes": max_bytes,
+                "setting": settings.VARIABLES["records_max_bytes"],
+            }
+        return b"".join(
+            (
+                json.dumps(head).encode()[:-1],
+                b', "records": [',
+                b", ".join(reversed(kept)),
+                b"], ",
+                json.dumps(tail).encode()[1:],
+            )
+        )
 
     return await anyio.to_thread.run_sync(encode)
 
@@ -95,10 +116,15 @@ async def async_sleep(layer: str, secs: float) -> dict[str, Any]:
 
 
 async def async_block(layer: str, secs: float) -> dict[str, Any]:
-    """The classic mistake: `time.sleep` in an async handler freezes the whole loop."""
-    started = time.perf_counter()
-    time.sleep(secs)  # noqa: ASYNC251 -- blocking the loop is what this endpoint demonstrates
-    return reply(layer, "async/block", seconds=secs, took=time.perf_counter() - started)
+    """The classic mistake: `time.sleep` in an async handler freezes the whole loop.
+
+    At most $ASGI_LAB_MAX_BLOCKING such requests per worker queue up to block it; more raise
+    `caps.Overloaded` (a 503).
+    """
+    async with caps.BLOCKING.admitted(settings.current().max_blocking):
+        started = time.perf_counter()
+        time.sleep(secs)  # noqa: ASYNC251 -- blocking the loop is what this endpoint demonstrates
+        return reply(layer, "async/block", seconds=secs, took=time.perf_counter() - started)
 
 
 def sync_sleep(layer: str, secs: float) -> dict[str, Any]:

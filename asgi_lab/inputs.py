@@ -24,7 +24,19 @@ __all__ = [
     "read_body",
     "record_limit",
     "seconds",
+    "shown",
 ]
+
+#: The most characters of a bad value an error echoes; a longer one is cut and marked.
+SHOWN_CHARS = 64
+
+
+def shown(value: Any) -> Any:
+    """A value as an error may echo it: strings over `SHOWN_CHARS` cut, with a marker saying
+    how long they were, so a 60 KB query value is not sent back (twice) in a 422."""
+    if isinstance(value, str) and len(value) > SHOWN_CHARS:
+        return f"{value[:SHOWN_CHARS]}...[{len(value)} characters]"
+    return value
 
 
 class BadInput(ValueError):
@@ -33,10 +45,10 @@ class BadInput(ValueError):
     def __init__(self, loc: tuple[str, str], kind: str, value: Any, expected: str) -> None:
         self.loc = loc
         self.kind = kind
-        self.value = value
+        self.value = shown(value)
         self.expected = expected
-        shown = "nothing" if value is None else repr(value)
-        super().__init__(f"{loc[1]} must be {expected}, got {shown}")
+        got = "nothing" if value is None else repr(self.value)
+        super().__init__(f"{loc[1]} must be {expected}, got {got}")
 
     def detail(self) -> dict[str, Any]:
         """The error in FastAPI's shape, so all three layers answer bad input alike."""
@@ -60,6 +72,9 @@ def bounded_query(raw: str | None, name: str, low: N, high: N, parse: Callable[[
     if raw is None:
         raise BadInput(loc, "missing", None, expected)
     try:
+        # ASCII only: int() and float() also take other scripts' digits, such as '١'.
+        if not raw.isascii():
+            raise ValueError(raw)
         value = parse(raw)
     except ValueError:
         raise BadInput(loc, "int_parsing" if whole else "float_parsing", raw, expected) from None

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs
 import anyio.to_thread
 
 from asgi_lab import catalogue, inputs, redact, settings
+from asgi_lab.caps import Overloaded
 from asgi_lab.inputs import BadInput, BodyTooLarge
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
 from asgi_lab.send import send_bytes, send_json
@@ -103,16 +104,41 @@ ROUTES: dict[str, dict[str, Handler]] = {
 }
 
 
+async def redirect_slash(scope: Scope, send: Send, path: str) -> None:
+    """307 to the same URL with its trailing slash added or removed, as Starlette redirects."""
+    host = next((v for k, v in scope["headers"] if k == b"host"), None)
+    if host is None:
+        server_host, port = scope.get("server") or ("localhost", 80)
+        host = f"{server_host}:{port}".encode()
+    query = scope["query_string"]
+    location = b"%s://%s%s%s" % (
+        scope["scheme"].encode(),
+        host,
+        path.encode(),
+        b"?" + query if query else b"",
+    )
+    await send_bytes(send, 307, b"", ((b"location", location),))
+
+
 async def http(scope: Scope, receive: Receive, send: Send) -> None:
-    """Route one request: 404 for an unknown path, 405 with `allow` for a wrong method."""
-    methods = ROUTES.get(scope["path"])
+    """Route one request: 404 for an unknown path, 307 to its twin when only a trailing slash
+    differs, 405 with `allow` for a wrong method; HEAD runs GET (the server drops the body)."""
+    path = scope["path"]
+    methods = ROUTES.get(path)
     if methods is None:
-        await send_json(send, 404, {"detail": "Not Found"})
+        twin = path[:-1] if path.endswith("/") else path + "/"
+        if path != "/" and twin in ROUTES:
+            await redirect_slash(scope, send, twin)
+        else:
+            await send_json(send, 404, {"detail": "Not Found"})
         return
-    handler = methods.get(scope["method"])
+    method = scope["method"]
+    handler = methods.get("GET" if method == "HEAD" else method)
     if handler is None:
-        allow = ", ".join(methods).encode()
-        await send_json(send, 405, {"detail": "Method Not Allowed"}, ((b"allow", allow),))
+        allow = ", ".join(
+            m for name in methods for m in (("GET", "HEAD") if name == "GET" else (name,))
+        )
+        await send_json(send, 405, {"detail": "Method Not Allowed"}, ((b"allow", allow.encode()),))
         return
     # As Starlette does, name the endpoint in the scope: the probe uses it to tell which
     # threadpool call, if any, was the handler.
@@ -123,6 +149,9 @@ async def http(scope: Scope, receive: Receive, send: Send) -> None:
         await send_json(send, 422, exc.detail())
     except BodyTooLarge as exc:
         await send_json(send, 413, exc.detail())
+    except Overloaded as exc:
+        retry = tuple((k.encode(), v.encode()) for k, v in exc.headers().items())
+        await send_json(send, 503, exc.detail(), retry)
 
 
 async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
@@ -143,14 +172,24 @@ async def lifespan(scope: Scope, receive: Receive, send: Send) -> None:
             return
 
 
+async def websocket(scope: Scope, receive: Receive, send: Send) -> None:
+    """No WebSocket endpoint: close before accepting, which uvicorn answers with a 403, as
+    Starlette does for a path no WebSocket route matches."""
+    await send({"type": "websocket.close", "code": 1000, "reason": ""})
+
+
 async def raw_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The ASGI callable: one function, two kinds of scope."""
+    """The ASGI callable: one function, three kinds of scope."""
     if scope["type"] == "http":
         await http(scope, receive, send)
     elif scope["type"] == "lifespan":
         await lifespan(scope, receive, send)
+    elif scope["type"] == "websocket":
+        await websocket(scope, receive, send)
     else:
-        raise RuntimeError(f"raw_app serves 'http' and 'lifespan' scopes, not {scope['type']!r}")
+        raise RuntimeError(
+            f"raw_app serves 'http', 'websocket' and 'lifespan' scopes, not {scope['type']!r}"
+        )
 
 
 #: What `uvicorn asgi_lab.raw:app` serves: the raw callable with the probe around it.

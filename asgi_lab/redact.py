@@ -5,37 +5,51 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import unquote_plus
 
-__all__ = ["REDACTED", "headers", "is_secret", "query_string", "scope"]
+__all__ = ["REDACTED", "form", "headers", "is_secret", "query_string", "scope"]
 
 REDACTED = "[redacted]"
 
-# Exact names first (the well-known ones), then a pattern for the many home-grown variants:
-# x-api-key, x-auth-token, x-session-id, client-secret, ...
+# The rule, in three parts, on the lower-cased name:
+# 1. well-known exact names (`code` is OAuth's authorization code);
+# 2. long words that are secrets wherever they appear, even run together ("sessionid",
+#    "accesstoken"); `auth` too, but not `author`/`authority` (`:authority` is a plain header);
+# 3. short words that are secrets only as a whole word between separators: `x-client-key` and
+#    `sig` are, `keyboard`, `monkey`, `design` and `passenger` are not.
 SECRET_NAMES = frozenset(
-    {
-        "authorization",
-        "proxy-authorization",
-        "cookie",
-        "set-cookie",
-        "x-api-key",
-        "api-key",
-        "x-csrf-token",
-        "x-xsrf-token",
-    }
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "code", "apikey"}
 )
 _SECRET_PATTERN = re.compile(
-    r"(authori[sz]ation|auth(?!or)|token|secret|passw(or)?d|pwd|jwt|api[-_]?key|access[-_]?key"
-    r"|private[-_]?key|session|cookie|credential|signature)",
-    re.I,
+    r"(token|secret|passw|passphrase|session|cookie|credential|bearer|signature|authori[sz]"
+    r"|auth(?!or)|api[-_]?key)"
 )
+SECRET_WORDS = frozenset(
+    {
+        "key",
+        "keys",
+        "pass",
+        "pwd",
+        "pin",
+        "sig",
+        "otp",
+        "totp",
+        "jwt",
+        "csrf",
+        "xsrf",
+        "hmac",
+        "sid",
+    }
+)
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def is_secret(name: str) -> bool:
-    """Whether a header or query parameter of this name may carry a credential."""
+    """Whether a header, query parameter or form field of this name may carry a credential."""
     lowered = name.lower()
-    return lowered in SECRET_NAMES or _SECRET_PATTERN.search(lowered) is not None
+    if lowered in SECRET_NAMES or _SECRET_PATTERN.search(lowered) is not None:
+        return True
+    return any(word in SECRET_WORDS for word in _WORD.findall(lowered))
 
 
 def headers(raw: Iterable[tuple[bytes, bytes]]) -> list[list[str]]:
@@ -47,14 +61,27 @@ def headers(raw: Iterable[tuple[bytes, bytes]]) -> list[list[str]]:
     return shown
 
 
+_SEPARATOR = re.compile(r"([&;])")
+
+
+def form(raw: bytes | str) -> str:
+    """A query string or form-encoded body with the values of secret-looking fields replaced.
+
+    Fields split on `&` and `;` (some servers and frameworks still take both); names are read
+    percent- and plus-decoded, everything else is shown as sent.
+    """
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    parts = _SEPARATOR.split(text)
+    for index in range(0, len(parts), 2):
+        name, sep, _ = parts[index].partition("=")
+        if is_secret(unquote_plus(name)):
+            parts[index] = f"{name}{sep or '='}{REDACTED}"
+    return "".join(parts)
+
+
 def query_string(raw: bytes) -> str:
     """A query string with the values of secret-looking parameters replaced."""
-    if not raw:
-        return ""
-    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
-    if not any(is_secret(k) for k, _ in pairs):
-        return raw.decode("latin-1")
-    return urlencode([(k, REDACTED if is_secret(k) else v) for k, v in pairs], safe="[]")
+    return form(raw) if raw else ""
 
 
 def _plain(value: Any) -> Any:

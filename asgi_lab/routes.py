@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
-from asgi_lab import catalogue, inputs, redact, settings
+from asgi_lab import caps, catalogue, inputs, redact, settings
+from asgi_lab.caps import Overloaded
 from asgi_lab.inputs import BadInput, BodyTooLarge
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
 
@@ -101,11 +102,16 @@ class Both(HTTPEndpoint):
 
 def background_job(seconds: float) -> None:
     """A sync background task: Starlette runs it in the threadpool after the response is sent."""
-    time.sleep(seconds)
+    try:
+        time.sleep(seconds)
+    finally:
+        caps.BACKGROUND.release()
 
 
 async def background(request: Request) -> JSONResponse:
     secs = inputs.seconds(request.query_params.get("seconds", "0"), settings.current())
+    # Counted from now until the job ends; past $ASGI_LAB_MAX_BACKGROUND this is a 503.
+    caps.BACKGROUND.acquire(settings.current().max_background)
     task = BackgroundTask(background_job, secs)
     return JSONResponse(catalogue.reply(LAYER, "background", seconds=secs), background=task)
 
@@ -136,6 +142,8 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
 
 
 async def bad_input(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, Overloaded):
+        return JSONResponse(exc.detail(), status_code=503, headers=exc.headers())
     if isinstance(exc, BodyTooLarge):
         return JSONResponse(exc.detail(), status_code=413)
     if not isinstance(exc, BadInput):
@@ -167,7 +175,12 @@ routes = Starlette(
         Route("/stream", stream),
         Mount("/wsgi", WSGIMiddleware(wsgi_app)),  # type: ignore[arg-type]
     ],
-    exception_handlers={BadInput: bad_input, BodyTooLarge: bad_input, HTTPException: http_error},
+    exception_handlers={
+        BadInput: bad_input,
+        BodyTooLarge: bad_input,
+        Overloaded: bad_input,
+        HTTPException: http_error,
+    },
     lifespan=catalogue.lifespan(LAYER),
 )
 

@@ -126,6 +126,13 @@ class Settings:
     db_pool: int = 4
     #: ASGI_LAB_OTLP: an OTLP/HTTP collector (`http://host:4318`) every probe sends spans to.
     otlp: str | None = None
+    #: ASGI_LAB_MAX_BLOCKING: requests per worker that may block the loop (`/async/block`) at
+    #: once, queued or running; more are answered 503.
+    max_blocking: int = 4
+    #: ASGI_LAB_MAX_BACKGROUND: background jobs per worker accepted and not yet finished.
+    max_background: int = 32
+    #: ASGI_LAB_RECORDS_MAX_BYTES: the largest `/_lab/records` answer; older records are left out.
+    records_max_bytes: int = 8 * 1024 * 1024
 
     @property
     def max_ms(self) -> int:
@@ -193,6 +200,9 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "db": (_text, "a file path"),
     "db_pool": _number(1, 1000, whole=True),
     "otlp": (_url, "an http:// or https:// URL"),
+    "max_blocking": _number(1, 10_000, whole=True),
+    "max_background": _number(1, 100_000, whole=True),
+    "records_max_bytes": _number(1024, 1024**3, whole=True),
 }
 
 _current: Settings | None = None

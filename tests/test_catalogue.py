@@ -201,3 +201,65 @@ async def test_an_odd_content_length_is_not_a_500(layer_app: Any, declared: str)
     await layer_app(echo_scope((b"content-length", declared.encode("latin-1"))), receive, send)
     [start] = [m for m in sent if m["type"] == "http.response.start"]
     assert start["status"] < 500
+
+
+# One behaviour for all three layers at the edges of the input.
+
+
+@pytest.mark.parametrize(
+    ("path", "name", "value"), [("/async/sleep", "seconds", "١"), ("/sync/cpu", "ms", "١٢")]
+)
+async def test_only_ascii_digits_are_numbers(
+    client: httpx.AsyncClient, path: str, name: str, value: str
+) -> None:
+    response = await client.get(path, params={name: value})
+    assert response.status_code == 422
+    [error] = response.json()["detail"]
+    assert (error["loc"], error["type"], error["input"]) == (
+        ["query", name],
+        "float_parsing" if name == "seconds" else "int_parsing",
+        value,
+    )
+
+
+async def test_a_huge_bad_value_is_echoed_cut_short_and_marked(client: httpx.AsyncClient) -> None:
+    response = await client.get("/async/sleep", params={"seconds": "9" * 60_000})
+    assert response.status_code == 422
+    assert len(response.content) < 1000
+    [error] = response.json()["detail"]
+    assert error["input"] == "9" * 64 + "...[60000 characters]"
+
+
+GETS = [
+    "/",
+    "/quick",
+    "/async/sleep?seconds=0",
+    "/sync/sleep?seconds=0",
+    "/scope",
+    "/_lab/records?limit=1",
+]
+
+
+@pytest.mark.parametrize("path", GETS)
+async def test_every_get_answers_head(client: httpx.AsyncClient, path: str) -> None:
+    response = await client.head(path)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+
+
+async def test_a_wrong_method_names_get_and_head(client: httpx.AsyncClient) -> None:
+    response = await client.post("/quick")
+    assert response.status_code == 405
+    assert {m.strip() for m in response.headers["allow"].split(",")} == {"GET", "HEAD"}
+
+
+@pytest.mark.parametrize(
+    ("path", "to"), [("/quick/", "/quick"), ("/async/sleep/?seconds=0", "/async/sleep?seconds=0")]
+)
+async def test_a_trailing_slash_redirects_to_the_route(
+    client: httpx.AsyncClient, path: str, to: str
+) -> None:
+    response = await client.get(path)
+    assert response.status_code == 307
+    assert response.headers["location"] == f"http://lab{to}"
+    assert (await client.get("/nowhere/")).status_code == 404

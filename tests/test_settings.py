@@ -63,6 +63,21 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
         ["yes", "true", "2"],
         [("0", False), ("1", True)],
     ),
+    "ASGI_LAB_MAX_BLOCKING": (
+        "a whole number from 1 to 10000",
+        ["few", "0", "10001", "2.5", "١"],
+        [("1", 1), ("4", 4), ("10000", 10_000)],
+    ),
+    "ASGI_LAB_MAX_BACKGROUND": (
+        "a whole number from 1 to 100000",
+        ["few", "0", "100001", "2.5", "٣"],
+        [("1", 1), ("32", 32), ("100000", 100_000)],
+    ),
+    "ASGI_LAB_RECORDS_MAX_BYTES": (
+        "a whole number from 1024 to 1073741824",
+        ["big", "1023", "1073741825", "1e6", "١"],
+        [("1024", 1024), ("8388608", 8 * 1024**2)],
+    ),
     "ASGI_LAB_LOG": (
         "one of off, line, json",
         ["on", "LINE", "yes"],
@@ -132,6 +147,9 @@ def test_as_env_round_trips_through_from_env() -> None:
         block_ms=20.0,
         app="main:app",
         app_factory=True,
+        max_blocking=2,
+        max_background=3,
+        records_max_bytes=4096,
     )
     env = every.as_env()
     # Every field differs from its default, so every variable is written.

@@ -174,18 +174,19 @@ class Context:
         try:
             with serving.start(options) as server:
                 self.step(f"{phase}: ready at {server.url}, worker pids {server.worker_pids}")
-                self.result.servers.append(
-                    {
-                        "phase": phase,
-                        "app": options.app,
-                        "pid": server.pid,
-                        "worker_pids": server.worker_pids,
-                        "workers": workers,
-                        "threads": chosen.threads,
-                        "nodelay": nodelay,
-                    }
-                )
+                started = {
+                    "phase": phase,
+                    "app": options.app,
+                    "pid": server.pid,
+                    "worker_pids": server.worker_pids,
+                    "workers": workers,
+                    "threads": chosen.threads,
+                    "nodelay": nodelay,
+                }
+                self.result.servers.append(started)
                 yield server
+                # A worker that died and was replaced (worker-kill) adds its new pid.
+                started["worker_pids"] = server.worker_pids
             # Read only now: the workers have flushed on shutdown and exited.
             records = trace.read()
             self.result.records.extend(Observed(phase, r) for r in records)

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.lab.clients import Reply
+from asgi_lab.probe.schema import HEADER, RecordData
 
 __all__ = [
     "Observed",
     "Served",
     "TraceDir",
+    "answered_without_record",
     "handler_threads",
     "hop_intervals",
     "loop_threads",
@@ -99,6 +101,16 @@ def request_intervals(records: Iterable[RecordData]) -> list[tuple[int, int]]:
 def hop_intervals(records: Iterable[RecordData]) -> list[tuple[int, int]]:
     """(start_ns, end_ns) of every threadpool call these requests made that started."""
     return [(h.start_ns, h.end_ns) for r in records for h in r.hops if h.thread is not None]
+
+
+def answered_without_record(replies: Iterable[Reply], records: Iterable[RecordData]) -> list[Reply]:
+    """The replies a client received, with the probe's header, whose record no worker wrote.
+
+    The count the lab owes its reader: a record lost (a worker killed before its writer
+    flushed, a full writer buffer) is otherwise invisible, since the records are all it reads.
+    """
+    written = {(r.pid, r.id) for r in records}
+    return [r for r in replies if HEADER in r.headers and (r.pid, r.record_id) not in written]
 
 
 def max_in_flight(intervals: Iterable[tuple[int, int]]) -> int:

@@ -23,6 +23,21 @@ Nothing happens at import. Settings (the trace directory) are read, and the thre
 installed, when the app starts (lifespan) or on its first request; every request checks with one
 identity test that the hook is still in place (see `hook.py`).
 
+Clients that leave
+------------------
+A client can leave before its response is complete (a timeout, a closed tab). The server then
+drops what the app sends, so the app's status would be a claim. The probe never takes a message
+the app would read: it sees `http.disconnect` when the app's own `receive` returns it before the
+response completed, and, for a response that starts more than `CHECK_AFTER_NS` after the request
+arrived, it asks `receive` once more without waiting (`poll`) when nothing but the end of an empty
+body can be pending (that message is held and handed to the app on its next `receive`).
+uvicorn answers at once with `http.disconnect` when the client is gone. The record then carries
+`disconnected_ns` (when the probe saw it) and, if the response had not started, status 499.
+Requests answered within `CHECK_AFTER_NS` pay nothing for this.
+
+WebSocket sessions get a record too (`type` "websocket"): status 101 when accepted, 403 when
+closed before accepting; no header is added to the handshake.
+
 On `lifespan.shutdown` the writer is flushed before the server is told shutdown is complete, so
 a normal worker exit loses no record.
 """
@@ -55,6 +70,36 @@ SCOPE_KEY = "asgi_lab.probe"
 
 _HEADER = HEADER.encode()
 _unset: Any = object()
+
+#: The status recorded for a client that left before the response started (nginx's "client
+#: closed request"): nothing was sent, so the app's status would be a claim, not a fact.
+GONE = 499
+#: A response that starts later than this after its request is checked for a departed client
+#: (see "Clients that leave"); quicker ones only through the app's own `receive` calls.
+CHECK_AFTER_NS = 1_000_000
+
+
+def _expects(scope: Scope) -> bool:
+    return any(name == b"expect" for name, _ in scope["headers"])
+
+
+def poll(receive: Receive) -> Message | None:
+    """What `receive()` would return without waiting, or None (the wait is abandoned).
+
+    The awaitable is stepped once by hand: a server that has a message ready (uvicorn, once the
+    body is read, answers `http.disconnect` at once when the client is gone) finishes in that
+    step; one that would wait is closed there, so no message is taken.
+    """
+    steps = receive().__await__()
+    try:
+        steps.send(None)
+    except StopIteration as done:
+        message: Message = done.value
+        return message
+    close = getattr(steps, "close", None)
+    if close is not None:
+        close()
+    return None
 
 
 class ProbeMiddleware:
@@ -156,12 +201,71 @@ class ProbeMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Everything here runs on the loop thread for every request: keep it lean. The work
         # that can wait (formatting, I/O) happens in the writer thread.
-        if scope["type"] != "http":
-            if scope["type"] == "lifespan":
+        kind = scope["type"]
+        if kind != "http":
+            if kind == "lifespan":
                 await self._lifespan(scope, receive, send)
+            elif kind == "websocket":
+                await self._websocket(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
             return
+        record, watch = self._begin(scope)
+        loop = record.loop
+        headers = self.headers
+        # The client's departure, as seen through `receive` (see "Clients that leave" above).
+        held: Message | None = None
+        body_done = complete = False
+
+        async def receive_probed() -> Message:
+            nonlocal held, body_done
+            if held is None:
+                message = await receive()
+            else:
+                message, held = held, None
+            if message["type"] == "http.disconnect":
+                if not complete and not record.disconnected_ns:
+                    record.disconnected_ns = time.time_ns()
+            elif not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def send_probed(message: Message) -> None:
+            nonlocal held, body_done, complete
+            if message["type"] == "http.response.start":
+                now = record.response_ns = time.time_ns()
+                if not record.disconnected_ns and now - record.start_ns > CHECK_AFTER_NS:
+                    # Would `receive` answer at once? Only the rest of an empty body or the
+                    # disconnect can be waiting; a body message is held for the app.
+                    # (Not when the client asked to be told to send its body: uvicorn would
+                    # answer "100 Continue" to a receive, inviting a body nobody reads.)
+                    if not body_done and held is None and not _expects(scope):
+                        held = poll(receive)
+                        body_done = held is not None and not held.get("more_body", False)
+                        if held is not None and held["type"] == "http.disconnect":
+                            record.disconnected_ns = now
+                    if body_done and poll(receive) is not None:
+                        record.disconnected_ns = now
+                # Nothing reaches a client that has gone: say so rather than the app's status.
+                record.status = GONE if record.disconnected_ns else message["status"]
+                # No threadpool call so far: the loop thread ran the handler.
+                thread = record.handler
+                if thread is None:
+                    thread = record.handler = (
+                        resolve_handler(record, record.response_ns) if record.hops else loop.thread
+                    )
+                if headers:
+                    value = loop.header_prefix(thread) + str(record.seq).encode()
+                    message["headers"] = [*message.get("headers", ()), (_HEADER, value)]
+            elif not message.get("more_body", False):
+                complete = True
+            await send(message)
+
+        await self._run(record, watch, scope, receive_probed, send_probed)
+
+    def _begin(self, scope: Scope) -> tuple[Record, Watchdog | None]:
+        """A new record for a request (or WebSocket) arriving now, the hook checked in place,
+        and the watchdog of its loop (if any)."""
         if anyio.to_thread.run_sync is not self._hook:
             # First request, or someone replaced the hook since (see hook.py): install again.
             self.start()
@@ -177,31 +281,24 @@ class ProbeMiddleware:
         if self._parent is not None:
             record.parent = self._parent(scope)
         scope[SCOPE_KEY] = self
-        headers = self.headers
+        return record, watch
 
-        async def send_probed(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                record.response_ns = time.time_ns()
-                record.status = message["status"]
-                # No threadpool call so far: the loop thread ran the handler.
-                thread = record.handler
-                if thread is None:
-                    thread = record.handler = (
-                        resolve_handler(record, record.response_ns) if record.hops else loop.thread
-                    )
-                if headers:
-                    value = loop.header_prefix(thread) + str(record.seq).encode()
-                    message["headers"] = [*message.get("headers", ()), (_HEADER, value)]
-            await send(message)
-
+    async def _run(
+        self,
+        record: Record,
+        watch: Watchdog | None,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Call the app with the record current; file the record when it returns or raises."""
         token = current_record.set(record)
         self._in_flight += 1
-        if watch is not None:
-            task = asyncio.current_task()
-            if task is not None:
-                watch.requests[task] = record
+        task = asyncio.current_task() if watch is not None else None
+        if watch is not None and task is not None:
+            watch.requests[task] = record
         try:
-            await self.app(scope, receive, send_probed)
+            await self.app(scope, receive, send)
         except BaseException as exc:
             record.error = repr(exc)
             if not record.status:
@@ -213,11 +310,31 @@ class ProbeMiddleware:
             if watch is not None:
                 if watch.stall is not None:
                     watch.settle()  # the loop runs again: findings reach this record in time
-                watch.requests.pop(task, None)  # type: ignore[arg-type]
+                if task is not None:
+                    watch.requests.pop(task, None)
             record.finish()
             self.ring.append(record)
             if self.writer is not None:
                 self.writer.put(record)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A WebSocket session: one record, its status the handshake's answer."""
+        record, watch = self._begin(scope)
+
+        async def send_probed(message: Message) -> None:
+            if not record.status:
+                kind = message["type"]
+                if kind == "websocket.accept":
+                    record.status = 101
+                elif kind == "websocket.close":
+                    record.status = 403  # what uvicorn answers to a close before accepting
+                elif kind == "websocket.http.response.start":
+                    record.status = message["status"]
+                if record.status:
+                    record.response_ns = time.time_ns()
+            await send(message)
+
+        await self._run(record, watch, scope, receive, send_probed)
 
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         failure: str | None = None

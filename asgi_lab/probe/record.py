@@ -109,6 +109,8 @@ class Record:
         "blocks",
         "waited_on",
         "parent",
+        "type",
+        "disconnected_ns",
     )
 
     def __init__(self, seq: int, scope: Scope, loop: LoopInfo, in_flight: int) -> None:
@@ -116,7 +118,9 @@ class Record:
         self.start_ns = time.time_ns()
         self._started = time.perf_counter_ns()
         self.seq = seq
-        self.method: str = scope["method"]
+        self.type: str = scope["type"]
+        # A WebSocket upgrade is a GET, but its scope has no method.
+        self.method: str = scope.get("method", "GET")
         self.path: str = scope["path"]
         self.client: Any = scope.get("client")
         self.loop = loop
@@ -136,6 +140,8 @@ class Record:
         self.handler: ThreadInfo | None = None
         self.hops: list[Hop] = []
         self.error: str | None = None
+        # Set when the probe sees the client gone before the response completed.
+        self.disconnected_ns = 0
         # Filled by the watchdog, on the loop thread, when a stall ends (see watchdog.py).
         self.blocks: list[BlockData] = []
         self.waited_on: list[WaitData] = []
@@ -205,6 +211,8 @@ class Record:
             error=self.error,
             blocks=tuple(self.blocks),
             waited_on=tuple(self.waited_on),
+            type=self.type,
+            disconnected_ns=self.disconnected_ns,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -242,7 +250,8 @@ class Record:
             f'"error":{_string(self.error) if self.error is not None else "null"},'
             f'"blocks":{_json([b.to_json() for b in self.blocks]) if self.blocks else "[]"},'
             f'"waited_on":'
-            f"{_json([w.to_json() for w in self.waited_on]) if self.waited_on else '[]'}}}\n"
+            f"{_json([w.to_json() for w in self.waited_on]) if self.waited_on else '[]'},"
+            f'"type":"{self.type}","disconnected_ns":{self.disconnected_ns}}}\n'
         )
 
 

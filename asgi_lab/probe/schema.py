@@ -240,6 +240,12 @@ class RecordData:
     #: Records the worker's writer lost, for want of room, just before this one (JSON lines
     #: only; the key is present only when non-zero).
     dropped: int = 0
+    #: The ASGI scope type: "http", or "websocket" for an upgrade (whose status is 101 when
+    #: accepted, 403 when closed before accepting).
+    type: str = "http"
+    #: When the probe saw the client gone before the response completed (wall-clock ns), else
+    #: 0. A client gone before the response started has status 499: nothing was sent.
+    disconnected_ns: int = 0
 
     @classmethod
     def from_json(cls, data: JSON) -> RecordData:
@@ -266,6 +272,8 @@ class RecordData:
                 tuple(BlockData.from_json(b) for b in data.get("blocks", ())),
                 tuple(WaitData.from_json(w) for w in data.get("waited_on", ())),
                 int(data.get("dropped", 0)),
+                str(data.get("type", "http")),
+                int(data.get("disconnected_ns", 0)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             shown = str(data.get("id")) if isinstance(data, Mapping) else type(data).__name__
@@ -293,6 +301,8 @@ class RecordData:
             "blocks": [b.to_json() for b in self.blocks],
             "waited_on": [w.to_json() for w in self.waited_on],
             **({"dropped": self.dropped} if self.dropped else {}),
+            "type": self.type,
+            "disconnected_ns": self.disconnected_ns,
         }
 
     @property
@@ -303,6 +313,11 @@ class RecordData:
     @property
     def seconds(self) -> float:
         return self.duration_ns / 1e9
+
+    @property
+    def disconnected(self) -> bool:
+        """Whether the client left before the response completed."""
+        return self.disconnected_ns != 0
 
     @property
     def wait_s(self) -> float:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from asgi_lab.lab.clients import Reply
 from asgi_lab.lab.records import (
     Observed,
     TraceDir,
+    answered_without_record,
     handler_threads,
     hop_intervals,
     loop_threads,
@@ -19,6 +21,7 @@ from asgi_lab.lab.records import (
     served_summary,
 )
 from asgi_lab.lab.verdicts import exactly
+from asgi_lab.probe.schema import HEADER
 
 from .fakes import record
 
@@ -118,3 +121,15 @@ def test_threads_busy_at_once_from_hops() -> None:
     assert exactly("busy", max_in_flight(hop_intervals(two_waves)), 4).passed
     one_wave = [record(str(i), handler=10 + i, hops=[(0.0, 1.0)]) for i in range(8)]
     assert not exactly("busy", max_in_flight(hop_intervals(one_wave)), 4).passed
+
+
+def test_replies_are_counted_against_the_records_written() -> None:
+    def reply(pid: int, seq: int) -> Reply:
+        value = f"pid={pid}; loop={pid}:1; thread={pid}; request={pid}-{seq}"
+        return Reply(200, {HEADER: value}, None, 0, 0, 0.0)
+
+    written = [record("100-1", pid=100), record("200-1", pid=200, loop_thread=200)]
+    replies = [reply(100, 1), reply(100, 2), reply(200, 1), reply(300, 1)]
+    unheaded = Reply(503, {}, None, 0, 0, 0.0)  # no probe header: not the probe's to count
+    lost = answered_without_record([*replies, unheaded], written)
+    assert [r.record_id for r in lost] == ["100-2", "300-1"]

@@ -10,6 +10,7 @@ from asgi_lab.lab.experiments import (
     loop,
     nodelay,
     threadpool,
+    worker_kill,
     workers,
 )
 
@@ -22,6 +23,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     threadpool.threadpool,
     threadpool.threadpool_limit,
     workers.run,
+    worker_kill.run,
     gil.run,
     fan_out.fan_out,
     fan_out.gather_vs_as_completed,
