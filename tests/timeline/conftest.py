@@ -6,9 +6,9 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from asgi_lab.lab.clients import AsyncClient, pin_workers
 from asgi_lab.lab.records import read_records
 from asgi_lab.probe.schema import RecordData
 from asgi_lab.serving import ServerOptions, start
@@ -20,11 +20,15 @@ EACH = 12
 
 
 async def _drive(url: str) -> None:
-    # Fresh connections (no keep-alive), so the kernel spreads them over both workers.
-    limits = httpx.Limits(max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=10) as client:
-        replies = await asyncio.gather(*(client.get(p) for p in PATHS * EACH))
-    assert all(r.status_code == 200 for r in replies)
+    # One connection pinned to each worker (the kernel alone may hand every connection to
+    # one of them on a busy machine), then the load split over both.
+    pinned = await pin_workers(url, 2)
+    try:
+        replies = await asyncio.gather(*(pinned[i % 2].get(p) for i, p in enumerate(PATHS * EACH)))
+    finally:
+        for client in pinned:
+            await client.aclose()
+    assert all(r.status == 200 for r in replies)
 
 
 @pytest.fixture(scope="package")
