@@ -20,14 +20,19 @@ EACH = 12
 
 
 async def _drive(url: str) -> None:
-    # One connection pinned to each worker (the kernel alone may hand every connection to
-    # one of them on a busy machine), then the load split over both.
+    # Many requests at once on fresh connections, for overlaps and hops on several threads;
+    # and a few on a connection pinned to each worker, because the kernel alone may hand
+    # every connection to one of them on a busy machine.
     pinned = await pin_workers(url, 2)
     try:
-        replies = await asyncio.gather(*(pinned[i % 2].get(p) for i, p in enumerate(PATHS * EACH)))
+        async with AsyncClient(url, fresh=True) as client:
+            replies = await asyncio.gather(
+                *(client.get(p) for p in PATHS * EACH),
+                *(c.get(p) for c in pinned for p in PATHS),
+            )
     finally:
-        for client in pinned:
-            await client.aclose()
+        for c in pinned:
+            await c.aclose()
     assert all(r.status == 200 for r in replies)
 
 
