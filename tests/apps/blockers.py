@@ -19,6 +19,7 @@ from fastapi.responses import StreamingResponse
 from asgi_lab.types import ASGIApp, Receive, Scope, Send
 
 BLOCK = 0.12  # seconds each blocking call takes
+HOLD = 0.3
 COUNT = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) "
 COUNT += "SELECT count(*) FROM c"
 ROWS = 700_000  # over a hundred ms of SQLite's own C code
@@ -129,10 +130,11 @@ held = threading.Event()
 
 @app.get("/lock/hold")
 def hold_the_lock() -> dict[str, bool]:
-    """On a worker thread: take the lock, say so, keep it for BLOCK seconds."""
+    """On a worker thread: take the lock, say so, keep it for HOLD seconds (longer than the
+    others: the loop's wait starts only once it has heard the lock is taken)."""
     with lock:
         held.set()
-        time.sleep(BLOCK)
+        time.sleep(HOLD)
     held.clear()
     return {"held": True}
 
