@@ -160,6 +160,8 @@ class BlockData:
     function: str
     stack: tuple[str, ...]
     kind: str  # "blocked"
+    #: Wall clock of the last heartbeat before the stall (0 in records older than the field).
+    start_ns: int = 0
 
     @classmethod
     def from_json(cls, data: JSON) -> BlockData:
@@ -170,6 +172,7 @@ class BlockData:
             str(data["function"]),
             tuple(str(s) for s in data["stack"]),
             str(data["kind"]),
+            int(data.get("start_ns", 0)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -180,7 +183,12 @@ class BlockData:
             "function": self.function,
             "stack": list(self.stack),
             "kind": self.kind,
+            "start_ns": self.start_ns,
         }
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + int(self.ms * 1e6)
 
 
 @dataclass(frozen=True, slots=True)

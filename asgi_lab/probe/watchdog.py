@@ -300,6 +300,7 @@ class Watchdog:
                         culprit.function,
                         tuple(culprit.stack),
                         "blocked",
+                        stall.start_ns,
                     )
                 )
                 continue

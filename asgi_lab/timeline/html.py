@@ -31,6 +31,7 @@ svg.timeline { display: block; width: 100%; height: auto; font: 12px system-ui, 
 .bar { stroke: #000; stroke-width: 0.6; }
 .label { font-size: 11px; pointer-events: none; paint-order: stroke; stroke-width: 3px; }
 .deeper { fill: #777; }
+.stall { fill: #c00; fill-opacity: 0.12; stroke: #900; stroke-width: 1; stroke-dasharray: 4 2; }
 .tokens { fill: #555; fill-opacity: 0.35; stroke: #333; stroke-width: 1; }
 .in-flight { fill: none; stroke: #000; stroke-width: 1.5; stroke-dasharray: 5 2; }
 .link { stroke: #000; stroke-width: 1.2; opacity: 0; pointer-events: none; }

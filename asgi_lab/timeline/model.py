@@ -18,14 +18,16 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from asgi_lab.probe.schema import HopData, RecordData
+from asgi_lab.probe.schema import BlockData, HopData, RecordData
 
 __all__ = [
     "HopBar",
     "Lane",
     "RequestBar",
     "Series",
+    "StallBar",
     "Timeline",
     "Worker",
     "build",
@@ -90,6 +92,21 @@ class HopBar:
 
 
 @dataclass(frozen=True, slots=True)
+class StallBar:
+    """A stall of a loop, blamed by the watchdog on the request whose record carries it."""
+
+    record: RecordData
+    block: BlockData
+    lane: tuple[int, int]
+
+    @property
+    def label(self) -> str:
+        b = self.block
+        where = f"{Path(b.file).name}:{b.line} in {b.function}"
+        return f"loop blocked {b.ms:.0f} ms by {self.record.method} {self.record.path} at {where}"
+
+
+@dataclass(frozen=True, slots=True)
 class Series:
     """A step curve: `points[i] = (t_ns, value)` holds from `t_ns` until the next point."""
 
@@ -131,6 +148,8 @@ class Timeline:
     hops: tuple[HopBar, ...]
     #: Hops that never started (cancelled while waiting for a token): on no lane.
     unstarted: int
+    #: Stalls of a loop the watchdog blamed on a request, on that request's loop lane.
+    stalls: tuple[StallBar, ...] = ()
 
     @property
     def lanes(self) -> tuple[Lane, ...]:
@@ -254,4 +273,10 @@ def build(records: Iterable[RecordData]) -> Timeline:
 
     start = min([r.start_ns for r in ordered] + [h.start_ns for h in hops])
     end = max([r.end_ns for r in ordered] + [h.end_ns for h in hops])
-    return Timeline(start, end, tuple(workers), tuple(requests), tuple(hops), unstarted)
+    stalls = tuple(
+        StallBar(r, b, (r.pid, r.loop.thread.native_id))
+        for r in ordered
+        for b in r.blocks
+        if b.start_ns  # older records do not say when
+    )
+    return Timeline(start, end, tuple(workers), tuple(requests), tuple(hops), unstarted, stalls)

@@ -260,6 +260,21 @@ def render(timeline: Timeline, *, width: int = 1400) -> str:
                     parts.append(
                         _el("text", f"+{len(deeper)} deeper", x=24, y=top + 13, class_="lane-name")
                     )
+                # The watchdog's stalls, over the whole lane they froze, named in their title.
+                for stall in (s for s in timeline.stalls if s.lane == lane.key):
+                    sx, sw = x.bar(stall.block.start_ns, stall.block.end_ns)
+                    parts.append(
+                        _el(
+                            "rect",
+                            _title(stall.label),
+                            x=sx,
+                            y=y,
+                            width=sw,
+                            height=height,
+                            class_="stall",
+                            data_req=stall.record.id,
+                        )
+                    )
             else:
                 for hop in timeline.hops_on(lane):
                     colour = colours.get(hop.path, 0)

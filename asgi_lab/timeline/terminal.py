@@ -34,10 +34,11 @@ class Charset:
     axis: str
     tick: str
     arrow: str  # points up from a label at a bar too narrow to hold it
+    stall: str  # a stall of the loop, under its lane
 
 
-UNICODE = Charset(("█", "▓"), " ▁▂▃▄▅▆▇█", "─", "┼", "↑")
-ASCII = Charset(("#", "="), " .:-=+*#%@", "-", "+", "^")
+UNICODE = Charset(("█", "▓"), " ▁▂▃▄▅▆▇█", "─", "┼", "↑", "▒")
+ASCII = Charset(("#", "="), " .:-=+*#%@", "-", "+", "^", "!")
 
 
 def charset_for(encoding: str | None) -> Charset:
@@ -46,7 +47,14 @@ def charset_for(encoding: str | None) -> Charset:
         return ASCII
     try:
         codecs.lookup(encoding)
-        glyphs = (*UNICODE.fills, UNICODE.levels, UNICODE.axis, UNICODE.tick, UNICODE.arrow)
+        glyphs = (
+            *UNICODE.fills,
+            UNICODE.levels,
+            UNICODE.axis,
+            UNICODE.tick,
+            UNICODE.arrow,
+            UNICODE.stall,
+        )
         "".join(glyphs).encode(encoding)
     except (LookupError, UnicodeEncodeError):
         return ASCII
@@ -217,6 +225,20 @@ def _worker(
         if depth > max_rows:
             hidden = sum(1 for b in bars if b.row >= max_rows)
             lines.append(_label(f"  +{hidden} deeper reqs"))
+        stalls = [s for s in timeline.stalls if s.lane == lane.key]
+        if stalls:
+            # The watchdog's stalls, under the loop they froze, each named by its culprit.
+            row = _Row(scale.columns)
+            for stall in stalls:
+                row.bar(
+                    scale.cells(stall.block.start_ns, stall.block.end_ns),
+                    chars.stall,
+                    "bold red",
+                    "",
+                )
+            lines.append(_label("  loop stalled") + row.text())
+            for stall in stalls:  # too long to fit beside the bar: one line each, below it
+                lines.append(_label("") + Text(f"{chars.stall} {stall.label}", style="red"))
     for lane in threads[:max_threads]:
         row = _Row(scale.columns)
         for n, hop in enumerate(timeline.hops_on(lane)):

@@ -98,3 +98,23 @@ def test_steps_count_open_intervals_and_merge_equal_instants() -> None:
     assert series.points == ((0, 1), (5, 2), (10, 2), (15, 1), (20, 0))
     assert series.peak == 2 and series.at(-1) == 0 and series.at(12) == 2
     assert Series(()).peak == 0
+
+
+def test_a_stall_the_watchdog_blamed_is_drawn_on_its_loop_lane() -> None:
+    import dataclasses
+
+    from asgi_lab.probe.schema import BlockData
+    from asgi_lab.timeline import svg, terminal
+
+    block = BlockData(500.0, "/app/shop.py", 57, "render_rows", (), "blocked", int(0.2 * NS))
+    culprit = dataclasses.replace(record("1-2", path="/daily", end=0.8), blocks=(block,))
+    older = dataclasses.replace(block, start_ns=0)  # records older than the field: not drawn
+    timeline = build(
+        [record("1-1", end=1.0), culprit, dataclasses.replace(culprit, id="1-3", blocks=(older,))]
+    )
+    [stall] = timeline.stalls
+    assert stall.lane == (100, 100) and stall.record.id == "1-2"
+    assert stall.label == "loop blocked 500 ms by GET /daily at shop.py:57 in render_rows"
+    assert 'class="stall"' in svg.render(timeline) and stall.label in svg.render(timeline)
+    text = terminal.render(timeline).plain
+    assert "loop stalled" in text and stall.label in text
