@@ -192,8 +192,9 @@ class OtelSpans:
                     "code.stacktrace": "\n".join(block.stack),
                     "asgi_lab.block.ms": block.ms,
                 },
-                # The watchdog does not stamp when: placed as if the block ended the request.
-                timestamp=max(data.start_ns, data.end_ns - int(block.ms * 1e6)),
+                # When the stall began; records older than `start_ns` are placed as if the
+                # block ended the request.
+                timestamp=block.start_ns or max(data.start_ns, data.end_ns - int(block.ms * 1e6)),
             )
         for wait in data.waited_on:
             event: dict[str, Any] = {"asgi_lab.wait.kind": wait.kind, "asgi_lab.wait.ms": wait.ms}
