@@ -7,15 +7,15 @@ once. Nothing here runs per request; `solve.py` walks the plan.
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Mapping, Sequence
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, create_model
 from starlette.background import BackgroundTasks
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from .annotations import is_complex, is_sequence, subclass
 from .concurrency import Limit
 from .params import Dependency, Param
 
@@ -90,32 +90,6 @@ def kind_of(call: Callable[..., Any]) -> Kind:
     return "async" if inspect.iscoroutinefunction(fn) else "sync"
 
 
-def _is_sequence(tp: Any) -> bool:
-    origin = get_origin(tp)
-    if origin is Annotated:
-        return _is_sequence(get_args(tp)[0])
-    if origin is Union or origin is UnionType:
-        return any(_is_sequence(arg) for arg in get_args(tp))
-    cls = origin or tp
-    text = _subclass(cls, (str, bytes))
-    return _subclass(cls, (list, set, frozenset, tuple, Sequence)) and not text
-
-
-def _is_complex(tp: Any) -> bool:
-    # Mirrors FastAPI: models, mappings, sequences and dataclasses are read from the body.
-    origin = get_origin(tp)
-    if origin is Union or origin is UnionType:
-        return any(_is_complex(arg) for arg in get_args(tp))
-    if origin is Annotated:
-        return _is_complex(get_args(tp)[0])
-    cls = origin or tp
-    return _is_sequence(tp) or _subclass(cls, (BaseModel, Mapping)) or dataclasses.is_dataclass(cls)
-
-
-def _subclass(cls: Any, bases: type | tuple[type, ...]) -> bool:
-    return isinstance(cls, type) and issubclass(cls, bases)
-
-
 def build_dependant(
     call: Callable[..., Any],
     path_params: set[str],
@@ -137,20 +111,20 @@ def build_dependant(
             sub_call = marker.call if marker.call is not None else tp
             dependant.dependencies.append(_sub_dependant(marker, sub_call, path_params, param.name))
             continue
-        if marker is None and _subclass(tp, HTTPConnection):
+        if marker is None and subclass(tp, HTTPConnection):
             dependant.request_name = param.name
             continue
-        if marker is None and _subclass(tp, BackgroundTasks):
+        if marker is None and subclass(tp, BackgroundTasks):
             dependant.background_name = param.name
             continue
-        if marker is None and _subclass(tp, Response):
+        if marker is None and subclass(tp, Response):
             dependant.response_name = param.name
             continue
         if marker is None:
             if param.name in path_params:
                 source = "path"
             else:
-                source = "body" if _is_complex(tp) else "query"
+                source = "body" if is_complex(tp) else "query"
             marker = Param(source, default, None, {})
         if param.name in path_params and marker.source != "path":
             raise TypeError(
@@ -159,7 +133,7 @@ def build_dependant(
         alias = marker.alias or param.name
         if marker.source == "header" and marker.convert_underscores and not marker.alias:
             alias = param.name.replace("_", "-")
-        many = marker.source in ("query", "header") and _is_sequence(tp)
+        many = marker.source in ("query", "header") and is_sequence(tp)
         field = RequestField(
             f"p{len(found)}", param.name, marker.source, alias, many, marker.embed, ()
         )
