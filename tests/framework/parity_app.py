@@ -52,6 +52,24 @@ def build(fw: ModuleType, log: list[tuple[str, int]] | None = None) -> Any:
     ) -> Any:
         return {"seconds": seconds, "code": code}
 
+    # Keywords that only document a value (FastAPI puts them in its OpenAPI document).
+    @app.get("/documented")
+    async def documented(
+        q: Annotated[
+            str | None,
+            fw.Query(
+                include_in_schema=False,
+                openapi_examples={"one": {"value": "x"}},
+                title="Q",
+                description="A documented value",
+                examples=["x"],
+                deprecated=True,
+                max_length=3,
+            ),
+        ] = None,
+    ) -> Any:
+        return {"q": q}
+
     @app.get("/headers")
     async def headers(
         x_token: Annotated[str, fw.Header()],

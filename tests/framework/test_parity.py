@@ -28,6 +28,8 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/legacy?seconds=nan", {}),
     ("GET", "/legacy?seconds=1&code=abcdefg", {}),
     ("GET", "/legacy?seconds=1&code=a", {}),
+    ("GET", "/documented?q=abc", {}),
+    ("GET", "/documented?q=abcd", {}),
     # headers and cookies
     ("GET", "/headers", {}),
     ("GET", "/headers", {"headers": {"x-token": "t", "user-agent": "ua", "cookie": "session=c"}}),
