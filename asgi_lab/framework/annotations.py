@@ -7,7 +7,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
-__all__ = ["is_complex", "is_sequence", "subclass"]
+__all__ = ["is_complex", "is_sequence", "model_of", "subclass"]
 
 
 def subclass(cls: Any, bases: type | tuple[type, ...]) -> bool:
@@ -36,3 +36,12 @@ def is_complex(tp: Any) -> bool:
         return is_complex(get_args(tp)[0])
     cls = origin or tp
     return is_sequence(tp) or subclass(cls, (BaseModel, Mapping)) or dataclasses.is_dataclass(cls)
+
+
+def model_of(tp: Any) -> type[BaseModel] | None:
+    """`Model` for `Model` or `Model | None`: a query/header/cookie model parameter."""
+    if get_origin(tp) in (Union, UnionType):
+        args = get_args(tp)
+        if len(args) == 2 and type(None) in args:
+            tp = next(arg for arg in args if arg is not type(None))
+    return tp if subclass(tp, BaseModel) else None

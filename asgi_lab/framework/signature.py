@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from .annotations import is_complex, is_sequence, subclass
 from .concurrency import Limit
+from .param_models import ParamModel, param_model
 from .params import Dependency, Param
 
 __all__ = [
@@ -57,6 +58,8 @@ class Dependant:
     scope: str | None = None
     dependencies: list["Dependant"] = dataclasses.field(default_factory=list)
     fields: list[RequestField] = dataclasses.field(default_factory=list)
+    # Parameter models, kept apart so that a dependant without one never checks for them.
+    groups: list[tuple[RequestField, ParamModel]] = dataclasses.field(default_factory=list)
     model: type[BaseModel] | None = None
     request_name: str | None = None
     # Parameters filled with the request's shared BackgroundTasks and its header/cookie Response.
@@ -104,7 +107,7 @@ def build_dependant(
     teardown = "request" if dependant.kind in ("gen", "async_gen") else ""
     dependant.cache_key = (call, scope or teardown)
     model_fields: dict[str, Any] = {}
-    found: list[tuple[RequestField, Any]] = []
+    found: list[tuple[RequestField, Any, ParamModel | None]] = []
     for param in inspect.signature(call, eval_str=True).parameters.values():
         tp, marker, default = _split(param)
         if isinstance(marker, Dependency):
@@ -137,11 +140,19 @@ def build_dependant(
         field = RequestField(
             f"p{len(found)}", param.name, marker.source, alias, many, marker.embed, ()
         )
-        found.append((field, (tp, Field(default, **marker.constraints))))
+        plan = None
+        if marker.source in ("query", "header", "cookie"):
+            # `Annotated[FilterParams, Query()]`: the model's fields are the request values.
+            plan = param_model(tp, marker.source, marker.convert_underscores)
+        found.append((field, (tp, Field(default, **marker.constraints)), plan))
     found.sort(key=lambda pair: _SOURCES.index(pair[0].source))
-    for field, spec in found:
-        field.loc = (field.source, field.alias)
-        dependant.fields.append(field)
+    for field, spec, plan in found:
+        if plan is None:
+            field.loc = (field.source, field.alias)
+            dependant.fields.append(field)
+        else:
+            field.loc = (field.source,)
+            dependant.groups.append((field, plan))
         dependant.by_key[field.key] = field
         model_fields[field.key] = spec
     if model_fields:
