@@ -318,3 +318,20 @@ def build(fw: ModuleType, log: list[tuple[str, int]] | None = None) -> Any:
     # A pure ASGI wrapper around either app marks when the response has gone out.
     inner = app
     return mark_sent if log is not None else app
+
+
+def swallowing(fw: ModuleType) -> Any:
+    """A yield dependency that catches the endpoint's exception and does not raise again."""
+    app = fw.FastAPI()
+
+    def quiet() -> Any:
+        try:
+            yield "g"
+        except Teapot:
+            pass
+
+    @app.get("/swallowed")
+    def swallowed(g: Annotated[str, fw.Depends(quiet)]) -> Any:
+        raise Teapot()
+
+    return app
