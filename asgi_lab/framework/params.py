@@ -19,6 +19,7 @@ __all__ = [
     "Dependency",
     "Depends",
     "Header",
+    "Options",
     "Param",
     "Path",
     "Query",
@@ -37,6 +38,25 @@ class Constraints(TypedDict, total=False):
     max_length: int
     pattern: str
     allow_inf_nan: bool
+    # These only document the value: pydantic keeps them for the field's JSON schema.
+    title: str
+    description: str
+    examples: list[Any]
+    deprecated: bool | str
+
+
+class Options(Constraints, total=False):
+    """What `Query(...)` and its siblings accept: the constraints and FastAPI's OpenAPI keywords."""
+
+    include_in_schema: bool
+    openapi_examples: dict[str, Any]
+
+
+def _constraints(options: Options) -> Constraints:
+    # FastAPI gives these to its OpenAPI document; the wrapper serves none, so they go.
+    options.pop("include_in_schema", None)
+    options.pop("openapi_examples", None)
+    return options
 
 
 @dataclasses.dataclass(eq=False)
@@ -63,17 +83,17 @@ class Dependency:
 
 
 def Path(
-    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Constraints]
+    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Options]
 ) -> Any:
     """A segment of the URL path, always required."""
-    return Param("path", default, alias, c)
+    return Param("path", default, alias, _constraints(c))
 
 
 def Query(
-    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Constraints]
+    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Options]
 ) -> Any:
     """A query-string value; a `list[...]` annotation collects every occurrence."""
-    return Param("query", default, alias, c)
+    return Param("query", default, alias, _constraints(c))
 
 
 def Header(
@@ -81,17 +101,17 @@ def Header(
     *,
     alias: str | None = None,
     convert_underscores: bool = True,
-    **c: Unpack[Constraints],
+    **c: Unpack[Options],
 ) -> Any:
     """A request header; `user_agent` is read from `user-agent` unless told otherwise."""
-    return Param("header", default, alias, c, convert_underscores=convert_underscores)
+    return Param("header", default, alias, _constraints(c), convert_underscores=convert_underscores)
 
 
 def Cookie(
-    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Constraints]
+    default: Any = PydanticUndefined, *, alias: str | None = None, **c: Unpack[Options]
 ) -> Any:
     """A cookie sent by the client."""
-    return Param("cookie", default, alias, c)
+    return Param("cookie", default, alias, _constraints(c))
 
 
 def Body(
@@ -99,10 +119,10 @@ def Body(
     *,
     embed: bool = False,
     alias: str | None = None,
-    **c: Unpack[Constraints],
+    **c: Unpack[Options],
 ) -> Any:
     """A value from the JSON body; `embed=True` reads it under its own name."""
-    return Param("body", default, alias, c, embed=embed)
+    return Param("body", default, alias, _constraints(c), embed=embed)
 
 
 def Depends(

@@ -21,13 +21,21 @@ from starlette.routing import Route
 
 from asgi_lab.types import ASGIApp, Receive, Scope, Send
 
-from .errors import HTTPException, RequestValidationError
+from .errors import FastAPIError, HTTPException, RequestValidationError
 from .params import Dependency
 from .results import INFER, ResultWriter
 from .signature import build_route_dependant, mark_body
 from .solve import MISSING, Context, solve
 
 __all__ = ["OPENAPI_OPTIONS", "APIRoute"]
+
+_SWALLOWED = (
+    "Response not awaited. There's a high chance that the application code is raising an"
+    " exception and a dependency with yield has a block with a bare except, or a block with"
+    " except Exception, and is not raising the exception again. Read more about it in the docs:"
+    " https://fastapi.tiangolo.com/tutorial/dependencies/dependencies-with-yield/"
+    "#dependencies-with-yield-and-except"
+)
 
 # Accepted for FastAPI's signatures and kept on the route, but only OpenAPI would read them.
 OPENAPI_OPTIONS = frozenset(
@@ -125,11 +133,17 @@ class APIRoute(Route):
             return
         # The response is sent inside the request stack: yield dependencies (and background
         # tasks) see it go out before their teardown runs.
+        sent = False
         async with AsyncExitStack() as request_stack:
             async with AsyncExitStack() as function_stack:
                 ctx = Context(scope, receive, send, request_stack, function_stack)
                 response = await self.respond(ctx)
             await response(scope, receive, send)
+            sent = True
+        if not sent:
+            # A yield dependency swallowed the endpoint's exception: nothing was sent, and
+            # FastAPI says so rather than leave the client without a response.
+            raise FastAPIError(_SWALLOWED)
 
     async def respond(self, ctx: Context) -> ASGIApp:
         """Solve the plan, call the endpoint and turn its result into a response."""

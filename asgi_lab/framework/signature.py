@@ -7,16 +7,17 @@ once. Nothing here runs per request; `solve.py` walks the plan.
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Mapping, Sequence
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, Field, create_model
 from starlette.background import BackgroundTasks
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from .annotations import is_complex, is_sequence, subclass
 from .concurrency import Limit
+from .param_models import ParamModel, param_model
 from .params import Dependency, Param
 
 __all__ = [
@@ -57,6 +58,8 @@ class Dependant:
     scope: str | None = None
     dependencies: list["Dependant"] = dataclasses.field(default_factory=list)
     fields: list[RequestField] = dataclasses.field(default_factory=list)
+    # Parameter models, kept apart so that a dependant without one never checks for them.
+    groups: list[tuple[RequestField, ParamModel]] = dataclasses.field(default_factory=list)
     model: type[BaseModel] | None = None
     request_name: str | None = None
     # Parameters filled with the request's shared BackgroundTasks and its header/cookie Response.
@@ -90,32 +93,6 @@ def kind_of(call: Callable[..., Any]) -> Kind:
     return "async" if inspect.iscoroutinefunction(fn) else "sync"
 
 
-def _is_sequence(tp: Any) -> bool:
-    origin = get_origin(tp)
-    if origin is Annotated:
-        return _is_sequence(get_args(tp)[0])
-    if origin is Union or origin is UnionType:
-        return any(_is_sequence(arg) for arg in get_args(tp))
-    cls = origin or tp
-    text = _subclass(cls, (str, bytes))
-    return _subclass(cls, (list, set, frozenset, tuple, Sequence)) and not text
-
-
-def _is_complex(tp: Any) -> bool:
-    # Mirrors FastAPI: models, mappings, sequences and dataclasses are read from the body.
-    origin = get_origin(tp)
-    if origin is Union or origin is UnionType:
-        return any(_is_complex(arg) for arg in get_args(tp))
-    if origin is Annotated:
-        return _is_complex(get_args(tp)[0])
-    cls = origin or tp
-    return _is_sequence(tp) or _subclass(cls, (BaseModel, Mapping)) or dataclasses.is_dataclass(cls)
-
-
-def _subclass(cls: Any, bases: type | tuple[type, ...]) -> bool:
-    return isinstance(cls, type) and issubclass(cls, bases)
-
-
 def build_dependant(
     call: Callable[..., Any],
     path_params: set[str],
@@ -130,27 +107,27 @@ def build_dependant(
     teardown = "request" if dependant.kind in ("gen", "async_gen") else ""
     dependant.cache_key = (call, scope or teardown)
     model_fields: dict[str, Any] = {}
-    found: list[tuple[RequestField, Any]] = []
+    found: list[tuple[RequestField, Any, ParamModel | None]] = []
     for param in inspect.signature(call, eval_str=True).parameters.values():
         tp, marker, default = _split(param)
         if isinstance(marker, Dependency):
             sub_call = marker.call if marker.call is not None else tp
             dependant.dependencies.append(_sub_dependant(marker, sub_call, path_params, param.name))
             continue
-        if marker is None and _subclass(tp, HTTPConnection):
+        if marker is None and subclass(tp, HTTPConnection):
             dependant.request_name = param.name
             continue
-        if marker is None and _subclass(tp, BackgroundTasks):
+        if marker is None and subclass(tp, BackgroundTasks):
             dependant.background_name = param.name
             continue
-        if marker is None and _subclass(tp, Response):
+        if marker is None and subclass(tp, Response):
             dependant.response_name = param.name
             continue
         if marker is None:
             if param.name in path_params:
                 source = "path"
             else:
-                source = "body" if _is_complex(tp) else "query"
+                source = "body" if is_complex(tp) else "query"
             marker = Param(source, default, None, {})
         if param.name in path_params and marker.source != "path":
             raise TypeError(
@@ -159,15 +136,23 @@ def build_dependant(
         alias = marker.alias or param.name
         if marker.source == "header" and marker.convert_underscores and not marker.alias:
             alias = param.name.replace("_", "-")
-        many = marker.source in ("query", "header") and _is_sequence(tp)
+        many = marker.source in ("query", "header") and is_sequence(tp)
         field = RequestField(
             f"p{len(found)}", param.name, marker.source, alias, many, marker.embed, ()
         )
-        found.append((field, (tp, Field(default, **marker.constraints))))
+        plan = None
+        if marker.source in ("query", "header", "cookie"):
+            # `Annotated[FilterParams, Query()]`: the model's fields are the request values.
+            plan = param_model(tp, marker.source, marker.convert_underscores)
+        found.append((field, (tp, Field(default, **marker.constraints)), plan))
     found.sort(key=lambda pair: _SOURCES.index(pair[0].source))
-    for field, spec in found:
-        field.loc = (field.source, field.alias)
-        dependant.fields.append(field)
+    for field, spec, plan in found:
+        if plan is None:
+            field.loc = (field.source, field.alias)
+            dependant.fields.append(field)
+        else:
+            field.loc = (field.source,)
+            dependant.groups.append((field, plan))
         dependant.by_key[field.key] = field
         model_fields[field.key] = spec
     if model_fields:

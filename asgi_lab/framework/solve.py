@@ -12,8 +12,9 @@ Theory of operation. The order is FastAPI's, because the order is what the lab o
    scope="function"), a sync one entered in a worker thread now and exited in another later (two
    hops). With `max_concurrency` the call first takes its declaration's semaphore, on the loop,
    and a generator holds it until its exit.
-3. Then the request values of the function being solved, all validated in one pydantic call, and
-   the request itself, the shared `BackgroundTasks` and the sub-`Response` if it asks for them.
+3. Then the request values of the function being solved, all validated in one pydantic call (a
+   query/header/cookie parameter model's fields gathered into one dict first), and the request
+   itself, the shared `BackgroundTasks` and the sub-`Response` if it asks for them.
 
 A dependency whose request values fail is not called, but the others still are, so their side
 effects happen as in FastAPI. Every hop into a thread goes through `anyio.to_thread.run_sync`,
@@ -42,6 +43,8 @@ from asgi_lab.types import Receive, Scope, Send
 
 from .concurrency import in_threads, limited
 from .errors import missing
+from .param_models import ABSENT
+from .param_models import read as read_model
 from .signature import Dependant, override
 
 __all__ = ["MISSING", "Context", "solve"]
@@ -183,6 +186,7 @@ def _validate(
             value = found.get(field.alias, MISSING)
         if value is not MISSING:
             data[field.key] = value
+    renames = _read_models(dependant, ctx, data) if dependant.groups else None
     forced = (
         [missing(f.loc) for f in dependant.fields if f.source == "body"] if unreadable_body else []
     )
@@ -190,15 +194,36 @@ def _validate(
         # from_attributes=True as FastAPI does; it changes some error types (model_attributes_type).
         validated = model.model_validate(data, from_attributes=True).__dict__
     except ValidationError as exc:
-        return _relocate(dependant, exc, skip_body=unreadable_body) + forced
+        return _relocate(dependant, exc, unreadable_body, renames) + forced
     if forced:
         return forced
     for field in dependant.fields:
         values[field.name] = validated[field.key]
+    for field, _ in dependant.groups:
+        values[field.name] = validated[field.key]
     return []
 
 
-def _relocate(dependant: Dependant, exc: ValidationError, skip_body: bool) -> list[dict[str, Any]]:
+def _read_models(
+    dependant: Dependant, ctx: Context, data: dict[str, Any]
+) -> dict[str, dict[str, str]]:
+    """Each parameter model's input into `data`; the header names its errors are reported under."""
+    renames = {}
+    for field, plan in dependant.groups:
+        value, names = read_model(plan, ctx.request())
+        if value is not ABSENT:
+            data[field.key] = value
+        if names:
+            renames[field.key] = names
+    return renames
+
+
+def _relocate(
+    dependant: Dependant,
+    exc: ValidationError,
+    skip_body: bool,
+    renames: dict[str, dict[str, str]] | None,
+) -> list[dict[str, Any]]:
     """Errors with the request's own names: ('query', 'q') instead of the model's ('p0',)."""
     errors = []
     for error in exc.errors(include_url=False):
@@ -206,6 +231,10 @@ def _relocate(dependant: Dependant, exc: ValidationError, skip_body: bool) -> li
         field = dependant.by_key[str(key)]
         if skip_body and field.source == "body":
             continue
+        names = renames.get(str(key)) if renames else None
+        if names and rest and rest[0] in names:
+            # A parameter model's field is reported under the header it was read from.
+            rest[0] = names[str(rest[0])]
         error["loc"] = (*field.loc, *rest)
         if error["type"] == "missing" and not rest:
             error["input"] = None

@@ -52,6 +52,24 @@ def build(fw: ModuleType, log: list[tuple[str, int]] | None = None) -> Any:
     ) -> Any:
         return {"seconds": seconds, "code": code}
 
+    # Keywords that only document a value (FastAPI puts them in its OpenAPI document).
+    @app.get("/documented")
+    async def documented(
+        q: Annotated[
+            str | None,
+            fw.Query(
+                include_in_schema=False,
+                openapi_examples={"one": {"value": "x"}},
+                title="Q",
+                description="A documented value",
+                examples=["x"],
+                deprecated=True,
+                max_length=3,
+            ),
+        ] = None,
+    ) -> Any:
+        return {"q": q}
+
     @app.get("/headers")
     async def headers(
         x_token: Annotated[str, fw.Header()],
@@ -300,3 +318,20 @@ def build(fw: ModuleType, log: list[tuple[str, int]] | None = None) -> Any:
     # A pure ASGI wrapper around either app marks when the response has gone out.
     inner = app
     return mark_sent if log is not None else app
+
+
+def swallowing(fw: ModuleType) -> Any:
+    """A yield dependency that catches the endpoint's exception and does not raise again."""
+    app = fw.FastAPI()
+
+    def quiet() -> Any:
+        try:
+            yield "g"
+        except Teapot:
+            pass
+
+    @app.get("/swallowed")
+    def swallowed(g: Annotated[str, fw.Depends(quiet)]) -> Any:
+        raise Teapot()
+
+    return app

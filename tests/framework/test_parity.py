@@ -7,8 +7,9 @@ import httpx
 import pytest
 
 import asgi_lab.framework as ours
+from asgi_lab.framework.errors import FastAPIError
 
-from .parity_app import build
+from .parity_app import build, swallowing
 
 JSON = {"content-type": "application/json"}
 
@@ -28,6 +29,8 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/legacy?seconds=nan", {}),
     ("GET", "/legacy?seconds=1&code=abcdefg", {}),
     ("GET", "/legacy?seconds=1&code=a", {}),
+    ("GET", "/documented?q=abc", {}),
+    ("GET", "/documented?q=abcd", {}),
     # headers and cookies
     ("GET", "/headers", {}),
     ("GET", "/headers", {"headers": {"x-token": "t", "user-agent": "ua", "cookie": "session=c"}}),
@@ -130,3 +133,17 @@ async def test_caching_counts_calls_once_per_request() -> None:
     assert first["a"] == first["b"]["calls"] == first["again"]["calls"] == 1
     assert first["fresh"] == 1
     assert second["a"] == 3
+
+
+@pytest.mark.anyio
+async def test_a_swallowed_exception_is_fastapis_error() -> None:
+    answers = [await answer(swallowing(fw), "GET", "/swallowed", {}) for fw in (fastapi, ours)]
+    assert [(a.status_code, a.text) for a in answers] == [(500, "Internal Server Error")] * 2
+    messages = []
+    for fw, error in ((fastapi, fastapi.exceptions.FastAPIError), (ours, FastAPIError)):
+        transport = httpx.ASGITransport(app=swallowing(fw))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            with pytest.raises(error) as raised:
+                await client.get("/swallowed")
+        messages.append(str(raised.value))
+    assert messages[0] == messages[1]
