@@ -22,6 +22,7 @@ from asgi_lab.probe import RecordRing, served_by
 
 __all__ = [
     "LAYERS",
+    "app_path",
     "async_block",
     "async_cpu",
     "async_sleep",
@@ -33,8 +34,18 @@ __all__ = [
     "sync_sleep",
 ]
 
-#: The three ways the catalogue is served: `uvicorn asgi_lab.<layer>:app`.
-LAYERS = ("raw", "routes", "api")
+#: The ways the catalogue is served; `app_path` says what uvicorn imports for each.
+LAYERS = ("raw", "routes", "api", "fastapi")
+
+# "fastapi" is api.py's source built on FastAPI itself; a module named `fastapi` would shadow it.
+_MODULES = {"fastapi": "fastapi_layer"}
+
+
+def app_path(layer: str) -> str:
+    """The import string of a layer's probed app: `asgi_lab.routes:app`."""
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
+    return f"asgi_lab.{_MODULES.get(layer, layer)}:app"
 
 
 def startup(layer: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from asgi_lab import __version__, serving
-from asgi_lab.catalogue import LAYERS
+from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.serving import ServerOptions
 from asgi_lab.settings import MAX_THREADS, SettingError, Settings
 
@@ -70,7 +70,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     """Run uvicorn on the chosen layer until Ctrl-C or SIGTERM, then stop every worker."""
     options = ServerOptions(
-        app=f"asgi_lab.{args.layer}:app",
+        app=app_path(args.layer),
         workers=args.workers,
         loop=args.loop,
         http=args.http,

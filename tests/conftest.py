@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from asgi_lab import settings
+from asgi_lab.catalogue import app_path
 from asgi_lab.probe.schema import HEADER, HeaderData
 from asgi_lab.serving import Server, ServerOptions, start
 from asgi_lab.types import ASGIApp, Message
@@ -32,7 +33,7 @@ PLUGIN_ARGS = () if plugin_installed() else ("-p", PLUGIN)
 pytest_plugins = ["pytester", *(() if plugin_installed() else (PLUGIN,))]
 
 #: The layers every shared identity test runs against; a layer joins when its module exists.
-LAYERS = ["raw", "routes", "api"]
+LAYERS = ["raw", "routes", "api", "fastapi"]
 
 
 @pytest.fixture(autouse=True)
@@ -54,7 +55,8 @@ def layer(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def layer_app(layer: str) -> Any:
-    return importlib.import_module(f"asgi_lab.{layer}").app
+    module, _, name = app_path(layer).partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @pytest.fixture

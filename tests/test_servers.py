@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from asgi_lab.catalogue import app_path
 from asgi_lab.serving import Server, ServerError
 from tests.conftest import LAYERS, facts, serve
 
@@ -25,7 +26,7 @@ TIMEOUT = httpx.Timeout(15.0)
 @pytest.fixture(scope="module", params=LAYERS)
 def one_worker(request: pytest.FixtureRequest) -> Iterator[Server]:
     """One worker per layer, shared by this module's tests (each start costs about a second)."""
-    with serve(f"asgi_lab.{request.param}:app") as server:
+    with serve(app_path(request.param)) as server:
         yield server
 
 
@@ -155,7 +156,7 @@ def read_traces(directory: Path) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_two_workers_two_pids_and_no_record_lost(layer: str, tmp_path: Path) -> None:
-    with serve(f"asgi_lab.{layer}:app", workers=2, env={"ASGI_LAB_TRACE_DIR": str(tmp_path)}) as s:
+    with serve(app_path(layer), workers=2, env={"ASGI_LAB_TRACE_DIR": str(tmp_path)}) as s:
         assert len(s.worker_pids) == 2
         # A blocked worker cannot accept, so concurrent fresh connections reach the other one.
         with ThreadPoolExecutor(8) as pool:
@@ -179,7 +180,7 @@ def test_two_workers_two_pids_and_no_record_lost(layer: str, tmp_path: Path) -> 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_asgi_lab_threads_sets_every_workers_threadpool(layer: str) -> None:
-    with serve(f"asgi_lab.{layer}:app", workers=2, env={"ASGI_LAB_THREADS": "3"}) as server:
+    with serve(app_path(layer), workers=2, env={"ASGI_LAB_THREADS": "3"}) as server:
         with ThreadPoolExecutor(4) as pool:
             # Blocked workers cannot accept: concurrent fresh connections reach both.
             blocked = list(pool.map(lambda _: get(server, "/async/block", seconds=0.2), range(4)))
@@ -191,14 +192,14 @@ def test_asgi_lab_threads_sets_every_workers_threadpool(layer: str) -> None:
 @pytest.mark.parametrize("layer", LAYERS)
 def test_a_bad_asgi_lab_threads_stops_the_server_with_a_clear_error(layer: str) -> None:
     with pytest.raises(ServerError, match=r"ASGI_LAB_THREADS must be a whole number from 1"):
-        serve(f"asgi_lab.{layer}:app", env={"ASGI_LAB_THREADS": "lots"}, ready_timeout=20)
+        serve(app_path(layer), env={"ASGI_LAB_THREADS": "lots"}, ready_timeout=20)
 
 
 @pytest.mark.parametrize("layer", LAYERS)
 def test_each_request_logs_one_line_naming_its_worker_loop_and_thread(layer: str) -> None:
     """What a user sees in the terminal of `uvicorn asgi_lab.<layer>:app --workers 2`."""
     seen: list[tuple[int, str, int]] = []
-    with serve(f"asgi_lab.{layer}:app", workers=2) as server:
+    with serve(app_path(layer), workers=2) as server:
         for _ in range(8):
             # A fresh connection each time, so that both workers may answer.
             response = httpx.get(server.url + "/sync/sleep?seconds=0", timeout=15)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from asgi_lab import serving
-from asgi_lab.catalogue import LAYERS
+from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.lab.clients import Reply
 from asgi_lab.lab.records import Observed, Served, TraceDir, served_summary
 from asgi_lab.lab.verdicts import Verdict
@@ -122,7 +122,7 @@ class Context:
     @property
     def app(self) -> str:
         """The import string of the layer under test."""
-        return f"asgi_lab.{self.layer}:app"
+        return app_path(self.layer)
 
     def seconds(self, base: float) -> float:
         """`base` seconds at this run's scale."""

@@ -16,6 +16,12 @@ __all__ = ["threadpool", "threadpool_limit"]
 SECONDS = 1.0
 TOKENS = 4
 
+# Layer 2, on the wrapper as on FastAPI, validates a `def` endpoint's return value (it has a return
+# annotation) in a second trip to the threadpool. anyio hands a freed token to the longest
+# waiter, so with 2T requests on T tokens the first wave's second trips queue behind the second
+# wave's sleeps: every request waits ~S once, and the first wave's answers come at 2S, not S.
+SECOND_TRIP_LAYERS = frozenset({"api", "fastapi"})
+
 
 @experiment(
     "threadpool",
@@ -89,7 +95,17 @@ def threadpool_limit(ctx: Context) -> None:
         )
         waits = sorted(r.wait_s for r in records)
         waited = [w for w in waits if w > secs / 2]
-        ctx.check(exactly(f"{phase}: requests that waited for a token", len(waited), n - tokens))
+        second_trip = ctx.layer in SECOND_TRIP_LAYERS and tokens < n
+        ctx.check(
+            exactly(
+                f"{phase}: requests that waited for a token",
+                len(waited),
+                n if second_trip else n - tokens,
+                note="all: each result's validation, a second trip, queues behind a sleep"
+                if second_trip
+                else "",
+            )
+        )
         if waited:
             median = waited[len(waited) // 2]
             ctx.check(near(f"{phase}: each of those waited ~S (median)", median, secs))
@@ -97,4 +113,10 @@ def threadpool_limit(ctx: Context) -> None:
         ctx.fact(
             f"{phase}: worker threads",
             f"{len(handler_threads(records))} distinct",
+        )
+    if ctx.layer in SECOND_TRIP_LAYERS:
+        ctx.fact(
+            "on this layer",
+            "a def endpoint's result is validated in a second threadpool trip (as FastAPI "
+            "does): with T tokens the first wave's validations wait behind the second wave",
         )
