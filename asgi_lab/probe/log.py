@@ -7,11 +7,14 @@ The `LogLines` sink runs on the probe's writer thread (see `sinks.py`), so forma
 handlers' I/O never touch the loop. Lines go through Python `logging`, logger
 `asgi_lab.requests` at INFO, so uvicorn's `--log-config` or your own handlers can route them.
 When nothing is configured for that logger or the root logger, the probe adds a handler on
-stderr, colouring each worker's pid its own way when stderr is a terminal and `NO_COLOR` is unset.
+stderr, colouring each worker's pid its own way when stderr is a terminal and `NO_COLOR` is unset,
+and writes each batch of lines to it in one go (a LogRecord per line only when someone else may
+be listening).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -99,19 +102,23 @@ class _Coloured(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
         pid = getattr(record, "asgi_lab_pid", None)
-        if pid is None:
-            return text
+        return text if pid is None else self.colour(text, pid)
+
+    def colour(self, text: str, pid: int) -> str:
         import click  # uvicorn's own colour library; imported only when colouring
 
         marker = f"worker {pid}"
         return text.replace(marker, click.style(marker, fg=_PALETTE[pid % len(_PALETTE)]), 1)
 
 
+_NO_LOCK = contextlib.nullcontext()
+
+
 def _colour_wanted(stream: Any) -> bool:
     return not os.environ.get("NO_COLOR") and bool(getattr(stream, "isatty", lambda: False)())
 
 
-def default_handler(stream: Any = None) -> logging.Handler:
+def default_handler(stream: Any = None) -> logging.StreamHandler[Any]:
     """A stderr handler for request lines, coloured when stderr is a terminal."""
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
@@ -130,6 +137,9 @@ class LogLines:
             raise ValueError(f"log mode must be 'line' or 'json', got {mode!r}")
         self.mode = mode
         self.logger = logging.getLogger(LOGGER)
+        # The stderr handler the probe added, when nobody configured the logger: then a batch
+        # goes out in one write, not a LogRecord, a lock and a flush per line.
+        self._own: logging.StreamHandler[Any] | None = None
 
     def __repr__(self) -> str:
         return f"request log ({self.mode})"
@@ -137,8 +147,10 @@ class LogLines:
     def open(self) -> None:
         # Only when nobody said where these lines go: then stderr, as uvicorn's own lines.
         if not self.logger.handlers and not logging.getLogger().handlers:
-            self.logger.addHandler(default_handler())
+            handler = default_handler()
+            self.logger.addHandler(handler)
             self.logger.propagate = False
+            self._own = handler
         if self.logger.level == logging.NOTSET:
             self.logger.setLevel(logging.INFO)
 
@@ -147,6 +159,17 @@ class LogLines:
         if not log.isEnabledFor(logging.INFO):
             return
         render = as_line if self.mode == "line" else as_json
+        own = self._own
+        if own is not None and log.handlers == [own] and not log.filters:
+            formatter = own.formatter
+            if isinstance(formatter, _Coloured):
+                lines = [formatter.colour(render(r), r.loop.pid) for r in records]
+            else:
+                lines = [render(r) for r in records]
+            with own.lock or _NO_LOCK:
+                own.stream.write("\n".join(lines) + "\n")
+                own.flush()
+            return
         for record in records:
             log.info(render(record), extra={"asgi_lab_pid": record.loop.pid})
 

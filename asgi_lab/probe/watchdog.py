@@ -44,6 +44,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.record import Record
 from asgi_lab.probe.schema import BlockData, WaitData
 
@@ -241,8 +242,11 @@ class Watchdog:
 
     def _install_task_factory(self, loop: asyncio.AbstractEventLoop) -> None:
         # Tasks a request creates (a streaming body in a task group, a gather) serve it too.
+        # The factory runs in the creating task's context, so the probe's context variable says
+        # which request that is: one lookup, and nothing more for tasks no request made.
         previous = loop.get_task_factory()
         requests = self.requests
+        forget = _forget(requests)
 
         def factory(
             loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
@@ -251,12 +255,10 @@ class Watchdog:
                 task = previous(loop, coro, **kwargs)
             else:
                 task = asyncio.Task(coro, loop=loop, **kwargs)
-            if isinstance(task, asyncio.Task):
-                parent = asyncio.current_task(loop)
-                record = requests.get(parent) if parent is not None else None
-                if record is not None:
-                    requests[task] = record
-                    task.add_done_callback(_forget(requests))
+            record = current_record.get()
+            if record is not None and isinstance(task, asyncio.Task):
+                requests[task] = record
+                task.add_done_callback(forget)
             return task
 
         loop.set_task_factory(factory)  # type: ignore[arg-type]
