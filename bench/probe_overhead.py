@@ -134,12 +134,17 @@ def main() -> int:
         bare = statistics.median(rates["bare"])
         load = shlex.join(wrk.command("<url>/quick", args.seconds, args.connections))
         print(f"\nLayer 0 /quick, {load}, median of {args.rounds}:")
+        print("  (paired: the median of each round's ratio to bare, which drift between rounds")
+        print("  cancels out; probe paired: the same against the probe, for what it adds)")
         for name, values in rates.items():
             median = statistics.median(values)
-            cost = (1 - median / bare) * 100
-            print(
-                f"  {name:<18} {median:>9,.0f} req/s  ratio {median / bare:.3f} ({cost:.1f} % cost)"
-            )
+            paired = statistics.median(v / b for v, b in zip(values, rates["bare"], strict=True))
+            line = f"  {name:<18} {median:>9,.0f} req/s  ratio {median / bare:.3f}"
+            line += f"  paired {paired:.3f} ({(1 - paired) * 100:4.1f} % cost)"
+            if name.startswith("probe+"):
+                over = zip(values, rates["probe"], strict=True)
+                line += f"  probe paired {statistics.median(v / p for v, p in over):.3f}"
+            print(line)
 
     costs = in_process(args.requests, args.rounds)
     print(f"\nIn-process, hello-world app, {args.requests:,} calls, median of {args.rounds}:")
