@@ -26,7 +26,7 @@ WORKERS = 2
 #: Requests on the doomed worker just before it is killed: its last batch, likely unwritten.
 BURST = 40
 #: The bound on the load after the kill: requests, and seconds to see the new worker.
-AFTER = 400
+AFTER = 5000  # at most; the kernel may give the new worker few of the fresh connections
 TAKEOVER_SECONDS = 20.0
 #: Answers from the new worker wanted before the load stops.
 FROM_NEW = 5
@@ -81,7 +81,11 @@ def run(ctx: Context) -> None:
     from_new = [r for r in after if r.pid in new_pids]
     ctx.check(exactly("new worker pids uvicorn started after the kill", len(new_pids), 1))
     ctx.check(
-        exactly("answers from the new pid after the kill", len(from_new), FROM_NEW),
+        exactly(
+            f"the new pid answered (at least {FROM_NEW} times) after the kill",
+            int(len(from_new) >= FROM_NEW),
+            1,
+        )
     )
     ctx.check(
         exactly(
