@@ -14,19 +14,27 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
+from asgi_lab.catalogue import app_path
 from asgi_lab.lab.records import read_records
 from asgi_lab.probe.schema import HEADER, RecordData
 from asgi_lab.serving import Server
 from asgi_lab.settings import Settings
-from tests.conftest import serve
+from tests.conftest import SERVER_LAYERS, serve
 
 pytestmark = pytest.mark.server
+
+
+@pytest.fixture(params=SERVER_LAYERS)
+def layer(request: pytest.FixtureRequest) -> str:
+    """The layers served for real here (see `SERVER_LAYERS`)."""
+    return str(request.param)
+
 
 TIMEOUT = 5.0
 
 
 def traced(layer: str, directory: Path, http: str = "auto") -> Server:
-    return serve(f"asgi_lab.{layer}:app", http=http, settings=Settings(trace_dir=str(directory)))
+    return serve(app_path(layer), http=http, settings=Settings(trace_dir=str(directory)))
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,8 @@ from starlette.routing import Route
 
 import asgi_lab.framework as framework
 from asgi_lab import api, catalogue, fastapi_layer
+from asgi_lab.catalogue import app_path
+from tests.conftest import facts, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -70,3 +72,14 @@ def test_without_fastapi_the_layer_says_how_to_install_it(monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "fastapi", None)  # what `import fastapi` finds uninstalled
     with pytest.raises(ModuleNotFoundError, match=r'pip install "asgi-lab\[fastapi\]"'):
         importlib.import_module("asgi_lab.fastapi_layer")
+
+
+@pytest.mark.server
+def test_the_fastapi_layer_on_a_real_server_runs_def_in_the_pool_and_async_on_the_loop() -> None:
+    with serve(app_path("fastapi")) as server, httpx.Client(base_url=server.url, timeout=15) as c:
+        sync = c.get("/sync/sleep", params={"seconds": "0"})
+        quick = c.get("/quick")
+    assert sync.json()["layer"] == quick.json()["layer"] == "fastapi"
+    assert sync.json()["served_by"]["handler"]["in_threadpool"] is True
+    assert quick.json()["served_by"]["handler"]["in_threadpool"] is False
+    assert facts(quick).thread == server.pid != facts(sync).thread  # the loop is the main thread

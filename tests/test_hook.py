@@ -22,9 +22,8 @@ pytestmark = pytest.mark.anyio
 @pytest.fixture(autouse=True)
 def restore_run_sync() -> Iterator[None]:
     """Each test starts and ends with anyio's own function and no hook of ours."""
-    saved = anyio.to_thread.run_sync
     hook.uninstall()
-    anyio.to_thread.run_sync = saved
+    saved = anyio.to_thread.run_sync
     yield
     hook.uninstall()
     anyio.to_thread.run_sync = saved
@@ -116,4 +115,15 @@ async def test_uninstalled_under_a_foreign_wrapper_records_nothing() -> None:
     other.install()
     hook.uninstall()  # ours stays in their chain, passing calls through
     # The probe re-installs on its next request: still one hop, never two.
+    assert await hops_of_one_sync_request(probe) == 1
+
+
+async def test_an_old_wrapper_put_back_after_uninstall_does_not_fool_the_probe() -> None:
+    """A library that saved `run_sync` while our hook was on, and puts it back after we took it
+    off, puts back a dead wrapper: the probe notices and installs a live one."""
+    probe = ProbeMiddleware(starlette_app(), trace=None)
+    assert await hops_of_one_sync_request(probe) == 1
+    dead = anyio.to_thread.run_sync
+    hook.uninstall()
+    anyio.to_thread.run_sync = dead
     assert await hops_of_one_sync_request(probe) == 1

@@ -28,7 +28,15 @@ import anyio.to_thread
 from asgi_lab.probe.identity import current_thread
 from asgi_lab.probe.record import Hop, Record
 
-__all__ = ["current_record", "hooked", "install", "installed", "uninstall"]
+__all__ = [
+    "current_record",
+    "ensure_installed",
+    "hooked",
+    "install",
+    "installed",
+    "live",
+    "uninstall",
+]
 
 T = TypeVar("T")
 
@@ -37,8 +45,8 @@ T = TypeVar("T")
 current_record: ContextVar[Record | None] = ContextVar("asgi_lab_record", default=None)
 
 _lock = threading.Lock()
-#: Our wrapper, and the function it wrapped, while installed.
-_wrapper: Callable[..., Any] | None = None
+#: Our wrapper while installed (None once uninstalled), and the function it wrapped.
+live: Callable[..., Any] | None = None
 _wrapped: Callable[..., Any] | None = None
 
 
@@ -91,7 +99,7 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     async def run_sync(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         record = current_record.get()
-        if record is None or type(func) is _Observed or _wrapper is not run_sync:
+        if record is None or type(func) is _Observed or live is not run_sync:
             # Not probed, already observed by another copy of us, or uninstalled while a
             # wrapper above us still calls us: pass through.
             return await original(func, *args, **kwargs)  # type: ignore[no-any-return]
@@ -116,7 +124,7 @@ def _reachable() -> bool:
     """Whether calls to `anyio.to_thread.run_sync` reach our wrapper (maybe through others')."""
     func: Any = anyio.to_thread.run_sync
     for _ in range(32):  # a chain of wrappers, each naming the next with `__wrapped__`
-        if func is _wrapper:
+        if func is live:
             return True
         func = getattr(func, "__wrapped__", None)
         if func is None:
@@ -126,7 +134,7 @@ def _reachable() -> bool:
 
 def installed() -> bool:
     """Whether hops are being recorded right now."""
-    return _wrapper is not None and _reachable()
+    return live is not None and _reachable()
 
 
 def install() -> None:
@@ -134,22 +142,22 @@ def install() -> None:
 
     Idempotent; when someone else's wrapper replaced ours and was then undone, wraps again.
     """
-    global _wrapper, _wrapped
-    if _wrapper is not None and anyio.to_thread.run_sync is _wrapper:
+    global live, _wrapped
+    if live is not None and anyio.to_thread.run_sync is live:
         return
     with _lock:
         if installed():
             return
         original = anyio.to_thread.run_sync
-        _wrapper, _wrapped = _make_wrapper(original), original
+        live, _wrapped = _make_wrapper(original), original
         # Same call signature as the original; mypy cannot see through functools.wraps.
-        anyio.to_thread.run_sync = _wrapper  # type: ignore[assignment]
+        anyio.to_thread.run_sync = live  # type: ignore[assignment]
 
 
 def ensure_installed() -> object:
     """`install()` unless our wrapper is the attribute itself; returns what is installed now,
     for a caller to compare with `anyio.to_thread.run_sync` on every request."""
-    if _wrapper is None or anyio.to_thread.run_sync is not _wrapper:
+    if live is None or anyio.to_thread.run_sync is not live:
         install()
     return anyio.to_thread.run_sync
 
@@ -160,11 +168,11 @@ def uninstall() -> None:
     If another wrapper went on top of ours, ours stays in its chain but passes every call
     through, so removing it never breaks theirs.
     """
-    global _wrapper, _wrapped
+    global live, _wrapped
     with _lock:
-        if _wrapper is not None and anyio.to_thread.run_sync is _wrapper:
+        if live is not None and anyio.to_thread.run_sync is live:
             anyio.to_thread.run_sync = _wrapped  # type: ignore[assignment]
-        _wrapper = _wrapped = None
+        live = _wrapped = None
 
 
 @contextmanager

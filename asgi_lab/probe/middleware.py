@@ -266,8 +266,9 @@ class ProbeMiddleware:
     def _begin(self, scope: Scope) -> tuple[Record, Watchdog | None]:
         """A new record for a request (or WebSocket) arriving now, the hook checked in place,
         and the watchdog of its loop (if any)."""
-        if anyio.to_thread.run_sync is not self._hook:
-            # First request, or someone replaced the hook since (see hook.py): install again.
+        hooked = anyio.to_thread.run_sync
+        if hooked is not self._hook or hooked is not hook.live:
+            # First request, or someone replaced or removed the hook since (see hook.py).
             self.start()
             self._hook = hook.ensure_installed()
         running = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from asgi_lab.settings import Settings
 APP = "asgi_lab.lab.apps.shop:app"
 APPS = Path(__file__).resolve().parent / "apps"
 ROOT = APPS.parent.parent.parent
-REQUESTS = 1000
+REQUESTS = 600
 CONCURRENCY = 16
 
 VARIANTS = {

@@ -77,7 +77,7 @@ async def concurrent(url: str, path: str, n: int) -> tuple[float, list[Reply]]:
     "threadpool-limit",
     title="2T sync sleeps with T tokens take two waves; more tokens (ASGI_LAB_THREADS), one",
     chapter="12-the-threadpool",
-    tiny_scale=0.3,
+    tiny_scale=0.6,
 )
 def threadpool_limit(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
