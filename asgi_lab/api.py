@@ -21,26 +21,14 @@ from starlette.requests import Request  # what `fastapi.Request` and the wrapper
 from starlette.responses import JSONResponse, Response
 
 from asgi_lab import catalogue, framework, inputs, redact, settings
-from asgi_lab.caps import Overloaded
 from asgi_lab.framework.errors import RequestValidationError
-from asgi_lab.inputs import BadInput, BodyTooLarge
+from asgi_lab.handlers import ERRORS
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
 
 __all__ = ["LAYER", "RING_SIZE", "api", "app", "build"]
 
 LAYER = "api"
 RING_SIZE = 1000
-
-
-async def bad_input(request: Request, exc: Exception) -> JSONResponse:
-    """The catalogue's 422, 413 and 503, in the shape FastAPI gives its own."""
-    if isinstance(exc, Overloaded):
-        return JSONResponse(exc.detail(), status_code=503, headers=exc.headers())
-    if isinstance(exc, BodyTooLarge):
-        return JSONResponse(exc.detail(), status_code=413)
-    if not isinstance(exc, BadInput):
-        raise exc
-    return JSONResponse(exc.detail(), status_code=422)
 
 
 def invalid_request(kind: type[Exception]) -> Callable[[Request, Exception], Any]:
@@ -113,12 +101,7 @@ def build(fw: ModuleType, layer: str, validation_error: type[Exception]) -> Any:
 
     api = fw.FastAPI(
         lifespan=catalogue.lifespan(layer),
-        exception_handlers={
-            BadInput: bad_input,
-            BodyTooLarge: bad_input,
-            Overloaded: bad_input,
-            validation_error: invalid_request(validation_error),
-        },
+        exception_handlers={**ERRORS, validation_error: invalid_request(validation_error)},
     )
 
     def get(path: str) -> Callable[[F], F]:

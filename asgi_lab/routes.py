@@ -25,8 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 from asgi_lab import caps, catalogue, inputs, redact, settings
-from asgi_lab.caps import Overloaded
-from asgi_lab.inputs import BadInput, BodyTooLarge
+from asgi_lab.handlers import ERRORS
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
 
 __all__ = ["LAYER", "app", "routes"]
@@ -141,16 +140,6 @@ def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> lis
     return [body]
 
 
-async def bad_input(request: Request, exc: Exception) -> Response:
-    if isinstance(exc, Overloaded):
-        return JSONResponse(exc.detail(), status_code=503, headers=exc.headers())
-    if isinstance(exc, BodyTooLarge):
-        return JSONResponse(exc.detail(), status_code=413)
-    if not isinstance(exc, BadInput):
-        raise exc
-    return JSONResponse(exc.detail(), status_code=422)
-
-
 async def http_error(request: Request, exc: Exception) -> Response:
     # FastAPI's shape for 404 and 405, so the three layers answer alike.
     if not isinstance(exc, HTTPException):
@@ -175,12 +164,7 @@ routes = Starlette(
         Route("/stream", stream),
         Mount("/wsgi", WSGIMiddleware(wsgi_app)),  # type: ignore[arg-type]
     ],
-    exception_handlers={
-        BadInput: bad_input,
-        BodyTooLarge: bad_input,
-        Overloaded: bad_input,
-        HTTPException: http_error,
-    },
+    exception_handlers={**ERRORS, HTTPException: http_error},
     lifespan=catalogue.lifespan(LAYER),
 )
 
