@@ -20,6 +20,7 @@ ORDER = [
     "10-clients-and-fan-out.md",
     "14-databases-and-threads.md",
     "17-finding-the-blocker.md",
+    "20-the-event-loop-itself.md",
     "16-assert-it-in-your-tests.md",
     "15-reliability.md",
     "01-raw-asgi.md",
