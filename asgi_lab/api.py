@@ -104,10 +104,10 @@ def build(fw: ModuleType, layer: str, validation_error: type[Exception]) -> Any:
         exception_handlers={**ERRORS, validation_error: invalid_request(validation_error)},
     )
 
-    def get(path: str) -> Callable[[F], F]:
+    def get(path: str, **options: Any) -> Callable[[F], F]:
         """A GET route that answers HEAD too, as the other two layers do (FastAPI's `get` does
         not; the server sends HEAD's headers without the body)."""
-        route: Callable[[F], F] = api.api_route(path, methods=["GET", "HEAD"])
+        route: Callable[[F], F] = api.api_route(path, methods=["GET", "HEAD"], **options)
         return route
 
     @get("/")
@@ -128,6 +128,12 @@ def build(fw: ModuleType, layer: str, validation_error: type[Exception]) -> Any:
 
     @get("/sync/sleep")
     def sync_sleep(seconds: Seconds) -> dict[str, Any]:
+        return catalogue.sync_sleep(layer, seconds)
+
+    # The same sleep without a response model: its result is not validated, so it makes one
+    # trip to the threadpool, not two (the response-model-hop experiment's control).
+    @get("/sync/sleep/unvalidated", response_model=None)
+    def sync_sleep_unvalidated(seconds: Seconds) -> dict[str, Any]:
         return catalogue.sync_sleep(layer, seconds)
 
     @get("/sync/cpu")

@@ -16,6 +16,7 @@ ORDER = [
     "index.md",
     "11-the-loop.md",
     "12-the-threadpool.md",
+    "18-def-or-async-def.md",
     "13-workers-and-the-gil.md",
     "10-clients-and-fan-out.md",
     "14-databases-and-threads.md",

@@ -14,6 +14,7 @@ MODULES = [
     "asgi_lab.lab.experiment",
     "asgi_lab.lab.experiments",
     "asgi_lab.lab.pages",
+    "asgi_lab.lab.queueing",
     "asgi_lab.lab.records",
     "asgi_lab.lab.report",
     "asgi_lab.lab.runner",
