@@ -165,7 +165,6 @@ def test_a_starved_loop_blames_nobody(tmp_path: Path) -> None:
     waits = [w for r in records for w in r.waited_on]
     assert waits and {w.kind for w in waits} == {"starved"}
     assert all(w.request is None and w.hops for w in waits)
-    # The requests told are among those in flight then (which ones depends on when the kernel
-    # let the loop thread run: not asserted).
-    assert {r.id for r in records if r.waited_on} <= {r.id for r in records}
+    # Which requests sat through a starved stall depends on when the kernel let the loop thread
+    # run; that some did, and that none was blamed, does not.
     assert ticker.status == 200
