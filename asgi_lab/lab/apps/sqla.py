@@ -20,6 +20,7 @@ Writes are GETs: the lab's client only gets, and this app is a specimen, not an 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import threading
@@ -175,8 +176,9 @@ def shared(seconds: Seconds = 0) -> JSONResponse:
         session.add(Hit(thread=threading.get_native_id(), slept=func.lab_sleep(seconds)))
         session.commit()
     except SQLAlchemyError as exc:
-        session.rollback()
         error = f"{type(exc).__name__}: {exc}"
+        with contextlib.suppress(SQLAlchemyError):  # mid-commit on another thread: refused too
+            session.rollback()
         return JSONResponse(where(error=error[:200]), status_code=500)
     return JSONResponse(where(error=None))
 

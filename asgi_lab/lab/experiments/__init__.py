@@ -9,6 +9,7 @@ from asgi_lab.lab.experiments import (
     gil,
     loop,
     nodelay,
+    sqla,
     threadpool,
     worker_kill,
     workers,
@@ -28,6 +29,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     fan_out.fan_out,
     fan_out.gather_vs_as_completed,
     db.run,
+    sqla.run,
     nodelay.run,
 )
 
