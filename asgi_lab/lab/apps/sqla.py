@@ -119,8 +119,9 @@ def lab() -> Lab:
     return _lab
 
 
-def where(**fields: Any) -> dict[str, Any]:
-    return catalogue.reply(LAYER, "sqla", thread=threading.get_native_id(), **fields)
+def where(endpoint: str, **fields: Any) -> dict[str, Any]:
+    """The catalogue's reply, with the thread that called this: the handler's."""
+    return catalogue.reply(LAYER, endpoint, thread=threading.get_native_id(), **fields)
 
 
 @asynccontextmanager
@@ -154,7 +155,7 @@ def scoped(seconds: Seconds = 0) -> dict[str, Any]:
     session.execute(SLOW, {"s": seconds})
     session.commit()  # the connection goes back to the pool; the Session stays with the thread
     lab().saw(session)
-    return where(session=id(session))
+    return where("sqla/scoped", session=id(session))
 
 
 @api.get("/sqla/stats")
@@ -179,8 +180,8 @@ def shared(seconds: Seconds = 0) -> JSONResponse:
         error = f"{type(exc).__name__}: {exc}"
         with contextlib.suppress(SQLAlchemyError):  # mid-commit on another thread: refused too
             session.rollback()
-        return JSONResponse(where(error=error[:200]), status_code=500)
-    return JSONResponse(where(error=None))
+        return JSONResponse(where("sqla/shared", error=error[:200]), status_code=500)
+    return JSONResponse(where("sqla/shared", error=None))
 
 
 async def scoped_on_the_loop() -> tuple[Session, int]:
@@ -194,7 +195,7 @@ def lost(given: Annotated[tuple[Session, int], Depends(scoped_on_the_loop)]) -> 
     session, dependency_thread = given
     here = lab().scoped()
     here.commit()
-    return where(same=here is session, dependency_thread=dependency_thread)
+    return where("sqla/lost", same=here is session, dependency_thread=dependency_thread)
 
 
 @api.get("/sqla/async")
@@ -202,7 +203,7 @@ async def async_count() -> dict[str, Any]:
     """`async def` with AsyncSession: the query is awaited on the loop, no threadpool hop."""
     async with lab().async_sessions() as session:
         count = await session.scalar(select(func.count()).select_from(Hit))
-    return where(count=count)
+    return where("sqla/async", count=count)
 
 
 def create_tables(connection: Connection) -> int:
@@ -215,7 +216,7 @@ def create_tables(connection: Connection) -> int:
 async def async_ddl() -> dict[str, Any]:
     async with lab().async_engine.begin() as connection:
         ddl_thread = await connection.run_sync(create_tables)
-    return where(ddl_thread=ddl_thread)
+    return where("sqla/async-ddl", ddl_thread=ddl_thread)
 
 
 # --- The fastapi#3205 deadlock and its fixes -------------------------------------------------
@@ -245,9 +246,9 @@ def two_connections(session: Session, seconds: float, release: bool) -> JSONResp
             other.execute(SLOW, {"s": seconds})
     except PoolTimeout as exc:
         error = f"{type(exc).__module__}.{type(exc).__name__} waiting for {step}: {exc}"
-        body = where(error=error[:200], seconds=time.perf_counter() - started)
+        body = where("sqla/deadlock", error=error[:200], seconds=time.perf_counter() - started)
         return JSONResponse(body, status_code=500)
-    return JSONResponse(where(error=None, seconds=time.perf_counter() - started))
+    return JSONResponse(where("sqla/deadlock", error=None, seconds=time.perf_counter() - started))
 
 
 @api.get("/sqla/deadlock")

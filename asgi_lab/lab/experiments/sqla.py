@@ -118,7 +118,7 @@ def run(ctx: Context) -> None:
     shared: list[Reply] = out["shared"]
     ctx.check(exactly("one Session, two overlapping writes: both failed", len(errors(shared)), 2))
     for i, error in enumerate(errors(shared), 1):
-        ctx.fact(f"shared Session, error {i}", error[:110])
+        ctx.fact(f"shared Session, error {i}", error[:150])
 
     # The dependency's scoped Session is not the endpoint's.
     _, lost = out["lost"]
