@@ -19,7 +19,7 @@ from typing import Any
 from asgi_lab.lab.clients import AsyncClient, Reply
 from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.records import handler_threads
-from asgi_lab.lab.verdicts import exactly, near, waves
+from asgi_lab.lab.verdicts import at_most, exactly, near, waves
 from asgi_lab.settings import Settings
 
 __all__ = ["run"]
@@ -146,17 +146,22 @@ def run(ctx: Context) -> None:
     # fastapi#3205: the deadlock, ended by the pool's timeout.
     elapsed, replies = out["deadlock"]
     timeouts = [e for e in errors(replies) if "TimeoutError" in e]
+    first = min(r.seconds for r in replies)
+    early = sum(1 for r in replies if r.status == 200 and r.seconds < timeout)
     ctx.check(
-        exactly(f"pool={POOL}, {TOKENS} tokens: requests ending in TimeoutError", len(timeouts), n)
+        exactly(f"pool={POOL}, {TOKENS} tokens: requests done before the pool timeout", early, 0)
     )
+    ctx.check(near("...the first answer: SQLAlchemy's TimeoutError", first, timeout))
     ctx.check(
-        near(
-            "...all answered after the query and the pool timeout",
+        at_most(
+            f"...all {n} answered, none hung",
             elapsed,
-            secs + timeout,
-            note=f"{secs:g} s query + {timeout:g} s pool_timeout",
+            2 * secs + timeout,
+            note=f"{secs:g} s query + {timeout:g} s pool_timeout + {secs:g} s query",
         )
     )
+    # The first request to give up closes its Session: its connection may let one more through.
+    ctx.fact("requests ending in TimeoutError", f"{len(timeouts)} of {n}")
     for step in ("connection 1", "connection 2"):
         said = [e for e in timeouts if f"waiting for {step}" in e]
         ctx.fact(f"timed out waiting for {step}", f"{len(said)} requests")
