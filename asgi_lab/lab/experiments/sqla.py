@@ -164,7 +164,7 @@ def run(ctx: Context) -> None:
     ctx.fact("requests ending in TimeoutError", f"{len(timeouts)} of {n}")
     for step in ("connection 1", "connection 2"):
         said = [e for e in timeouts if f"waiting for {step}" in e]
-        ctx.fact(f"timed out waiting for {step}", f"{len(said)} requests")
+        ctx.fact(f"timed out waiting for {step}", f"{len(said)} of {n}")
         if said:
             ctx.fact("  SQLAlchemy said", said[0][:120])
     fixes: list[tuple[str, str, int, int, float]] = [
