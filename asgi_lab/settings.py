@@ -124,6 +124,9 @@ class Settings:
     db: str | None = None
     #: ASGI_LAB_DB_POOL: connections in the lab database app's shared pool.
     db_pool: int = 4
+    #: ASGI_LAB_DB_TIMEOUT: seconds a request waits for a pooled SQLAlchemy connection before
+    #: SQLAlchemy's `TimeoutError` (its `pool_timeout`); a deadlocked pool ends, never hangs.
+    db_timeout: float = 30.0
     #: ASGI_LAB_OTLP: an OTLP/HTTP collector (`http://host:4318`) every probe sends spans to.
     otlp: str | None = None
     #: ASGI_LAB_MAX_BLOCKING: requests per worker that may block the loop (`/async/block`) at
@@ -199,6 +202,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "loops_per_ms": _number(1, 1e9, whole=False),
     "db": (_text, "a file path"),
     "db_pool": _number(1, 1000, whole=True),
+    "db_timeout": _number(0, 3600, whole=False),
     "otlp": (_url, "an http:// or https:// URL"),
     "max_blocking": _number(1, 10_000, whole=True),
     "max_background": _number(1, 100_000, whole=True),

@@ -43,6 +43,11 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
         ["many", "0", "1001", "2.0", "١"],
         [("1", 1), ("4", 4), ("1000", 1000)],
     ),
+    "ASGI_LAB_DB_TIMEOUT": (
+        "a number from 0 to 3600",
+        ["never", "-1", "3600.5", "nan", "inf", "١"],
+        [("0", 0.0), ("0.25", 0.25), ("3600", 3600.0)],
+    ),
     "ASGI_LAB_TRACE_MAX_BYTES": (
         "a whole number from 0 to 1099511627776",
         ["lots", "-1", "1099511627777", "1.5", "١"],
@@ -141,6 +146,7 @@ def test_as_env_round_trips_through_from_env() -> None:
         loops_per_ms=1234.5,
         db="/tmp/lab.db",
         db_pool=2,
+        db_timeout=0.3,
         trace_max_bytes=1024,
         log="json",
         otlp="http://127.0.0.1:4318",

@@ -20,6 +20,7 @@ ORDER = [
     "13-workers-and-the-gil.md",
     "10-clients-and-fan-out.md",
     "14-databases-and-threads.md",
+    "19-sqlalchemy-and-threads.md",
     "17-finding-the-blocker.md",
     "20-the-event-loop-itself.md",
     "16-assert-it-in-your-tests.md",

@@ -10,6 +10,7 @@ from asgi_lab.lab.experiments import (
     loop,
     nodelay,
     response_model,
+    sqla,
     threadpool,
     worker_kill,
     workers,
@@ -30,6 +31,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     fan_out.fan_out,
     fan_out.gather_vs_as_completed,
     db.run,
+    sqla.run,
     nodelay.run,
 )
 
