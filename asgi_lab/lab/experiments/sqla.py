@@ -64,7 +64,7 @@ def errors(replies: list[Reply]) -> list[str]:
     "sqlalchemy",
     title="SQLAlchemy: a Session per thread, a shared one breaks, a small pool deadlocks",
     chapter="19-sqlalchemy-and-threads",
-    tiny_scale=0.6,
+    tiny_scale=1.0,
     tour_scale=1.0,
 )
 def run(ctx: Context) -> None:
