@@ -33,7 +33,7 @@ def keep_alive(url: str, n: int) -> list[float]:
 
 @experiment(
     "nodelay",
-    title="keep-alive without TCP_NODELAY: ~40 ms per request (Nagle + delayed ACK); with: <1 ms",
+    title="keep-alive without TCP_NODELAY: ~40 ms a request (Nagle + delayed ACK); with: ~app time",
     chapter="11-the-loop",
     tiny_scale=0.25,
     tour_scale=1.5,
@@ -54,16 +54,34 @@ def run(ctx: Context) -> None:
             note="Linux delayed-ACK minimum, 40 ms",
         )
     )
-    ctx.check(at_most("with TCP_NODELAY: median per request", medians[True], SUB_MILLISECOND))
+    app_times = {
+        nodelay: statistics.median(
+            r.duration_ns
+            for r in ctx.records("with TCP_NODELAY" if nodelay else "without TCP_NODELAY")
+        )
+        / 1e9
+        for nodelay in (False, True)
+    }
+    ctx.check(
+        at_most(
+            "with TCP_NODELAY: median per request",
+            medians[True],
+            app_times[True] + SUB_MILLISECOND,
+            note="the app's own time + 1 ms: nothing waits in TCP",
+        )
+    )
     for nodelay in (False, True):
         phase = "with TCP_NODELAY" if nodelay else "without TCP_NODELAY"
-        app_time = statistics.median(r.duration_ns for r in ctx.records(phase)) / 1e9
+        # Without TCP_NODELAY the app is no slower than with it: the 40 ms wait is in TCP.
+        bound = SUB_MILLISECOND if nodelay else app_times[True] + SUB_MILLISECOND
         ctx.check(
             at_most(
                 f"{phase}: median time inside the app",
-                app_time,
-                SUB_MILLISECOND,
-                note="the wait is in TCP, not in the app" if not nodelay else "",
+                app_times[nodelay],
+                bound,
+                note=""
+                if nodelay
+                else "the app's time with TCP_NODELAY + 1 ms: the wait is in TCP",
             )
         )
     ctx.fact("slow-down without TCP_NODELAY", f"{medians[False] / medians[True]:.0f}x")
