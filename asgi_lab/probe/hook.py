@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
-from asgi_lab.probe.identity import current_thread
+from asgi_lab.probe.identity import current_thread, tasks_waiting
 from asgi_lab.probe.record import Hop, Record
 
 __all__ = [
@@ -106,13 +106,12 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
         limiter = kwargs.get("limiter") or record.loop.limiter
         scope = record.scope
         borrowed = limiter.borrowed_tokens
-        waiting = limiter.statistics().tasks_waiting if borrowed >= limiter.total_tokens else 0
         hop = Hop(
             call_name(func),
             carries_endpoint(func, scope.get("endpoint") if scope is not None else None),
             time.time_ns(),
             borrowed,
-            waiting,
+            tasks_waiting(limiter, borrowed),
         )
         record.hops.append(hop)
         return await original(_Observed(func, hop), *args, **kwargs)  # type: ignore[no-any-return]

@@ -16,7 +16,7 @@ from anyio import CapacityLimiter
 
 from asgi_lab.probe.schema import HeaderData, request_id
 
-__all__ = ["LoopInfo", "ThreadInfo", "current_loop", "current_thread"]
+__all__ = ["LoopInfo", "ThreadInfo", "current_loop", "current_thread", "tasks_waiting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,18 +64,19 @@ class LoopInfo:
             self.header_prefixes[thread.native_id] = prefix
         return prefix
 
-    def waiting(self) -> int:
-        """Tasks waiting for a threadpool token right now (anyio's public statistics)."""
-        limiter = self.limiter
-        # A task waits only when every token is out: skip building the statistics (which copy
-        # the set of borrowers) on the common path where tokens are free.
-        if limiter.borrowed_tokens < limiter.total_tokens:
-            return 0
-        return limiter.statistics().tasks_waiting
-
     def as_dict(self) -> dict[str, Any]:
         """The loop as the schema's JSON (a new dict each call: callers may change it)."""
         return {"id": self.id, "impl": self.impl, "thread": self.thread.as_dict()}
+
+
+def tasks_waiting(limiter: CapacityLimiter, borrowed: int) -> int:
+    """Tasks waiting for one of `limiter`'s tokens now (anyio's public statistics), given the
+    tokens `borrowed` the caller has just read."""
+    # A task waits only when every token is out: skip building the statistics (which copy the
+    # set of borrowers) on the common path where tokens are free.
+    if borrowed < limiter.total_tokens:
+        return 0
+    return limiter.statistics().tasks_waiting
 
 
 # Thread identity never changes while the thread lives, so it is computed once per thread.

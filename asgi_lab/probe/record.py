@@ -11,7 +11,7 @@ import json
 import time
 from typing import Any
 
-from asgi_lab.probe.identity import LoopInfo, ThreadInfo
+from asgi_lab.probe.identity import LoopInfo, ThreadInfo, tasks_waiting
 from asgi_lab.probe.schema import (
     BlockData,
     HandlerData,
@@ -131,9 +131,7 @@ class Record:
         limiter = loop.limiter
         self.total: float = limiter.total_tokens
         self.borrowed: int = limiter.borrowed_tokens
-        # A task waits only when every token is out: skip building the statistics (which copy
-        # the set of borrowers) on the common path where tokens are free.
-        self.waiting = limiter.statistics().tasks_waiting if self.borrowed >= self.total else 0
+        self.waiting = tasks_waiting(limiter, self.borrowed)
         # Other requests this probe was serving when this one arrived.
         self.in_flight = in_flight
         # Set by whoever knows best which thread ran the handler (see ProbeMiddleware).
