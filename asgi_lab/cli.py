@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from asgi_lab import __version__, serving
 from asgi_lab.catalogue import LAYERS, app_path
@@ -46,18 +47,35 @@ def port(text: str) -> int:
 
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
-    """The uvicorn options every command that starts a server shares (names as uvicorn's)."""
-    parser.add_argument("--layer", choices=LAYERS, default="raw", help="which app to serve")
+    """The uvicorn options every command that serves shares (names as uvicorn's), and ours."""
     parser.add_argument(
         "--workers", type=bounded(1, MAX_WORKERS), default=1, help="worker processes"
     )
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
     parser.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    parser.add_argument("--port", type=port, default=8000, help="0 lets the kernel choose")
     parser.add_argument(
         "--threads",
         type=bounded(1, MAX_THREADS),
         default=None,
         help="threadpool tokens per worker (anyio: 40)",
+    )
+
+
+def server_options(
+    args: argparse.Namespace, app: str, settings: Settings, **more: Any
+) -> ServerOptions:
+    """The `ServerOptions` of `add_server_options`' flags, serving `app` with `settings`."""
+    return ServerOptions(
+        app=app,
+        workers=args.workers,
+        loop=args.loop,
+        http=args.http,
+        host=args.host,
+        port=args.port,
+        settings=settings,
+        **more,
     )
 
 
@@ -69,15 +87,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def serve(args: argparse.Namespace) -> int:
     """Run uvicorn on the chosen layer until Ctrl-C or SIGTERM, then stop every worker."""
-    options = ServerOptions(
-        app=app_path(args.layer),
-        workers=args.workers,
-        loop=args.loop,
-        http=args.http,
-        host=args.host,
-        port=args.port,
-        settings=settings_from(args),
-    )
+    options = server_options(args, app_path(args.layer), settings_from(args))
     try:
         with serving.terminate_as_interrupt(), serving.start(options, echo=sys.stderr) as server:
             where = server.url
@@ -127,16 +137,7 @@ def trace(args: argparse.Namespace) -> int:
             print(f"asgi-lab trace: {exc}", file=sys.stderr)
             return 2
         settings = settings.replace(otlp=args.otlp)
-    options = ServerOptions(
-        app=args.app,
-        workers=args.workers,
-        loop=args.loop,
-        http=args.http,
-        host=args.host,
-        port=args.port,
-        app_dir=args.app_dir,
-        settings=settings,
-    )
+    options = server_options(args, args.app, settings, app_dir=args.app_dir)
     return run(options, keep=args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
 
 
@@ -226,9 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = commands.add_parser("serve", help="serve a layer under uvicorn with the probe on")
+    p.add_argument("--layer", choices=LAYERS, default="raw", help="which app to serve")
     add_server_options(p)
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    p.add_argument("--port", type=port, default=8000)
     p.set_defaults(run=serve)
 
     p = commands.add_parser(
@@ -242,14 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("app", type=import_string, metavar="MODULE:APP", help="the app to serve")
     p.add_argument("--factory", action="store_true", help="APP is a factory to call")
     p.add_argument("--app-dir", default=".", help="import APP from here (default: .)")
-    p.add_argument("--workers", type=bounded(1, MAX_WORKERS), default=1, help="worker processes")
-    p.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), default="auto")
-    p.add_argument("--http", choices=("auto", "h11", "httptools"), default="auto")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
-    p.add_argument("--port", type=port, default=8000, help="0 lets the kernel choose")
-    p.add_argument(
-        "--threads", type=bounded(1, MAX_THREADS), default=None, help="threadpool tokens"
-    )
+    add_server_options(p)
     p.add_argument(
         "--trace-dir", metavar="DIR", help="keep every worker's records-<pid>.jsonl here"
     )
