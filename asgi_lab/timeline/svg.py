@@ -123,18 +123,7 @@ def _request(bar: RequestBar, y: float, x: _X, colour: int) -> str:
     )
     if r.error:
         tip += f"\nerror: {r.error}"
-    rect = _el(
-        "rect",
-        _title(tip),
-        x=bx,
-        y=y + 1,
-        width=bw,
-        height=ROW_H - 2,
-        fill=f"url(#pat{colour})",
-        class_="bar req",
-        data_req=r.id,
-    )
-    return rect + _bar_label(r.path, bx, bw, y, colour)
+    return _bar("req", r.id, r.path, tip, bx, bw, y, colour)
 
 
 def _hop(hop: HopBar, y: float, x: _X, colour: int) -> str:
@@ -145,6 +134,13 @@ def _hop(hop: HopBar, y: float, x: _X, colour: int) -> str:
         f"ran {_ms(h.end_ns - h.start_ns)}, waited {_ms(h.queued_ns)} for a token and a thread\n"
         f"tokens borrowed when called: {h.borrowed}, waiting: {h.waiting}"
     )
+    return _bar("hop", hop.request, hop.path, tip, bx, bw, y, colour)
+
+
+def _bar(
+    kind: str, request: str, path: str, tip: str, bx: float, bw: float, y: float, colour: int
+) -> str:
+    """A bar of a request ("req") or of one of its hops ("hop"), tied to the request by id."""
     rect = _el(
         "rect",
         _title(tip),
@@ -153,10 +149,10 @@ def _hop(hop: HopBar, y: float, x: _X, colour: int) -> str:
         width=bw,
         height=ROW_H - 2,
         fill=f"url(#pat{colour})",
-        class_="bar hop",
-        data_req=hop.request,
+        class_=f"bar {kind}",
+        data_req=request,
     )
-    return rect + _bar_label(hop.path, bx, bw, y, colour)
+    return rect + _bar_label(path, bx, bw, y, colour)
 
 
 def _union(intervals: list[tuple[int, int]]) -> list[tuple[int, int]]:
