@@ -207,7 +207,6 @@ class Watchdog:
         #: The request each task serves (request tasks and the tasks they create).
         self.requests: dict[asyncio.Task[Any], Record] = {}
         self.stall: Stall | None = None
-        self.stalls = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_ident = 0
         self._last_mono = time.monotonic()
@@ -284,7 +283,6 @@ class Watchdog:
             return
         end_ns = time.time_ns()
         ms = (time.monotonic() - stall.start_mono) * 1000
-        self.stalls += 1
         self._attribute(stall, end_ns, ms, set(self.requests.values()))
 
     def _attribute(self, stall: Stall, end_ns: int, ms: float, in_flight: Iterable[Record]) -> None:
