@@ -238,7 +238,7 @@ def start(options: ServerOptions | None = None, *, echo: TextIO | None = None) -
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            env=options.environment(),
+            env={**options.environment(), **_colour(echo)},
             start_new_session=True,
         )
     except BaseException:
@@ -257,6 +257,15 @@ def start(options: ServerOptions | None = None, *, echo: TextIO | None = None) -
         server.stop()
         raise
     return server
+
+
+def _colour(echo: TextIO | None) -> dict[str, str]:
+    """The workers write to our pipe; when we pass their lines on to a terminal, say so, so
+    their log lines are coloured as if they wrote there themselves."""
+    isatty = getattr(echo, "isatty", None)
+    if echo is None or isatty is None or not isatty() or os.environ.get("NO_COLOR"):
+        return {}
+    return {"FORCE_COLOR": "1"}
 
 
 @contextmanager

@@ -158,7 +158,22 @@ async def test_colour_only_on_a_terminal_and_never_with_no_color(
     message = logging.LogRecord(LOGGER, logging.INFO, "", 0, as_line(record), None, None)
     message.asgi_lab_pid = record.loop.pid
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
     assert "\x1b[" in default_handler(Terminal()).format(message)
     assert "\x1b[" not in default_handler(io.StringIO()).format(message)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # a pipe that ends in a terminal (serve, trace)
+    assert "\x1b[" in default_handler(io.StringIO()).format(message)
     monkeypatch.setenv("NO_COLOR", "1")
     assert "\x1b[" not in default_handler(Terminal()).format(message)
+
+
+def test_serve_and_trace_tell_their_workers_when_the_lines_reach_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from asgi_lab.serving import _colour
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert _colour(Terminal()) == {"FORCE_COLOR": "1"}
+    assert _colour(io.StringIO()) == {} and _colour(None) == {}
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert _colour(Terminal()) == {}

@@ -7,7 +7,8 @@ The `LogLines` sink runs on the probe's writer thread (see `sinks.py`), so forma
 handlers' I/O never touch the loop. Lines go through Python `logging`, logger
 `asgi_lab.requests` at INFO, so uvicorn's `--log-config` or your own handlers can route them.
 When nothing is configured for that logger or the root logger, the probe adds a handler on
-stderr, colouring each worker's pid its own way when stderr is a terminal and `NO_COLOR` is unset,
+stderr, colouring each worker's pid its own way when stderr is a terminal (or `FORCE_COLOR` is
+set) and `NO_COLOR` is unset,
 and writes each batch of lines to it in one go (a LogRecord per line only when someone else may
 be listening).
 """
@@ -115,7 +116,11 @@ _NO_LOCK = contextlib.nullcontext()
 
 
 def _colour_wanted(stream: Any) -> bool:
-    return not os.environ.get("NO_COLOR") and bool(getattr(stream, "isatty", lambda: False)())
+    """Colour on a terminal, or when FORCE_COLOR says the pipe ends in one (as `asgi-lab serve`
+    and `trace` say for their workers, whose output they pass on); never with NO_COLOR."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or bool(getattr(stream, "isatty", lambda: False)())
 
 
 def default_handler(stream: Any = None) -> logging.StreamHandler[Any]:
