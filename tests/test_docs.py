@@ -101,7 +101,7 @@ def test_only_our_own_commands_run() -> None:
 
 
 def test_every_experiment_has_passing_output_in_its_chapter() -> None:
-    chapters = {p.stem: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("1?-*.md"))}
+    chapters = {p.stem: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("[0-9][0-9]-*.md"))}
     assert {exp.chapter for exp in REGISTRY.values()} <= set(chapters)
     for exp in REGISTRY.values():
         commands = [m["arg"].strip() for m in generate.BLOCK.finditer(chapters[exp.chapter])]
@@ -116,7 +116,7 @@ def test_every_experiment_has_passing_output_in_its_chapter() -> None:
 
 def test_every_experiment_in_a_chapter_shows_its_timeline_picture() -> None:
     """Each experiment's output is followed by the SVG timeline the same run drew."""
-    for page in sorted(DOCS.glob("1?-*.md")):
+    for page in sorted(DOCS.glob("[0-9][0-9]-*.md")):
         text = page.read_text(encoding="utf-8")
         for block in generate.BLOCK.finditer(text):
             drawing = generate.picture(block["arg"].strip())

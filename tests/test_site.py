@@ -11,23 +11,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 
-#: The reading order: the loop first, the layers' internals last.
+#: The reading order, which the chapter numbers follow: the loop first, your own project last.
 ORDER = [
     "index.md",
-    "11-the-loop.md",
-    "12-the-threadpool.md",
-    "18-def-or-async-def.md",
-    "13-workers-and-the-gil.md",
-    "10-clients-and-fan-out.md",
-    "14-databases-and-threads.md",
-    "19-sqlalchemy-and-threads.md",
-    "17-finding-the-blocker.md",
-    "20-the-event-loop-itself.md",
-    "16-assert-it-in-your-tests.md",
-    "15-reliability.md",
-    "01-raw-asgi.md",
-    "02-starlette-routes.md",
-    "03-framework.md",
+    "01-the-loop.md",
+    "02-the-threadpool.md",
+    "03-def-or-async-def.md",
+    "04-workers-and-the-gil.md",
+    "05-clients-and-fan-out.md",
+    "06-databases-and-threads.md",
+    "07-sqlalchemy-and-threads.md",
+    "08-the-event-loop-itself.md",
+    "09-raw-asgi.md",
+    "10-starlette-routes.md",
+    "11-framework.md",
+    "12-finding-the-blocker.md",
+    "13-assert-it-in-your-tests.md",
+    "14-reliability.md",
 ]
 
 
@@ -60,5 +60,5 @@ def test_the_site_builds_strict_with_every_picture(tmp_path: Path) -> None:
         for picture in re.findall(r"\]\((img/[^)]+\.svg)\)", page.read_text(encoding="utf-8")):
             assert (site / picture).is_file(), f"{page.name}: {picture} not in the site"
     # The generator's markers are HTML comments: invisible, not printed as text.
-    loop = (site / "11-the-loop" / "index.html").read_text(encoding="utf-8")
+    loop = (site / "01-the-loop" / "index.html").read_text(encoding="utf-8")
     assert "<!-- output:" in loop and "&lt;!-- output" not in loop

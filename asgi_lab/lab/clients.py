@@ -1,7 +1,7 @@
 """The lab's HTTP clients: aiohttp for concurrency, the stdlib's http.client for blocking calls.
 
 The client is part of the measurement, so it must not distort it. We measured the candidates
-(`python bench/clients.py`, numbers in docs/10-clients-and-fan-out.md): httpx 0.28's
+(`python bench/clients.py`, numbers in docs/05-clients-and-fan-out.md): httpx 0.28's
 pool spreads 80 concurrent requests over more than a second and tops out near 300 req/s;
 httpx2 is better but still spreads them over tens of milliseconds; aiohttp sends all 80 within a
 few milliseconds and does thousands of requests a second, so it drives every concurrent

@@ -53,7 +53,7 @@ async def traffic(url: str) -> tuple[list[Reply], list[Reply], Reply]:
 @experiment(
     "find-the-blocker",
     title="one time.sleep hidden in an async route: the watchdog names request and line",
-    chapter="17-finding-the-blocker",
+    chapter="12-finding-the-blocker",
     tiny_scale=1.0,
 )
 def find_the_blocker(ctx: Context) -> None:

@@ -61,7 +61,7 @@ async def gathered(url: str, path: str, n: int) -> tuple[float, list[Reply]]:
 @experiment(
     "clients",
     title="N requests to an S-second endpoint: sequential ~ N*S, threads ~ S, gather ~ S",
-    chapter="10-clients-and-fan-out",
+    chapter="05-clients-and-fan-out",
     tiny_scale=0.5,
 )
 def run(ctx: Context) -> None:

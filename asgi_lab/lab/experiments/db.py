@@ -42,7 +42,7 @@ async def one(url: str, path: str) -> Reply:
 @experiment(
     "db-threads",
     title="SQLite: a loop-made connection fails; thread-locals multiply; a small pool queues",
-    chapter="14-databases-and-threads",
+    chapter="06-databases-and-threads",
     tiny_scale=0.6,
     tour_scale=1.5,
 )

@@ -52,7 +52,7 @@ def shape(results: list[Any]) -> str:
 @experiment(
     "fan-out",
     title="gather to 4 backends (1..4 units): ~max not sum; a failure and a timeout keep the shape",
-    chapter="10-clients-and-fan-out",
+    chapter="05-clients-and-fan-out",
     tiny_scale=0.4,
     tour_scale=1.2,
 )
@@ -180,7 +180,7 @@ async def _awaited(call: Awaitable[str]) -> str:
 @experiment(
     "gather-vs-as-completed",
     title="result order vs completion order: gather, as_completed, wait, TaskGroup",
-    chapter="10-clients-and-fan-out",
+    chapter="05-clients-and-fan-out",
     tiny_scale=0.8,
 )
 def gather_vs_as_completed(ctx: Context) -> None:

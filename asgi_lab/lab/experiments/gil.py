@@ -102,7 +102,7 @@ def shown(trials: list[Trial]) -> str:
 @experiment(
     "gil",
     title="CPU-bound sync work: threads give no speed-up in one worker; workers do, per core",
-    chapter="13-workers-and-the-gil",
+    chapter="04-workers-and-the-gil",
     tiny_scale=0.6,
 )
 def run(ctx: Context) -> None:

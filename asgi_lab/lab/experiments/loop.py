@@ -76,7 +76,7 @@ def quick_meanwhile(ctx: Context, phase: str, long_path: str, secs: float) -> Me
 @experiment(
     "await-sleep",
     title="/async/sleep awaits: /quick sent meanwhile is not delayed, same loop thread",
-    chapter="11-the-loop",
+    chapter="01-the-loop",
     tour_scale=1.5,
 )
 def await_sleep(ctx: Context) -> None:
@@ -117,7 +117,7 @@ def await_sleep(ctx: Context) -> None:
 @experiment(
     "blocking-sleep",
     title="/async/block sleeps on the loop: /quick waits for it, both on the same loop thread",
-    chapter="11-the-loop",
+    chapter="01-the-loop",
     tour_scale=1.5,
 )
 def blocking_sleep(ctx: Context) -> None:

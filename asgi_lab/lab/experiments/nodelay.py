@@ -34,7 +34,7 @@ def keep_alive(url: str, n: int) -> list[float]:
 @experiment(
     "nodelay",
     title="keep-alive without TCP_NODELAY: ~40 ms a request (Nagle + delayed ACK); with: ~app time",
-    chapter="11-the-loop",
+    chapter="01-the-loop",
     tiny_scale=0.25,
     tour_scale=1.5,
 )

@@ -64,7 +64,7 @@ def seconds_list(values: list[float]) -> str:
 @experiment(
     "response-model-hop",
     title="a def endpoint's response model is a 2nd threadpool trip: saturated, it waits its turn",
-    chapter="18-def-or-async-def",
+    chapter="03-def-or-async-def",
     tiny_scale=0.5,
 )
 def run(ctx: Context) -> None:

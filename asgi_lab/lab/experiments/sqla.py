@@ -63,7 +63,7 @@ def errors(replies: list[Reply]) -> list[str]:
 @experiment(
     "sqlalchemy",
     title="SQLAlchemy: a Session per thread, a shared one breaks, a small pool deadlocks",
-    chapter="19-sqlalchemy-and-threads",
+    chapter="07-sqlalchemy-and-threads",
     tiny_scale=1.0,
     tour_scale=1.0,
 )

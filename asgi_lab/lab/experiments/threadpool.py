@@ -26,7 +26,7 @@ SECOND_TRIP_LAYERS = frozenset({"api", "fastapi"})
 @experiment(
     "threadpool",
     title="/sync/sleep runs on a worker thread: /quick sent meanwhile is not delayed",
-    chapter="12-the-threadpool",
+    chapter="02-the-threadpool",
     tour_scale=1.5,
 )
 def threadpool(ctx: Context) -> None:
@@ -76,7 +76,7 @@ async def concurrent(url: str, path: str, n: int) -> tuple[float, list[Reply]]:
 @experiment(
     "threadpool-limit",
     title="2T sync sleeps with T tokens take two waves; more tokens (ASGI_LAB_THREADS), one",
-    chapter="12-the-threadpool",
+    chapter="02-the-threadpool",
     tiny_scale=0.6,
 )
 def threadpool_limit(ctx: Context) -> None:

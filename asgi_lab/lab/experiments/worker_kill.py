@@ -63,7 +63,7 @@ async def drive(url: str, burst: int, known: set[int]) -> tuple[int, list[Reply]
 @experiment(
     "worker-kill",
     title="SIGKILL a worker: uvicorn starts a new pid; its last batch of records is lost",
-    chapter="15-reliability",
+    chapter="14-reliability",
     tiny_scale=0.5,
 )
 def run(ctx: Context) -> None:

@@ -56,7 +56,7 @@ async def drive(url: str, n: int, secs: float) -> dict[str, tuple[float, list[Re
 @experiment(
     "workers",
     title="--workers W: W pids, own loop and threadpool each; keep-alive sticks to one pid",
-    chapter="13-workers-and-the-gil",
+    chapter="04-workers-and-the-gil",
     tiny_scale=0.3,
     tour_scale=1.5,
 )
