@@ -1,4 +1,4 @@
-"""Chapter 3: where Layer 2 runs each dependency, read from the answers and the probe."""
+"""Chapter 11: where Layer 2 runs each dependency, read from the answers and the probe."""
 
 from __future__ import annotations
 

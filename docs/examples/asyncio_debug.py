@@ -1,4 +1,4 @@
-"""Chapter 17: the same hidden `time.sleep`, seen by asyncio's debug mode and by the watchdog,
+"""Chapter 12: the same hidden `time.sleep`, seen by asyncio's debug mode and by the watchdog,
 and what each costs in requests per second.
 
 Servers of the same app (`asgi_lab/lab/apps/shop.py`) on the asyncio loop, one at a time:

@@ -1,4 +1,4 @@
-"""Chapter 20: calling an `async def` makes a coroutine and runs nothing; `create_task` (or
+"""Chapter 8: calling an `async def` makes a coroutine and runs nothing; `create_task` (or
 `ensure_future`) hands it to the loop. The warning a forgotten coroutine leaves, captured."""
 
 from __future__ import annotations

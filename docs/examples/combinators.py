@@ -1,4 +1,4 @@
-"""Chapter 20: three jobs of 0.15, 0.05 and 0.10 s, awaited one by one and together
+"""Chapter 8: three jobs of 0.15, 0.05 and 0.10 s, awaited one by one and together
 (`gather`, `wait`, `as_completed`, `TaskGroup`); then the 0.05 s one fails. Timed, not told."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chapter 2: a context variable set in a `def` endpoint does not come back to the loop."""
+"""Chapter 10: a context variable set in a `def` endpoint does not come back to the loop."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chapter 20: `asyncio.run` against the old `get_event_loop()` / `run_until_complete()` /
+"""Chapter 8: `asyncio.run` against the old `get_event_loop()` / `run_until_complete()` /
 `close()`, with every warning the interpreter raised captured and printed, not remembered."""
 
 from __future__ import annotations

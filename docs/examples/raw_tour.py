@@ -1,4 +1,4 @@
-"""Chapter 1: Layer 0 under a real uvicorn, called with a real client."""
+"""Chapter 9: Layer 0 under a real uvicorn, called with a real client."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chapter 2: what Layer 1 (Starlette) runs on the loop and what it sends to threads."""
+"""Chapter 10: what Layer 1 (Starlette) runs on the loop and what it sends to threads."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Chapter 20: the loop instrumented, as trio's tutorial does it: a task factory wraps every
+"""Chapter 8: the loop instrumented, as trio's tutorial does it: a task factory wraps every
 task's coroutine so that each step the loop gives a task is printed, with what it waits on."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Chapter 20: uvicorn's `Server.run` is an `asyncio.run`. Its source, read from the installed
+"""Chapter 8: uvicorn's `Server.run` is an `asyncio.run`. Its source, read from the installed
 uvicorn, then a real server on a loopback port 0 that reports the loop it was given and leaves."""
 
 from __future__ import annotations
