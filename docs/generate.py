@@ -9,6 +9,10 @@ Two kinds of block, each between an opening comment and `<!-- /include -->` / `<
     <!-- include: asgi_lab/raw.py:10-20 -->       a range of lines (or the whole file)
     <!-- output: asgi-lab experiment clients -->     a command, run from the project root
 
+`ruff format` also formats the Python blocks of Markdown pages, and code dedented out of a class
+or function may fit its lines differently than in its file: put such an include between
+`<!-- fmt:off -->` and `<!-- fmt:on -->`, or the formatter and `--check` will disagree.
+
 Only our own commands run: `asgi-lab ...`, `python -m asgi_lab...` and the examples under
 `docs/examples/`, each with this interpreter. Outputs carry pids and timings, so only includes
 can be checked for staleness; the tests run every example instead.
