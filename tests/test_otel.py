@@ -157,10 +157,8 @@ async def test_a_traceparent_header_is_the_remote_parent(exporter: Any) -> None:
 async def test_blocks_and_waits_are_events_with_the_culprit_line(exporter: Any) -> None:
     provider, spans = exporter
     culprit, bystander = await records_of(fastapi_app(), ["/async", "/async"])
-    culprit.blocks.append(
-        BlockData(120.0, "/srv/app.py", 31, "report", ("a.py:1 in f",), "blocked")
-    )
-    bystander.waited_on.append(WaitData(culprit.id, 118.5, "blocked"))
+    culprit.add_block(BlockData(120.0, "/srv/app.py", 31, "report", ("a.py:1 in f",), "blocked"))
+    bystander.add_wait(WaitData(culprit.id, 118.5, "blocked"))
     sink = OtelSpans(tracer_provider=provider)
     sink.open()
     sink.write([culprit, bystander], 0)

@@ -362,7 +362,25 @@ def test_public_names() -> None:
         "served_by",
         "uninstall",
     }
-    assert Record.__slots__
+
+
+async def test_records_never_share_their_hops_blocks_or_waits() -> None:
+    # Empty ones are class attributes (a new record sets only what it knows on arrival): the
+    # first addition must give the record a list of its own, not grow one all records share.
+    from asgi_lab.probe import BlockData, WaitData
+    from asgi_lab.probe.record import Hop
+
+    loop = current_loop()
+    scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
+    first, second = Record(1, scope, loop, 0), Record(2, scope, loop, 0)
+    first.add_hop(Hop("f", True, 1, 0, 0))
+    first.add_hop(Hop("g", False, 2, 0, 0))
+    first.add_block(BlockData(1.0, "a.py", 1, "f", (), "blocked", 0))
+    first.add_wait(WaitData(None, 1.0, "starved"))
+    assert [h.call for h in first.hops] == ["f", "g"]
+    assert (len(first.blocks), len(first.waited_on)) == (1, 1)
+    assert (second.hops, second.blocks, second.waited_on) == ((), (), ())
+    assert second.data().hops == () and first.data().threadpool.total == loop.limiter.total_tokens
 
 
 async def test_a_json_line_says_exactly_what_as_dict_says() -> None:

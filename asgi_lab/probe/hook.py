@@ -113,7 +113,7 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             borrowed,
             tasks_waiting(limiter, borrowed),
         )
-        record.hops.append(hop)
+        record.add_hop(hop)
         return await original(_Observed(func, hop), *args, **kwargs)  # type: ignore[no-any-return]
 
     return run_sync

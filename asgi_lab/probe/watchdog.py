@@ -292,7 +292,7 @@ class Watchdog:
         running = [] if not starved else _running_hops(in_flight)
         for record in in_flight:
             if record is blamed and culprit is not None:
-                record.blocks.append(
+                record.add_block(
                     BlockData(
                         round(ms, 3),
                         culprit.file or "?",
@@ -307,7 +307,7 @@ class Watchdog:
             overlap = (end_ns - max(stall.start_ns, record.start_ns)) / 1e6
             if overlap <= 0:
                 continue
-            record.waited_on.append(
+            record.add_wait(
                 WaitData(
                     None if blamed is None else blamed.id,
                     round(min(overlap, ms), 3),
