@@ -193,7 +193,7 @@ def experiment(args: argparse.Namespace) -> int:
 
 
 def tour(args: argparse.Namespace) -> int:
-    """Run every experiment at its tour scale, then print a one-screen summary."""
+    """Run every experiment of the tour at its tour scale, then print a one-screen summary."""
     from asgi_lab.lab import runner
 
     return runner.run_tour(
@@ -282,7 +282,8 @@ def build_parser() -> argparse.ArgumentParser:
         "tour",
         help="every experiment, scaled to about a minute, then a summary",
         description="Run every experiment at a scale that takes about a minute in all, then print "
-        "a one-screen summary. Exit status 1 if any verdict fails.",
+        "a one-screen summary. Experiments listed with TOUR '-' (too long) run only by name. "
+        "Exit status 1 if any verdict fails.",
     )
     add_run_options(p)
     p.add_argument("--report", metavar="DIR", help="write DIR/index.html and a page per experiment")

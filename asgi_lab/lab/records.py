@@ -29,6 +29,7 @@ __all__ = [
     "hop_intervals",
     "loop_threads",
     "max_in_flight",
+    "per_worker",
     "pids",
     "read_records",
     "request_intervals",
@@ -111,6 +112,17 @@ def answered_without_record(replies: Iterable[Reply], records: Iterable[RecordDa
     """
     written = {(r.pid, r.id) for r in records}
     return [r for r in replies if HEADER in r.headers and (r.pid, r.record_id) not in written]
+
+
+def per_worker(replies: Iterable[Reply], workers: Iterable[int]) -> dict[int, int]:
+    """How many of `replies` each worker pid answered, in pid order, a worker that answered none
+    included: a split is judged by its idle workers too, and those leave no reply to count."""
+    counts = dict.fromkeys(sorted(workers), 0)
+    for reply in replies:
+        if reply.pid not in counts:
+            raise ValueError(f"reply from pid {reply.pid}, expected one of workers {list(counts)}")
+        counts[reply.pid] += 1
+    return counts
 
 
 def max_in_flight(intervals: Iterable[tuple[int, int]]) -> int:

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from asgi_lab.lab.experiment import Result
-from asgi_lab.lab.records import Observed
+from asgi_lab.lab.records import Observed, Served
 from asgi_lab.lab.verdicts import Verdict
 from asgi_lab.probe.schema import RecordData
 from asgi_lab.timeline import build, terminal
 
-__all__ = ["StderrProgress", "by_phase", "render", "summary", "table"]
+__all__ = ["StderrProgress", "by_phase", "render", "served_table", "summary", "table"]
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, indent: str = "  ") -> str:
@@ -53,9 +53,39 @@ def accepts(verdict: Verdict) -> str:
     return f"<= {verdict.high:.2f}"
 
 
-def _ids(values: Sequence[object]) -> str:
-    shown = ",".join(str(v) for v in values[:4])
-    return shown + (f",+{len(values) - 4}" if len(values) > 4 else "")
+#: A report line should fit a terminal and a docs page without scrolling, when it can.
+WIDTH = 100
+
+
+def _ids(values: Sequence[object], limit: int) -> str:
+    shown = ",".join(str(v) for v in values[:limit])
+    return shown + (f",+{len(values) - limit}" if len(values) > limit else "")
+
+
+def served_table(served: Sequence[Served]) -> str:
+    """Who served what, a row per phase and path; an id cell lists up to 4 ids, then a count of
+    the rest, and fewer ids when that is what it takes to fit `WIDTH` (four workers do)."""
+    headers = ["phase", "path", "reqs", "pids", "loops", "loop thread", "handler threads"]
+    tables = []
+    for limit in (4, 3, 2, 1):
+        rows = [
+            [
+                s.phase,
+                s.path,
+                str(s.requests),
+                _ids(s.pids, limit),
+                _ids(s.loops, limit),
+                _ids(s.loop_threads, limit),
+                _ids(s.handler_threads, limit),
+                f"{s.in_threadpool}/{s.requests}",
+            ]
+            for s in served
+        ]
+        tables.append(table([*headers, "in pool"], rows))
+        if max(len(line) for line in tables[-1].splitlines()) <= WIDTH:
+            return tables[-1]
+    # Too wide even with one id a cell (long phase names): then show the most.
+    return tables[0]
 
 
 def by_phase(observed: Sequence[Observed]) -> dict[str, list[RecordData]]:
@@ -108,23 +138,9 @@ def render(result: Result, *, charset: terminal.Charset | None = None) -> str:
         out.extend(f"  {label.ljust(width)}  {value}" for label, value in result.facts)
     served = result.served()
     if served:
-        rows = [
-            [
-                s.phase,
-                s.path,
-                str(s.requests),
-                _ids(s.pids),
-                _ids(s.loops),
-                _ids(s.loop_threads),
-                _ids(s.handler_threads),
-                f"{s.in_threadpool}/{s.requests}",
-            ]
-            for s in served
-        ]
         out.append("")
         out.append("  served by (from the probe records of every worker):")
-        headers = ["phase", "path", "reqs", "pids", "loops", "loop thread", "handler threads"]
-        out.append(table([*headers, "in pool"], rows))
+        out.append(served_table(served))
     if result.error:
         out.append("")
         out.append(f"  ERROR: {result.error}")

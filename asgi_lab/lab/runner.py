@@ -17,7 +17,7 @@ from typing import Any
 
 from asgi_lab import __version__
 from asgi_lab.lab.experiment import Result, run_experiment
-from asgi_lab.lab.experiments import REGISTRY
+from asgi_lab.lab.experiments import EXPERIMENTS, REGISTRY
 from asgi_lab.lab.pages import experiment_page, write_tour
 from asgi_lab.lab.report import StderrProgress, render, summary
 from asgi_lab.lab.traces import write_perfetto
@@ -31,11 +31,12 @@ INTERRUPTED = 130
 
 
 def listing() -> str:
-    """Every experiment: name, default and tour scale, what it shows."""
+    """Every experiment: name, default and tour scale ("-": not in the tour), what it shows."""
     width = max(len(name) for name in REGISTRY)
     lines = [f"{'NAME'.ljust(width)}  SCALE  TOUR   WHAT IT SHOWS"]
     for exp in REGISTRY.values():
-        lines.append(f"{exp.name.ljust(width)}  {exp.scale:<5g}  {exp.tour_scale:<5g}  {exp.title}")
+        tour = f"{exp.tour_scale:<5g}" if exp in EXPERIMENTS else "-    "
+        lines.append(f"{exp.name.ljust(width)}  {exp.scale:<5g}  {tour}  {exp.title}")
     return "\n".join(lines)
 
 
@@ -110,7 +111,8 @@ def run_tour(
     report_dir: str | None = None,
     quiet: bool = False,
 ) -> int:
-    """Every experiment at its tour scale, each report, then the summary.
+    """Every experiment of the tour (`EXPERIMENTS`, not `ON_DEMAND`) at its tour scale, each
+    report, then the summary.
 
     `report_dir` gets `index.html` (the summary) and one `<name>.html` per experiment.
     """
@@ -119,8 +121,8 @@ def run_tour(
     started = time.perf_counter()
     try:
         with terminate_as_interrupt():
-            for i, exp in enumerate(REGISTRY.values(), 1):
-                progress(f"--- [{i}/{len(REGISTRY)}] {exp.name} (scale {exp.tour_scale:g})")
+            for i, exp in enumerate(EXPERIMENTS, 1):
+                progress(f"--- [{i}/{len(EXPERIMENTS)}] {exp.name} (scale {exp.tour_scale:g})")
                 result = run_experiment(exp, scale=exp.tour_scale, layer=layer, progress=progress)
                 results.append(result)
                 print(render(result), end="\n\n", flush=True)

@@ -1,6 +1,6 @@
 """Verdicts: a measured value against its theoretical bound, as a ratio where 1.0 is the ideal.
 
-Every claim the lab makes ends in a `Verdict`. Three shapes cover them all:
+Every claim the lab makes ends in a `Verdict`. Three shapes cover nearly all:
 
 - `at_most`: the measurement may not exceed the bound (elapsed time against physics);
   ratio = measured / bound, passing at <= 1.05.
@@ -8,6 +8,9 @@ Every claim the lab makes ends in a `Verdict`. Three shapes cover them all:
   for another); ratio = measured / bound, passing from 1/1.05 to 1.05.
 - `exactly`: a count that must match (pids, threads, connections, positions in order);
   ratio = measured / expected, passing only at 1.0.
+
+`uneven` is an `at_least` where 1.0 fails: the busiest worker's count must beat an even split's
+(the kernel's accept race is not round-robin), so its ratio must stay below 1.
 
 The numbers they judge come from the clients' timings and from the records (`records.py`).
 """
@@ -28,6 +31,7 @@ __all__ = [
     "in_order",
     "latency_unaffected",
     "near",
+    "uneven",
     "waves",
 ]
 
@@ -130,6 +134,23 @@ def waves(claim: str, elapsed: float, requests: int, slots: int, seconds: float)
     bound = math.ceil(requests / slots) * seconds
     note = f"ceil({requests}/{slots}) x {seconds:g} s"
     return near(claim, elapsed, bound, "s", note=note)
+
+
+def uneven(claim: str, counts: Sequence[int], unit: str = "") -> Verdict:
+    """Passes when the busiest of `counts` got more than any share of an even split.
+
+    An `at_least` whose bound is the busiest count of the most even split, ceil(total / len),
+    and whose ratio (even / busiest) must stay below 1: counts are whole, so "more" is at least
+    one more. All on one gives 1 / len(counts).
+    """
+    if len(counts) < 2 or any(c < 0 for c in counts) or sum(counts) == 0:
+        raise ValueError(
+            f"counts must be 2 or more counts of at least 0, not all 0, got {counts!r}"
+        )
+    total = sum(counts)
+    even = math.ceil(total / len(counts))
+    note = f"even: ceil({total}/{len(counts)})"
+    return at_least(claim, max(counts), even, unit, tolerance=even / (even + 1), note=note)
 
 
 def latency_unaffected(

@@ -11,7 +11,11 @@ import pytest
 
 from asgi_lab import __version__
 from asgi_lab.cli import main
-from asgi_lab.lab.experiments import REGISTRY
+from asgi_lab.lab import runner
+from asgi_lab.lab.experiment import Experiment, Result
+from asgi_lab.lab.experiments import EXPERIMENTS, ON_DEMAND, REGISTRY
+from asgi_lab.lab.experiments.workers import WORKERS
+from asgi_lab.lab.verdicts import exactly
 
 from .fakes import assert_no_orphans
 
@@ -30,6 +34,33 @@ def test_list_names_every_experiment(capsys: pytest.CaptureFixture[str]) -> None
     for name, exp in REGISTRY.items():
         assert name in out
         assert exp.title in out
+
+
+def test_list_marks_the_experiments_the_tour_leaves_out(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["experiment", "--list"]) == 0
+    rows = {line.split()[0]: line.split()[1:3] for line in capsys.readouterr().out.splitlines()}
+    assert ON_DEMAND, "the classic figures at full size run only by name"
+    for exp in ON_DEMAND:
+        assert rows[exp.name] == [f"{exp.scale:g}", "-"]
+    for exp in EXPERIMENTS:
+        assert rows[exp.name] == [f"{exp.scale:g}", f"{exp.tour_scale:g}"]
+
+
+def test_the_tour_runs_its_experiments_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[tuple[str, float | None]] = []
+
+    def fake(exp: Experiment, *, scale: float | None = None, **_: object) -> Result:
+        ran.append((exp.name, scale))
+        result = Result(exp.name, exp.title, scale or exp.scale, "raw")
+        result.verdicts.append(exactly("ran", 1, 1))
+        return result
+
+    monkeypatch.setattr(runner, "run_experiment", fake)
+    assert runner.run_tour(quiet=True) == 0
+    assert ran == [(e.name, e.tour_scale) for e in EXPERIMENTS]
+    assert f"{len(EXPERIMENTS)}/{len(EXPERIMENTS)} experiments passed" in capsys.readouterr().out
 
 
 def test_unknown_experiment_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -79,9 +110,9 @@ def test_experiment_writes_json_with_every_record(
     assert result["name"] == "workers" and result["passed"]
     assert all(v["passed"] for v in result["verdicts"])
     (server,) = result["servers"]
-    # Records of both workers came back, gathered after the server stopped.
+    # Records of every worker came back, gathered after the server stopped.
     assert {o["record"]["pid"] for o in result["records"]} == set(server["worker_pids"])
-    assert len(server["worker_pids"]) == 2
+    assert len(server["worker_pids"]) == WORKERS
     assert result["served"]
     assert_no_orphans([server["pid"], *server["worker_pids"]])
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 
 from asgi_lab.lab.experiment import run_experiment
-from asgi_lab.lab.experiments import EXPERIMENTS, REGISTRY
+from asgi_lab.lab.experiments import EXPERIMENTS, ON_DEMAND, REGISTRY
 
 from .fakes import assert_no_orphans
 
 pytestmark = pytest.mark.server
 
 
-def test_every_experiment_is_in_the_tour_once() -> None:
-    assert list(REGISTRY) == [e.name for e in EXPERIMENTS]
-    assert len(REGISTRY) == len(EXPERIMENTS)  # no name twice
+def test_every_experiment_is_registered_once_in_the_tour_or_on_demand() -> None:
+    assert list(REGISTRY) == [e.name for e in (*EXPERIMENTS, *ON_DEMAND)]
+    assert len(REGISTRY) == len(EXPERIMENTS) + len(ON_DEMAND)  # no name twice
+    assert not set(EXPERIMENTS) & set(ON_DEMAND)
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

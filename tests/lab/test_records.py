@@ -16,11 +16,12 @@ from asgi_lab.lab.records import (
     hop_intervals,
     loop_threads,
     max_in_flight,
+    per_worker,
     pids,
     read_records,
     served_summary,
 )
-from asgi_lab.lab.verdicts import exactly
+from asgi_lab.lab.verdicts import exactly, uneven
 from asgi_lab.probe.schema import HEADER
 
 from .fakes import record
@@ -123,13 +124,37 @@ def test_threads_busy_at_once_from_hops() -> None:
     assert not exactly("busy", max_in_flight(hop_intervals(one_wave)), 4).passed
 
 
-def test_replies_are_counted_against_the_records_written() -> None:
-    def reply(pid: int, seq: int) -> Reply:
-        value = f"pid={pid}; loop={pid}:1; thread={pid}; request={pid}-{seq}"
-        return Reply(200, {HEADER: value}, None, 0, 0, 0.0)
+def reply(pid: int, seq: int) -> Reply:
+    value = f"pid={pid}; loop={pid}:1; thread={pid}; request={pid}-{seq}"
+    return Reply(200, {HEADER: value}, None, 0, 0, 0.0)
 
+
+def test_replies_are_counted_against_the_records_written() -> None:
     written = [record("100-1", pid=100), record("200-1", pid=200, loop_thread=200)]
     replies = [reply(100, 1), reply(100, 2), reply(200, 1), reply(300, 1)]
     unheaded = Reply(503, {}, None, 0, 0, 0.0)  # no probe header: not the probe's to count
     lost = answered_without_record([*replies, unheaded], written)
     assert [r.record_id for r in lost] == ["100-2", "300-1"]
+
+
+def test_per_worker_counts_every_worker_and_the_idle_ones_as_zero() -> None:
+    replies = [reply(300, 1), reply(100, 1), reply(300, 2), reply(300, 3)]
+    counts = per_worker(replies, [400, 300, 200, 100])
+    assert counts == {100: 1, 200: 0, 300: 3, 400: 0}
+    assert list(counts) == [100, 200, 300, 400], "pid order, whatever the replies' order"
+    assert per_worker([], [1, 2]) == {1: 0, 2: 0}
+
+
+def test_per_worker_refuses_a_reply_from_no_known_worker() -> None:
+    with pytest.raises(ValueError, match=r"pid 9, expected one of workers \[1, 2\]"):
+        per_worker([reply(1, 1), reply(9, 1)], [1, 2])
+
+
+def test_a_split_is_judged_uneven_from_replies_including_idle_workers() -> None:
+    """One keep-alive connection: every reply from one of four workers, the others idle."""
+    keep_alive = per_worker([reply(100, i) for i in range(8)], [100, 200, 300, 400])
+    assert uneven("keep-alive", list(keep_alive.values())).passed
+    # Round-robin over the same four workers: even, and so not uneven.
+    round_robin = per_worker([reply(100 * (i % 4 + 1), i) for i in range(8)], [100, 200, 300, 400])
+    assert list(round_robin.values()) == [2, 2, 2, 2]
+    assert not uneven("round-robin", list(round_robin.values())).passed

@@ -6,8 +6,8 @@ import io
 from pathlib import Path
 
 from asgi_lab.lab.experiment import Result
-from asgi_lab.lab.records import Observed
-from asgi_lab.lab.report import StderrProgress, render, summary
+from asgi_lab.lab.records import Observed, served_summary
+from asgi_lab.lab.report import WIDTH, StderrProgress, render, served_table, summary
 from asgi_lab.lab.verdicts import at_most, exactly
 
 from .fakes import record
@@ -34,6 +34,16 @@ def test_render_shows_value_bound_ratio_verdict_and_who_served() -> None:
     tail = text[text.index("=> PASS") :]
     assert "phase p:" in tail and "loop 100:1 (uvloop)" in tail
     assert text.rstrip().splitlines()[-1].startswith("time (ms)")
+
+
+def test_served_table_lists_fewer_ids_only_to_fit_the_width() -> None:
+    two = [Observed("workers=2", record(f"{p}-1", pid=p, loop_thread=p)) for p in (10001, 10002)]
+    assert "10001,10002" in served_table(served_summary(two)), "two workers fit: both listed"
+    pids = range(10001, 10005)
+    four = [Observed("workers=4", record(f"{p}-1", pid=p, loop_thread=p)) for p in pids]
+    text = served_table(served_summary(four))
+    assert max(len(line) for line in text.splitlines()) <= WIDTH
+    assert "10001,+3" in text and "10001:1,+3" in text, "the first id, and how many more"
 
 
 def test_render_failing_and_erroring_results() -> None:

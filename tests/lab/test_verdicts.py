@@ -54,6 +54,34 @@ def test_waves_counts_ceil_of_requests_over_slots() -> None:
     assert v.waves("5 sleeps, 4 tokens", 2.0, 5, 4, 1.0).bound == 2.0
 
 
+def test_uneven_passes_only_when_the_busiest_beats_an_even_split() -> None:
+    even = v.uneven("fresh", [25, 25, 25, 25], "reqs")
+    assert not even.passed
+    assert (even.measured, even.bound, even.ratio) == (25, 25, 1.0)
+    one_more = v.uneven("fresh", [26, 25, 25, 24])
+    assert one_more.passed, "whole counts: one more than even is uneven"
+    assert one_more.ratio == pytest.approx(25 / 26)
+    all_on_one = v.uneven("keep-alive", [0, 100, 0, 0], "reqs")
+    assert all_on_one.passed and all_on_one.ratio == pytest.approx(1 / 4)
+    assert all_on_one.note == "even: ceil(100/4)" and all_on_one.unit == "reqs"
+    assert all_on_one.timing, "a split is a chance, with slack, not a fixed count"
+
+
+def test_uneven_bound_is_the_busiest_share_of_the_most_even_split() -> None:
+    # 10 over 4: the most even split is 3/3/2/2, so a busiest 3 is still even.
+    assert v.uneven("x", [3, 3, 2, 2]).bound == 3
+    assert not v.uneven("x", [3, 3, 2, 2]).passed
+    assert v.uneven("x", [4, 2, 2, 2]).passed
+    # The order of the counts does not matter.
+    assert v.uneven("x", [2, 2, 4, 2]).passed
+
+
+@pytest.mark.parametrize("counts", [[], [5], [3, -1], [0, 0, 0]])
+def test_uneven_refuses_what_is_no_split(counts: list[int]) -> None:
+    with pytest.raises(ValueError, match="counts must be 2 or more"):
+        v.uneven("x", counts)
+
+
 def test_latency_unaffected_allows_the_stated_noise_and_the_spread_alone_only() -> None:
     alone = [0.0003, 0.0004, 0.0005]
     assert v.latency_unaffected("quick", [0.0009, 0.001, 0.0011], alone, 0.002).passed

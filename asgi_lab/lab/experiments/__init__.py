@@ -35,7 +35,10 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     nodelay.run,
 )
 
-#: The same experiments by name.
-REGISTRY: dict[str, Experiment] = {e.name: e for e in EXPERIMENTS}
+#: Run only by name, never in the tour: the classic figures at full size take half a minute.
+ON_DEMAND: tuple[Experiment, ...] = (clients.full_size,)
 
-__all__ = ["EXPERIMENTS", "REGISTRY"]
+#: Every experiment by name, the tour's first.
+REGISTRY: dict[str, Experiment] = {e.name: e for e in (*EXPERIMENTS, *ON_DEMAND)}
+
+__all__ = ["EXPERIMENTS", "ON_DEMAND", "REGISTRY"]

@@ -2,28 +2,34 @@
 
 All workers accept on the one listening socket, so the kernel decides which worker gets each
 new connection; a keep-alive connection then stays with its worker for every request it carries.
+How uneven that makes the split is judged per connection pattern, against an even split.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 
 from asgi_lab.lab.clients import AsyncClient, Reply, pin_workers
 from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.verdicts import at_most, exactly
+from asgi_lab.lab.records import per_worker
+from asgi_lab.lab.verdicts import at_most, exactly, uneven
 
 __all__ = ["run"]
 
-WORKERS = 2
-REQUESTS = 20
+#: Four, as in the classic claim "`--workers 4` does not split load evenly"; more workers than
+#: this machine's 2 cores costs nothing here, since no claim below needs a core per worker.
+WORKERS = 4
+#: Requests per connection pattern, at every scale: enough that a count reads as a percentage,
+#: and cheap (`/quick`, or a short sleep all at once).
+SPLIT = 100
 SECONDS = 1.0
+#: The connection patterns, in the order they run.
+PATTERNS = ("keep-alive", "fresh", "concurrent")
 
 
-def split(replies: list[Reply]) -> str:
-    counts = Counter(r.pid for r in replies)
-    return ", ".join(f"pid {pid}: {n}" for pid, n in sorted(counts.items()))
+def split(counts: dict[int, int]) -> str:
+    return ", ".join(f"pid {pid}: {n}" for pid, n in counts.items())
 
 
 async def drive(url: str, n: int, secs: float) -> dict[str, tuple[float, list[Reply]]]:
@@ -39,7 +45,7 @@ async def drive(url: str, n: int, secs: float) -> dict[str, tuple[float, list[Re
         )
         out["concurrent"] = time.perf_counter() - started, list(replies)
     # One connection per worker, then one blocking request on each: only separate processes
-    # can serve both blocks at once.
+    # can serve all the blocks at once.
     pinned = await pin_workers(url, WORKERS)
     try:
         started = time.perf_counter()
@@ -55,18 +61,17 @@ async def drive(url: str, n: int, secs: float) -> dict[str, tuple[float, list[Re
 
 @experiment(
     "workers",
-    title="--workers W: W pids, own loop and threadpool each; keep-alive sticks to one pid",
+    title="--workers W: W pids, own loop and threadpool each; the kernel's split is not even",
     chapter="04-workers-and-the-gil",
     tiny_scale=0.3,
     tour_scale=1.5,
 )
 def run(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
-    n = max(8, round(REQUESTS * min(ctx.scale, 1.0)))
     phase = f"workers={WORKERS}"
     with ctx.server(phase, workers=WORKERS) as server:
-        ctx.step(f"{n} requests on one keep-alive connection, {n} on fresh ones, {n} at once")
-        out = asyncio.run(drive(server.url, n, secs))
+        ctx.step(f"{SPLIT} requests on one keep-alive connection, on fresh ones, and at once")
+        out = asyncio.run(drive(server.url, SPLIT, secs))
         worker_pids = set(server.worker_pids)
     records = ctx.records(phase)
     ctx.check(
@@ -84,21 +89,19 @@ def run(ctx: Context) -> None:
             "pids seen by one keep-alive connection", len({r.pid for r in out["keep-alive"][1]}), 1
         )
     )
+    splits = {label: per_worker(out[label][1], worker_pids) for label in PATTERNS}
+    for label, counts in splits.items():
+        claim = f"{label}: busiest worker, above an even split"
+        ctx.check(uneven(claim, list(counts.values()), "reqs"))
     blocks_elapsed, blocks = out["blocks"]
     ctx.check(
         exactly("pids that served the W simultaneous blocks", len({r.pid for r in blocks}), WORKERS)
     )
-    ctx.check(
-        at_most(
-            "W blocking requests of S, one per worker: ~S, not W x S",
-            blocks_elapsed,
-            secs,
-        )
-    )
+    ctx.check(at_most("W blocks of S, one per worker at once: ~S", blocks_elapsed, secs))
     pool_threads = {r.thread for r in out["threadpools"][1]} - {r.thread for r in blocks}
     ctx.check(exactly("pool threads of a sync request, one per worker", len(pool_threads), WORKERS))
     ctx.fact("worker pids (uvicorn said)", " ".join(map(str, sorted(worker_pids))))
-    for label in ("keep-alive", "fresh", "concurrent"):
-        ctx.fact(f"{label} split", split(out[label][1]))
+    for label, counts in splits.items():
+        ctx.fact(f"{label} split", split(counts))
     tokens = {r.pid: r.threadpool.total for r in records}
     ctx.fact("threadpool tokens per pid", ", ".join(f"{p}: {t}" for p, t in sorted(tokens.items())))
