@@ -6,8 +6,8 @@ For every HTTP request, on the loop thread, the middleware:
 
 1. reads who is running: pid, the loop (cached per loop), the anyio limiter's tokens;
 2. creates a `Record` and puts it in the `current_record` context variable. anyio copies the
-   context into worker threads, so `served_by()` in a handler and the threadpool hook (see
-   `threadpool.py`) both find it, on whatever thread they run;
+   context into worker threads, so `served_by()` in a handler and the threadpool hook
+   (see `hook.py`) both find it, on whatever thread they run;
 3. on `http.response.start`, decides which thread ran the handler (below), stamps the status and
    adds one `x-asgi-lab` header (`pid=..; loop=..; thread=..; request=..`, see `schema.py`);
 4. when the app returns, stamps the end time and hands the record to the ring (a deque append)
@@ -205,7 +205,8 @@ class ProbeMiddleware:
         kind = scope["type"]
         if kind == "http":
             record, watch = self._begin(scope)
-            receive, send = self._http(record, scope, receive, send)
+            exchange = _Exchange(record, scope, receive, send, self.headers)
+            receive, send = exchange.receive, exchange.send
         elif kind == "websocket":
             record, watch = self._begin(scope)
             send = self._websocket(record, send)
@@ -241,62 +242,6 @@ class ProbeMiddleware:
             self.ring.append(record)
             if self.writer is not None:
                 self.writer.put(record)
-
-    def _http(
-        self, record: Record, scope: Scope, receive: Receive, send: Send
-    ) -> tuple[Receive, Send]:
-        """`receive` and `send` as the app sees them: they stamp the record, add the header and
-        watch for a client that leaves (see "Clients that leave" above)."""
-        loop = record.loop
-        headers = self.headers
-        held: Message | None = None
-        body_done = complete = False
-
-        async def receive_probed() -> Message:
-            nonlocal held, body_done
-            if held is None:
-                message = await receive()
-            else:
-                message, held = held, None
-            if message["type"] == "http.disconnect":
-                if not complete and not record.disconnected_ns:
-                    record.disconnected_ns = time.time_ns()
-            elif not message.get("more_body", False):
-                body_done = True
-            return message
-
-        async def send_probed(message: Message) -> None:
-            nonlocal held, body_done, complete
-            if message["type"] == "http.response.start":
-                now = record.response_ns = time.time_ns()
-                if not record.disconnected_ns and now - record.start_ns > CHECK_AFTER_NS:
-                    # Would `receive` answer at once? Only the rest of an empty body or the
-                    # disconnect can be waiting; a body message is held for the app.
-                    # (Not when the client asked to be told to send its body: uvicorn would
-                    # answer "100 Continue" to a receive, inviting a body nobody reads.)
-                    if not body_done and held is None and not _expects(scope):
-                        held = poll(receive)
-                        body_done = held is not None and not held.get("more_body", False)
-                        if held is not None and held["type"] == "http.disconnect":
-                            record.disconnected_ns = now
-                    if body_done and poll(receive) is not None:
-                        record.disconnected_ns = now
-                # Nothing reaches a client that has gone: say so rather than the app's status.
-                record.status = GONE if record.disconnected_ns else message["status"]
-                # No threadpool call so far: the loop thread ran the handler.
-                thread = record.handler
-                if thread is None:
-                    thread = record.handler = (
-                        resolve_handler(record, now) if record.hops else loop.thread
-                    )
-                if headers:
-                    value = loop.header_prefix(thread) + str(record.seq).encode()
-                    message["headers"] = [*message.get("headers", ()), (_HEADER, value)]
-            elif not message.get("more_body", False):
-                complete = True
-            await send(message)
-
-        return receive_probed, send_probed
 
     def _begin(self, scope: Scope) -> tuple[Record, Watchdog | None]:
         """A new record for a request (or WebSocket) arriving now, the hook checked in place,
@@ -374,6 +319,80 @@ class ProbeMiddleware:
         """Flush the sinks and stop the writer (blocking; not on a running loop)."""
         if self.writer is not None:
             self.writer.close()
+
+
+class _Exchange:
+    """One HTTP request's `receive` and `send` as the app sees them: they stamp the record, add
+    the header and watch for a client that leaves (see "Clients that leave" above).
+
+    An object with two bound methods rather than two closures: the same work, a few hundred
+    nanoseconds less per request on the loop (no cell per shared variable).
+    """
+
+    __slots__ = ("record", "scope", "_receive", "_send", "headers", "held", "body_done", "complete")
+
+    def __init__(
+        self, record: Record, scope: Scope, receive: Receive, send: Send, headers: bool
+    ) -> None:
+        self.record = record
+        self.scope = scope
+        self._receive = receive
+        self._send = send
+        self.headers = headers
+        # A message taken by `poll` for the app, handed over on its next `receive`.
+        self.held: Message | None = None
+        self.body_done = False  # the app, or `poll`, has taken the request's last body message
+        self.complete = False  # the response's last body message has been sent
+
+    async def receive(self) -> Message:
+        held = self.held
+        if held is None:
+            message = await self._receive()
+        else:
+            message, self.held = held, None
+        if message["type"] == "http.disconnect":
+            record = self.record
+            if not self.complete and not record.disconnected_ns:
+                record.disconnected_ns = time.time_ns()
+        elif not message.get("more_body", False):
+            self.body_done = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            record = self.record
+            now = record.response_ns = time.time_ns()
+            if not record.disconnected_ns and now - record.start_ns > CHECK_AFTER_NS:
+                self._check_departed(now)
+            # Nothing reaches a client that has gone: say so rather than the app's status.
+            record.status = GONE if record.disconnected_ns else message["status"]
+            loop = record.loop
+            # No threadpool call so far: the loop thread ran the handler.
+            thread = record.handler
+            if thread is None:
+                thread = record.handler = (
+                    resolve_handler(record, now) if record.hops else loop.thread
+                )
+            if self.headers:
+                value = loop.header_prefix(thread) + str(record.seq).encode()
+                message["headers"] = [*message.get("headers", ()), (_HEADER, value)]
+        elif not message.get("more_body", False):
+            self.complete = True
+        await self._send(message)
+
+    def _check_departed(self, now: int) -> None:
+        """Would `receive` answer at once? Only the rest of an empty body or the disconnect can
+        be waiting; a body message is held for the app. (Not when the client asked to be told
+        to send its body: uvicorn would answer "100 Continue" to a receive, inviting a body
+        nobody reads.)"""
+        record = self.record
+        if not self.body_done and self.held is None and not _expects(self.scope):
+            held = self.held = poll(self._receive)
+            self.body_done = held is not None and not held.get("more_body", False)
+            if held is not None and held["type"] == "http.disconnect":
+                record.disconnected_ns = now
+        if self.body_done and poll(self._receive) is not None:
+            record.disconnected_ns = now
 
 
 def served_by() -> dict[str, Any]:
