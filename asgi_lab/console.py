@@ -12,8 +12,10 @@ import io
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
 
-__all__ = ["WIDTH", "console", "plain", "width"]
+__all__ = ["WIDTH", "console", "labelled", "plain", "width"]
 
 #: The widest line the lab prints.
 WIDTH = 100
@@ -38,3 +40,12 @@ def plain(*renderables: RenderableType, columns: int = WIDTH) -> str:
     buffer = io.StringIO()
     console(buffer, columns=columns).print(Group(*renderables))
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def labelled(label: str, text: str) -> Table:
+    """`label text`, the text wrapping under itself rather than under the label."""
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(label), Text(text))
+    return grid

@@ -116,15 +116,6 @@ def _columns(*headers: str, wrap: Sequence[str] = ()) -> Table:
     return grid
 
 
-def _labelled(label: str, text: str) -> Table:
-    """`label text`, the text wrapping under itself, not under the label."""
-    grid = Table.grid(padding=(0, 1, 0, 0))
-    grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    grid.add_row(Text(label), Text(text))
-    return grid
-
-
 def _label_cells(labels: Sequence[str]) -> list[tuple[Text | None, RenderableType]]:
     """`grouped` as table cells: a heading row's cell (or None), then the label's own cell,
     indented under its heading so that a wrapped label stays indented too."""
@@ -218,7 +209,7 @@ def render(
     if columns is None:
         columns = console.width()
     out: list[RenderableType] = [
-        _labelled(f"== {result.name}:", result.title),
+        console.labelled(f"== {result.name}:", result.title),
         Text(f"   layer {result.layer}, scale {result.scale:g}, took {result.seconds:.1f} s"),
     ]
     if result.verdicts:
@@ -229,7 +220,7 @@ def render(
         out += [Text(""), Text("  served by (from the probe records of every worker):")]
         out.append(_served_table(result))
     if result.error:
-        out += [Text(""), _indented(_labelled("ERROR:", result.error))]
+        out += [Text(""), _indented(console.labelled("ERROR:", result.error))]
     out += [Text(""), Text(f"  => {'PASS' if result.passed else 'FAIL'}")]
     out += _timelines(result, charset, columns)
     return console.plain(*out, columns=columns)
