@@ -41,7 +41,7 @@ with (
     print("GET /scope (Authorization: Bearer s3cret, ?token=t0k3n):")
     for key in ("type", "http_version", "method", "path", "query_string", "client", "server"):
         say(f"{key}:", json.dumps(scope[key]))
-    say("headers:", json.dumps(scope["headers"]))
+    say("headers:", "\n".join(json.dumps(pair) for pair in scope["headers"]))  # one a line
     print()
 
     records = client.get("/_lab/records", params={"limit": 20}).json()["records"]
