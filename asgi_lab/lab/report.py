@@ -164,13 +164,13 @@ def _fact_table(result: Result) -> RenderableType:
     return _indented(rows)
 
 
-def _served_table(result: Result) -> RenderableType:
+def _served_table(served: Sequence[Served]) -> RenderableType:
     """Who served each path, phase by phase: pids, loops and threads, from the records."""
     headers = ["phase: path", "reqs", "pids", "loops", "loop thread", "handler threads"]
     wrap = ["pids", "loops", "loop thread", "handler threads"]
     rows = _columns(*headers, "in pool", wrap=wrap)
     phases: dict[str, list[Served]] = {}  # phases that overlapped (fan-out's backends) interleave
-    for s in result.served():
+    for s in served:
         phases.setdefault(s.phase, []).append(s)
     for phase, paths in phases.items():
         rows.add_row(Text(f"{phase}:"))
@@ -216,9 +216,10 @@ def render(
         out += [Text(""), *_verdict_table(result)]
     if result.facts:
         out += [Text(""), _fact_table(result)]
-    if result.served():
+    served = result.served()
+    if served:
         out += [Text(""), Text("  served by (from the probe records of every worker):")]
-        out.append(_served_table(result))
+        out.append(_served_table(served))
     if result.error:
         out += [Text(""), _indented(console.labelled("ERROR:", result.error))]
     out += [Text(""), Text(f"  => {'PASS' if result.passed else 'FAIL'}")]
