@@ -16,6 +16,7 @@ sys.path.insert(0, str(DOCS))
 
 import generate  # noqa: E402
 
+from asgi_lab.console import WIDTH  # noqa: E402
 from asgi_lab.lab.experiments import REGISTRY  # noqa: E402
 
 EXAMPLES = sorted(p for p in (DOCS / "examples").glob("*.py") if p.name != "show.py")
@@ -32,6 +33,16 @@ def test_every_output_block_was_generated(page: Path) -> None:
     for match in generate.BLOCK.finditer(page.read_text()):
         if match["kind"] == "output":
             assert match["body"].startswith(f"```text\n$ {match['arg']}\n"), match["arg"]
+
+
+@pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
+def test_output_blocks_fit_in_100_columns(page: Path) -> None:
+    """What the lab prints is what the pages show: no line of it wider than `console.WIDTH`."""
+    for match in generate.BLOCK.finditer(page.read_text(encoding="utf-8")):
+        if match["kind"] != "output":
+            continue
+        wide = [line for line in match["body"].splitlines() if len(line) > WIDTH]
+        assert not wide, f"{match['arg']}: {len(wide)} lines over {WIDTH} columns: {wide[0]!r}"
 
 
 def test_every_example_is_shown_in_a_chapter() -> None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from rich.console import Console
-
+from asgi_lab import console
 from asgi_lab.lab.records import read_records
 from asgi_lab.probe.schema import RecordData
 from asgi_lab.timeline import Timeline, build, html, perfetto, terminal
@@ -44,9 +43,8 @@ def report_trace(
         )
         return 2
     timeline = build(records)
-    console = Console(soft_wrap=True, highlight=False)
     charset = terminal.charset_for(sys.stdout.encoding)
-    console.print(terminal.render(timeline, charset=charset))
+    console.console().print(terminal.render(timeline, width=console.width(), charset=charset))
     if html_path:
         write_html(html_path, timeline, f"asgi-lab: {where.resolve().name}")
         print(f"wrote {html_path}", file=sys.stderr)

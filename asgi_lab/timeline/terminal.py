@@ -238,7 +238,9 @@ def _worker(
                 )
             lines.append(_label("  loop stalled") + row.text())
             for stall in stalls:  # too long to fit beside the bar: one line each, below it
-                lines.append(_label("") + Text(f"{chars.stall} {stall.label}", style="red"))
+                said = Text(f"{chars.stall} {stall.label}", style="red")
+                said.truncate(scale.columns, overflow="ellipsis")
+                lines.append(_label("") + said)
     for lane in threads[:max_threads]:
         row = _Row(scale.columns)
         for n, hop in enumerate(timeline.hops_on(lane)):
@@ -281,7 +283,9 @@ def render(
         f"{len(timeline.workers)} worker(s), {timeline.duration_ns / 1e6:.1f} ms "
         f"({ms_per_column:.3g} ms a column)"
     )
-    lines = [Text(head)]
+    title = Text(head)
+    title.truncate(width, overflow="ellipsis")  # on a terminal narrower than the head
+    lines = [title]
     for worker in timeline.workers:
         lines.extend(_worker(timeline, worker, scale, charset, colours, max_rows, max_threads))
     lines.extend(_axis(scale, charset))

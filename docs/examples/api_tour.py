@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from show import request_id, show, where
+from show import request_id, say, show, where
 
 from asgi_lab.serving import ServerOptions, start
 
@@ -42,7 +42,7 @@ with (
         print(f"  {kind + ' dependency':<24} ran on {ran['name']}/{ran['native_id']}")
     ran = body["endpoint_thread"]
     print(f"  {'the endpoint':<24} ran on {ran['name']}/{ran['native_id']}")
-    print(f"  served_by: {where(body['served_by'])}")
+    say("served_by:", where(body["served_by"]))
 
     rid = request_id(response)
     record = records(client, rid)[rid]
@@ -52,7 +52,7 @@ with (
     for hop in record["hops"]:  # type: ignore[attr-defined]
         mark = "  <- the endpoint" if hop["endpoint"] else ""
         print(
-            f"  {hop['call']:<40} {hop['thread']['native_id']:>7}  "
+            f"  {hop['call']:<36} {hop['thread']['native_id']:>7}  "
             f"queued {hop['queued_ns'] / 1000:6.0f} µs  "
             f"at {(hop['start_ns'] - start_ns) / 1e6:+7.2f} ms{mark}"
         )

@@ -11,9 +11,14 @@ warnings). Each server is pinned to CPU 0; run it on an otherwise idle machine.
 from __future__ import annotations
 
 import asyncio
+import sysconfig
 import time
 from pathlib import Path
 
+from rich.padding import Padding
+from rich.text import Text
+
+from asgi_lab.console import plain, width
 from asgi_lab.lab.clients import AsyncClient
 from asgi_lab.serving import ServerOptions, start
 from asgi_lab.settings import Settings
@@ -22,6 +27,8 @@ APP = "asgi_lab.lab.apps.shop:app"
 APPS = Path(__file__).resolve().parent / "apps"
 ROOT = APPS.parent.parent.parent
 REQUESTS = 600
+#: Where this machine keeps the files the warnings name, and how the warnings are shown: shorter.
+PATHS = {f"{ROOT}/": "", f"{sysconfig.get_paths()['purelib']}/": "site-packages/"}
 CONCURRENCY = 16
 
 VARIANTS = {
@@ -82,7 +89,9 @@ for name, options in VARIANTS.items():
     said = [line.rstrip() for line in server.lines[before:] if "took" in line or "blocked" in line]
     print(f"== {name}: what it says about GET /reports/daily")
     for line in said or ["(nothing)"]:
-        print(f"  {line if len(line) <= 110 else line[:70] + ' ... ' + line[-35:]}")
+        for long, short in PATHS.items():
+            line = line.replace(long, short)
+        print(plain(Padding(Text(line), (0, 0, 0, 2)), columns=width()))
     print()
 
 print(f"GET /items/list, {REQUESTS} requests, {CONCURRENCY} at a time, one asyncio worker")

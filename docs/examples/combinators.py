@@ -79,7 +79,8 @@ async def first_failure() -> None:
     try:
         await asyncio.gather(*tasks)
     except ValueError as exc:
-        print(f"gather raised at {clock()}: {exc!r}; the others: {states(tasks)}")
+        print(f"gather raised at {clock()}: {exc!r}")
+        print(f"    {states(tasks)}")
     await settle(tasks)
 
     started = time.perf_counter()
@@ -100,7 +101,8 @@ async def first_failure() -> None:
         for next_one in asyncio.as_completed(tasks):
             print(f"as_completed gave {await next_one!r} at {clock()}")
     except ValueError as exc:
-        print(f"as_completed raised at {clock()}: {exc!r}; the others: {states(tasks)}")
+        print(f"as_completed raised at {clock()}: {exc!r}")
+        print(f"    {states(tasks)}")
     await settle(tasks)
 
     started = time.perf_counter()

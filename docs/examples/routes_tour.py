@@ -6,7 +6,7 @@ import json
 import time
 
 import httpx
-from show import request_id, where
+from show import handler_of, loop_of, request_id
 
 from asgi_lab.serving import ServerOptions, start
 from asgi_lab.settings import Settings
@@ -34,6 +34,7 @@ with (
     httpx.Client(base_url=server.url) as client,
 ):
     print(f"uvicorn asgi_lab.routes:app -> worker pid {server.pid}\n")
+    loops = set()
     for method, path in [
         ("GET", "/quick"),
         ("GET", "/sync/sleep?seconds=0.05"),
@@ -41,8 +42,11 @@ with (
         ("POST", "/endpoint"),
         ("GET", "/wsgi/hello"),
     ]:
-        body = client.request(method, path).json()
-        print(f"{method:4} {path:24} {where(body['served_by'])}")
+        served_by = client.request(method, path).json()["served_by"]
+        loops.add(loop_of(served_by))
+        print(f"{method:4} {path:24} {handler_of(served_by)}")
+    [loop] = loops  # one worker, one loop: every request arrived on it
+    print(f"each arrived on {loop}")
 
     print("\nA sync background task, after the response (times from the response start):")
     response = client.get("/background", params={"seconds": 0.2})

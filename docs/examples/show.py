@@ -1,4 +1,5 @@
-"""Shared by the docs examples: print a request and its answer the way the chapters show them."""
+"""Shared by the docs examples: print a request and its answer the way the chapters show them,
+at most 100 columns wide: a long value wraps under itself."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import json
 from typing import Any
 
 import httpx
+from rich.padding import Padding
 
+from asgi_lab.console import labelled, plain, width
 from asgi_lab.probe import HEADER, HeaderData
 
 
-def compact(value: Any, width: int = 96) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= width else text[: width - 3] + "..."
+def say(label: str, text: str, *, indent: int = 2) -> None:
+    """`label text`, indented; a text too long for the line wraps under itself."""
+    print(plain(Padding(labelled(label, text), (0, 0, 0, indent)), columns=width()))
 
 
 def show(response: httpx.Response, *, keys: tuple[str, ...] = ()) -> None:
@@ -20,29 +23,38 @@ def show(response: httpx.Response, *, keys: tuple[str, ...] = ()) -> None:
     request = response.request
     target = request.url.raw_path.decode()
     print(f"{request.method} {target} -> {response.status_code}")
-    print(f"  {HEADER}: {response.headers[HEADER]}")
+    say(f"{HEADER}:", response.headers[HEADER])
     if "allow" in response.headers:
-        print(f"  allow: {response.headers['allow']}")
+        say("allow:", response.headers["allow"])
     body = response.json()
     if isinstance(body.get("detail"), list):
         for error in body["detail"]:
-            print(f"  detail: {json.dumps(error)}")
+            say("detail:", json.dumps(error))
         return
     for key in keys or tuple(body):
         if key in body:
-            print(f"  {key}: {compact(body[key])}")
+            say(f"{key}:", json.dumps(body[key]))
+
+
+def loop_of(served_by: dict[str, Any]) -> str:
+    """The worker and its loop: `pid 7, loop 7:1 (uvloop) on MainThread/7`."""
+    loop = served_by["loop"]
+    thread = loop["thread"]
+    on = f"{thread['name']}/{thread['native_id']}"
+    return f"pid {served_by['pid']}, loop {loop['id']} ({loop['impl']}) on {on}"
+
+
+def handler_of(served_by: dict[str, Any]) -> str:
+    """The handler's thread: `handler on AnyIO worker thread/9 (threadpool)`."""
+    handler = served_by["handler"]
+    thread = handler["thread"]
+    place = "threadpool" if handler["in_threadpool"] else "loop"
+    return f"handler on {thread['name']}/{thread['native_id']} ({place})"
 
 
 def where(served_by: dict[str, Any]) -> str:
-    """One line: pid, loop and handler thread."""
-    handler = served_by["handler"]
-    loop = served_by["loop"]
-    place = "threadpool" if handler["in_threadpool"] else "loop"
-    return (
-        f"pid {served_by['pid']}, loop {loop['id']} ({loop['impl']}) on "
-        f"{loop['thread']['name']}/{loop['thread']['native_id']}, handler on "
-        f"{handler['thread']['name']}/{handler['thread']['native_id']} ({place})"
-    )
+    """Two lines: the worker and its loop, then the handler's thread."""
+    return f"{loop_of(served_by)}\n{handler_of(served_by)}"
 
 
 def request_id(response: httpx.Response) -> str:

@@ -33,19 +33,19 @@ class Traced(Coroutine[Any, Any, T]):
     @property
     def name(self) -> str:
         task = self.task.get_name() if self.task else "?"
-        return f"{task} ({getattr(self.inner, '__qualname__', '?')})"
+        return f"{task} ({getattr(self.inner, '__name__', '?')})"
 
     def _step(self, how: str, go: Any, *args: Any) -> Any:
         at = f"{(time.perf_counter() - started) * 1000:6.1f} ms"
         try:
             waiting_on = go(*args)
         except StopIteration as stop:
-            print(f"{at}  {self.name:<48} {how:<11} returns {stop.value!r}")
+            print(f"{at}  {self.name:<34} {how:<11} returns {stop.value!r}")
             raise
         except BaseException as exc:
-            print(f"{at}  {self.name:<48} {how:<11} raises {type(exc).__name__}")
+            print(f"{at}  {self.name:<34} {how:<11} raises {type(exc).__name__}")
             raise
-        print(f"{at}  {self.name:<48} {how:<11} {describe(waiting_on)}")
+        print(f"{at}  {self.name:<34} {how:<11} {describe(waiting_on)}")
         return waiting_on
 
     def send(self, value: Any) -> Any:

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.padding import Padding
+from rich.text import Text
 
 HERE = Path(__file__).resolve().parent / "testing"
 PLUGIN = "asgi_lab.testing.plugin"
@@ -32,10 +34,14 @@ class Show:
         if report.when != "call" and not report.failed:
             return
         name = report.nodeid.split("::")[-1].replace("[asyncio-", "[")
+        # Not imported before pytest has loaded asgi_lab's plugin, which it rewrites for asserts.
+        from asgi_lab.console import plain, width
+
         if report.failed:
             self.failed.add(name)
             message = getattr(getattr(report.longrepr, "reprcrash", None), "message", "")
-            print(f"FAIL  {name}\n      {message}")
+            print(f"FAIL  {name}")
+            print(plain(Padding(Text(message), (0, 0, 0, 6)), columns=width()))
         else:
             self.passed.add(name)
             print(f"pass  {name}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from asgi_lab.timeline import build
 from asgi_lab.timeline.terminal import ASCII, UNICODE, charset_for, render
-from tests.lab.fakes import record
+from tests.lab.fakes import NS, record
 
 
 def blocked() -> list[str]:
@@ -70,3 +70,16 @@ def test_ascii_when_the_encoding_cannot_encode_blocks() -> None:
 
 def test_an_empty_timeline_says_so() -> None:
     assert render(build([])).plain == "timeline: no records"
+
+
+def test_a_long_stall_label_is_cut_to_the_width() -> None:
+    import dataclasses
+
+    from asgi_lab.probe.schema import BlockData
+
+    function = "render_" + "rows_" * 20
+    block = BlockData(500.0, "/app/shop.py", 57, function, (), "blocked", int(0.2 * NS))
+    culprit = dataclasses.replace(record("1-2", path="/daily", end=0.8), blocks=(block,))
+    lines = render(build([record("1-1", end=1.0), culprit])).plain.splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert any("loop blocked 500 ms by GET /daily" in line and "…" in line for line in lines)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import statistics
 import time
 from dataclasses import dataclass
 
@@ -93,9 +94,14 @@ async def per_worker(url: str, path: str, n: int, pids: list[int]) -> list[Trial
 
 
 def shown(trials: list[Trial]) -> str:
-    return " ".join(
-        f"{t.alone * 1e3:.0f}/{t.together * 1e3:.0f}ms@{t.cores_used:.2f}of{t.free_cores:.2f}"
-        for t in trials
+    """The trials' medians, in a line: a request alone, n together, the cores they kept busy."""
+    alone = statistics.median(t.alone for t in trials)
+    together = statistics.median(t.together for t in trials)
+    used = statistics.median(t.cores_used for t in trials)
+    free = statistics.median(t.free_cores for t in trials)
+    return (
+        f"alone {alone * 1e3:.0f} ms, together {together * 1e3:.0f} ms, "
+        f"{used:.2f} cores busy of {free:.2f} free"
     )
 
 
@@ -181,6 +187,5 @@ def run(ctx: Context) -> None:
     ctx.fact("speed-up from workers", f"{n * alone_w / best.together:.2f}x")
     cpu = f"{best.cpu_alone * 1e3:.0f} ms alone, {best.cpu_together * 1e3:.0f} ms together"
     ctx.fact(f"{n} workers: CPU per request", cpu + " (same trial; jiffies)")
-    ctx.fact("1 worker trials", shown(threaded))
-    ctx.fact(f"{n} workers trials", shown(forked))
-    ctx.fact("trials read", "alone/together ms @ cores used of cores free (while together)")
+    ctx.fact(f"1 worker, median of {TRIALS} trials", shown(threaded))
+    ctx.fact(f"{n} workers, median of {TRIALS} trials", shown(forked))

@@ -92,7 +92,7 @@ def run(ctx: Context) -> None:
         ctx.check(near(f"{phase.name}: median response", median(measured), median(model)))
         ctx.check(
             exactly(
-                f"{phase.name}: responses within S/4 of their simulated finish",
+                f"{phase.name}: finished within S/4 of the simulation",
                 sum(1 for m, s in zip(measured, model, strict=True) if abs(m - s) <= secs / 4),
                 n,
             )
@@ -105,6 +105,6 @@ def run(ctx: Context) -> None:
     for trips in (2, 1):
         done = finish_times([0.0] * BIG, [SECONDS] + [0.0] * (trips - 1), TOKENS)
         ctx.fact(
-            f"simulated: {BIG} x {SECONDS:g} s at once on {TOKENS} tokens, {trips} trip(s)",
+            f"simulated on {TOKENS} tokens: {BIG} x {SECONDS:g} s at once, {trips} trip(s)",
             f"fastest {min(done):.1f} s, median {statistics.median(done):.1f} s",
         )

@@ -1,0 +1,51 @@
+"""Where the lab's text goes: a rich console at most 100 columns wide.
+
+A report reads the same in a terminal, a pipe, a log file and the docs, which show the lab's
+output as it was printed: rich wraps long cells inside their column to stay within `WIDTH`. A
+narrower terminal gets its own width; a wider one still gets `WIDTH`, so a line never grows
+with the window. Output that is not a terminal gets `WIDTH` too (rich would guess 80).
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TextIO
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+__all__ = ["WIDTH", "console", "labelled", "plain", "width"]
+
+#: The widest line the lab prints.
+WIDTH = 100
+
+
+def width(file: TextIO | None = None) -> int:
+    """`WIDTH`, or the terminal's width if `file` (default stdout) is a narrower terminal."""
+    probe = Console(file=file)
+    return min(WIDTH, probe.width) if probe.is_terminal else WIDTH
+
+
+def console(file: TextIO | None = None, *, columns: int | None = None) -> Console:
+    """A console for `file` (default stdout), `columns` or else `width(file)` wide, that reads
+    text as text: no markup (`[redacted]` is not a style), no emoji codes, no highlighting."""
+    wide = columns or width(file)
+    return Console(file=file, width=wide, highlight=False, markup=False, emoji=False)
+
+
+def plain(*renderables: RenderableType, columns: int = WIDTH) -> str:
+    """Renderables, one under the other, as plain text `columns` wide, without the spaces rich
+    pads lines with."""
+    buffer = io.StringIO()
+    console(buffer, columns=columns).print(Group(*renderables))
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
+
+
+def labelled(label: str, text: str) -> Table:
+    """`label text`, the text wrapping under itself rather than under the label."""
+    grid = Table.grid(padding=(0, 1, 0, 0))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(Text(label), Text(text))
+    return grid
