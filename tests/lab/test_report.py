@@ -9,6 +9,7 @@ from asgi_lab.lab.experiment import Result
 from asgi_lab.lab.records import Observed
 from asgi_lab.lab.report import StderrProgress, grouped, render, summary
 from asgi_lab.lab.verdicts import at_most, exactly
+from asgi_lab.timeline.terminal import ASCII
 
 from .fakes import record
 
@@ -40,7 +41,7 @@ def test_the_served_by_table_of_four_workers_fits_the_width_and_names_each() -> 
     pids = range(10001, 10005)
     four = Result("workers", "t", 1.0, "raw")
     four.records = [Observed("workers=4", record(f"{p}-1", pid=p, loop_thread=p)) for p in pids]
-    text = render(four, charset="ascii", columns=100)
+    text = render(four, charset=ASCII, columns=100)
     assert max(len(line) for line in text.splitlines()) <= 100
     served = text.split("served by", 1)[1].split("=>", 1)[0]
     assert all(str(p) in served for p in pids), "up to four ids a cell, wrapped, none cut"
