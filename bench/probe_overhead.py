@@ -32,10 +32,14 @@ if str(ROOT) not in sys.path:
 from asgi_lab.serving import start  # noqa: E402
 from asgi_lab.settings import Settings  # noqa: E402
 from bench import wrk  # noqa: E402
+from bench.apps.probe_variants import least_probe_of, pass_through_of  # noqa: E402
 
 VARIANTS: dict[str, tuple[str, str]] = {
     # name: (app, what the probe adds: nothing, a JSON-lines trace, a log line, the watchdog)
     "bare": ("asgi_lab.raw:raw_app", ""),
+    # The floors: any middleware that wraps `send`; the least a probe can do (see the module).
+    "pass-through": ("bench.apps.probe_variants:pass_through", ""),
+    "least probe": ("bench.apps.probe_variants:least_probe", ""),
     "header only": ("bench.apps.probe_variants:header_only", ""),
     "probe, no header": ("bench.apps.probe_variants:no_header", ""),
     "probe": ("asgi_lab.raw:app", ""),
@@ -91,9 +95,11 @@ async def drive(app: ASGIApp, n: int) -> float:
 
 
 def in_process(n: int, rounds: int) -> dict[str, float]:
-    """Median microseconds per request for the bare app and the probed one (ring + headers)."""
+    """Median µs per request: the bare app, the two floors, the probe (ring + header)."""
     variants: dict[str, Callable[[], ASGIApp]] = {
         "bare": lambda: hello,
+        "pass-through": lambda: pass_through_of(hello),
+        "least probe": lambda: least_probe_of(hello),
         "probe": lambda: ProbeMiddleware(hello, trace=None),
         "probe+watchdog": lambda: ProbeMiddleware(hello, trace=None, watchdog=True),
         "probe+trace": lambda: ProbeMiddleware(hello, trace=open(os.devnull, "w")),  # noqa: SIM115
