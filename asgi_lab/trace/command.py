@@ -9,9 +9,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-
 from asgi_lab import serving
+from asgi_lab.console import console
 from asgi_lab.lab.records import read_records
 from asgi_lab.lab.traces import write_html, write_perfetto
 from asgi_lab.serving import ServerOptions
@@ -54,9 +53,8 @@ def run(
             print(f"asgi-lab trace: {target} did not start: {_reason(str(exc))}", file=sys.stderr)
             return 1
         records = read_records(trace_dir)
-        # At least 100 columns when not a terminal (a pipe, a log file): file:line must fit.
-        console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-        console.print(summary(records))
+        # 100 columns, or a narrower terminal's: long paths and file:line wrap in their cells.
+        console().print(summary(records))
         if records and html_path:
             write_html(html_path, build(records), f"asgi-lab trace {target}")
             print(f"wrote {html_path}", file=sys.stderr)

@@ -49,7 +49,9 @@ def slowest(records: Sequence[RecordData]) -> Table:
     """The paths with the slowest requests, and how long their requests waited for tokens."""
     table = Table(title="slowest paths", title_justify="left")
     for column in ("path", "requests", "median ms", "max ms", "max token wait ms"):
-        table.add_column(column, justify="left" if column == "path" else "right")
+        # A long path wraps within its cell rather than losing its end.
+        left = column == "path"
+        table.add_column(column, justify="left" if left else "right", overflow="fold")
     by_path: defaultdict[str, list[RecordData]] = defaultdict(list)
     for r in records:
         by_path[f"{r.method} {r.path}"].append(r)
@@ -81,7 +83,9 @@ def stalls(records: Sequence[RecordData]) -> RenderableType:
         return Text("no loop stalls past the watchdog's threshold")
     table = Table(title="loop stalls (the watchdog)", title_justify="left")
     for column in ("ms", "request", "line", "bystanders"):
-        table.add_column(column, justify="right" if column in ("ms", "bystanders") else "left")
+        # The culprit's file:line wraps within its cell: cut short, it would not say where.
+        right = column in ("ms", "bystanders")
+        table.add_column(column, justify="right" if right else "left", overflow="fold")
     for r, b in sorted(blocks, key=lambda rb: -rb[1].ms):
         where = f"{_short(b.file)}:{b.line} in {b.function}"
         table.add_row(f"{b.ms:.0f}", f"{r.method} {r.path} ({r.id})", where, str(waited[r.id]))
