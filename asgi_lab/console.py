@@ -9,6 +9,8 @@ with the window. Output that is not a terminal gets `WIDTH` too (rich would gues
 from __future__ import annotations
 
 import io
+import shutil
+import sys
 from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
@@ -23,22 +25,40 @@ WIDTH = 100
 
 def width(file: TextIO | None = None) -> int:
     """`WIDTH`, or the terminal's width if `file` (default stdout) is a narrower terminal."""
-    probe = Console(file=file)
-    return min(WIDTH, probe.width) if probe.is_terminal else WIDTH
+    stream = sys.stdout if file is None else file
+    try:
+        terminal = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or fake stream
+        terminal = False
+    # The stream's own terminal decides, not rich, which takes FORCE_COLOR for a terminal and
+    # then guesses 80 columns for a pipe.
+    return min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns) if terminal else WIDTH
 
 
-def console(file: TextIO | None = None, *, columns: int | None = None) -> Console:
+def console(
+    file: TextIO | None = None, *, columns: int | None = None, colour: bool = True
+) -> Console:
     """A console for `file` (default stdout), `columns` or else `width(file)` wide, that reads
-    text as text: no markup (`[redacted]` is not a style), no emoji codes, no highlighting."""
+    text as text: no markup (`[redacted]` is not a style), no emoji codes, no highlighting;
+    `colour=False` writes no escape codes even when FORCE_COLOR asks for them."""
     wide = columns or width(file)
-    return Console(file=file, width=wide, highlight=False, markup=False, emoji=False)
+    return Console(
+        file=file,
+        width=wide,
+        highlight=False,
+        markup=False,
+        emoji=False,
+        # None lets rich decide from the stream and the environment; False decides for it.
+        force_terminal=None if colour else False,
+        color_system="auto" if colour else None,
+    )
 
 
 def plain(*renderables: RenderableType, columns: int = WIDTH) -> str:
     """Renderables, one under the other, as plain text `columns` wide, without the spaces rich
     pads lines with."""
     buffer = io.StringIO()
-    console(buffer, columns=columns).print(Group(*renderables))
+    console(buffer, columns=columns, colour=False).print(Group(*renderables))
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines())
 
 

@@ -22,7 +22,8 @@ async def hello(scope: Scope, receive: Receive, send: Send) -> None:
 seen: list[object] = []
 
 
-async def call(app: object) -> list[Message]:
+async def call(app: object) -> tuple[list[Message], Send]:
+    """What the app sent, and the `send` the server gave it."""
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -32,12 +33,12 @@ async def call(app: object) -> list[Message]:
         sent.append(message)
 
     await app(dict(SCOPE), receive, send)  # type: ignore[operator]
-    return sent
+    return sent, send
 
 
 async def test_the_least_probe_records_and_adds_the_one_header() -> None:
     app = least_probe_of(hello)
-    first, second = await call(app), await call(app)
+    (first, _), (second, _) = await call(app), await call(app)
     values = [dict(m[0]["headers"])[HEADER.encode()] for m in (first, second)]
     assert [v.rsplit(b"-", 1)[1] for v in values] == [b"1", b"2"], "one number per request"
     record = seen[-1]
@@ -45,6 +46,13 @@ async def test_the_least_probe_records_and_adds_the_one_header() -> None:
     assert _current.get() is None, "the context variable is reset after the request"
 
 
-async def test_pass_through_changes_nothing() -> None:
-    sent = await call(pass_through_of(hello))
+async def test_pass_through_wraps_send_and_changes_nothing() -> None:
+    given: list[object] = []
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        given.append(send)
+        await hello(scope, receive, send)
+
+    sent, server_send = await call(pass_through_of(inner))
+    assert given and given[0] is not server_send, "the app got a wrapper, not the server's send"
     assert sent[0]["headers"] == [(b"a", b"b")] and sent[1]["body"] == b"hi"

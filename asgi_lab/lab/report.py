@@ -34,16 +34,12 @@ INDENT = 2
 LABEL = 36
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, indent: str = "  ") -> str:
-    """Columns padded to their widest cell; numbers-looking columns stay left-aligned too."""
-    widths = [len(h) for h in headers]
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A borderless table as plain text, laid out as the reports' own (for bench/clients.py)."""
+    grid = _columns(*headers)
     for row in rows:
-        for i, cell in enumerate(row):
-            widths[i] = max(widths[i], len(cell))
-    lines = [indent + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
-    for row in rows:
-        lines.append(indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-    return "\n".join(line.rstrip() for line in lines)
+        grid.add_row(*row)
+    return console.plain(_indented(grid))
 
 
 def quantity(value: float, unit: str) -> str:
@@ -68,7 +64,7 @@ def accepts(verdict: Verdict) -> str:
         return "= 1"
     if verdict.low > 0:
         return f"{verdict.low:.3f}..{verdict.high:.2f}"
-    return f"<= {verdict.high:.2f}"
+    return f"<= {verdict.high:.3g}"  # 1.05, 1.25, 0.962: as precise as needed
 
 
 def _ids(values: Sequence[object]) -> str:

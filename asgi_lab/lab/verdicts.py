@@ -58,7 +58,8 @@ class Verdict:
 
     @property
     def timing(self) -> bool:
-        """A timing claim has slack; a count (`exactly`) has none."""
+        """Whether the claim has slack (a time, or `uneven`'s count against an even split); an
+        `exactly` count has none."""
         return not (self.low == self.high == 1.0)
 
     def as_dict(self) -> dict[str, Any]:
@@ -141,7 +142,7 @@ def uneven(claim: str, counts: Sequence[int], unit: str = "") -> Verdict:
 
     An `at_least` whose bound is the busiest count of the most even split, ceil(total / len),
     and whose ratio (even / busiest) must stay below 1: counts are whole, so "more" is at least
-    one more. All on one gives 1 / len(counts).
+    one more. All on one gives about 1 / len(counts).
     """
     if len(counts) < 2 or any(c < 0 for c in counts) or sum(counts) == 0:
         raise ValueError(

@@ -90,7 +90,8 @@ class Record:
     """
 
     # No __slots__: what most requests never change (status aside) stays a class attribute,
-    # so a new record sets only what it knows on arrival; a third less work on the loop.
+    # so a new record sets only what it knows on arrival (0.52 -> 0.38 us to build one, measured
+    # in isolation).
     end_ns = 0
     duration_ns = 0
     response_ns = 0
@@ -121,14 +122,15 @@ class Record:
         self.loop = loop
         limiter = loop.limiter
         self.total: float = limiter.total_tokens
-        borrowed = self.borrowed = limiter.borrowed_tokens
-        # A task waits only when every token is out (see `tasks_waiting`).
-        self.waiting = 0 if borrowed < self.total else tasks_waiting(limiter, borrowed)
+        self.borrowed: int = limiter.borrowed_tokens
+        self.waiting = tasks_waiting(limiter, self.borrowed)
         # Other requests this probe was serving when this one arrived.
         self.in_flight = in_flight
         # Held only while the request runs, to see which threadpool call is the endpoint.
         self.scope: Scope | None = scope
 
+    # The three `add_*` run on the loop thread (the threadpool hook, the watchdog's settle), as
+    # the record's other changes do: a read and a set, not an atomic append.
     def add_hop(self, hop: Hop) -> None:
         self.hops = _appended(self.hops, hop)
 

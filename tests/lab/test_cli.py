@@ -100,15 +100,18 @@ def test_experiment_writes_json_with_every_record(
     path = tmp_path / "out.json"
     code = main(["experiment", "workers", "--scale", "0.3", "--json", str(path)])
     captured = capsys.readouterr()
-    assert code == 0, captured.out
-    assert "== workers" in captured.out and "=> PASS" in captured.out
+    assert "== workers" in captured.out
     assert "[workers" in captured.err, "progress goes to stderr"
 
     data = json.loads(path.read_text())
     assert data["host"]["cores"] >= 1
     (result,) = data["results"]
-    assert result["name"] == "workers" and result["passed"]
-    assert all(v["passed"] for v in result["verdicts"])
+    assert result["name"] == "workers" and result["verdicts"]
+    # The JSON says what the report and the exit status say. (Whether the timing verdicts pass
+    # on a busy machine is the experiment tests' business, not this one's.)
+    passed = all(v["passed"] for v in result["verdicts"])
+    assert result["passed"] == passed and (code == 0) == passed, captured.out
+    assert ("=> PASS" if passed else "=> FAIL") in captured.out
     (server,) = result["servers"]
     # Records of every worker came back, gathered after the server stopped.
     assert {o["record"]["pid"] for o in result["records"]} == set(server["worker_pids"])
