@@ -17,8 +17,9 @@ from asgi_lab.lab.verdicts import at_most, exactly, uneven
 
 __all__ = ["run"]
 
-#: Four, as in the classic claim "`--workers 4` does not split load evenly"; more workers than
-#: this machine's 2 cores costs nothing here, since no claim below needs a core per worker.
+
+#: Four, as in the classic claim "`--workers 4` does not split load evenly". More workers than
+#: cores is fine here: no claim below needs a core per worker (they sleep; none spins).
 WORKERS = 4
 #: Requests per connection pattern, at every scale: enough that a count reads as a percentage,
 #: and cheap (`/quick`, or a short sleep all at once).
