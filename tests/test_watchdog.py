@@ -68,7 +68,9 @@ async def one_run(client: AsyncClient, path: str) -> Run:
     helpers = []
     if path.startswith("/lock/"):
         helpers.append(asyncio.ensure_future(client.get("/lock/hold")))
-    await asyncio.sleep(0.05)  # pacing only: the records say what overlapped
+    # The bystander is ticking on the server before the culprit is sent (not paced by a sleep,
+    # which under load let it arrive after the stall and see nothing to wait for).
+    await client.get("/ticker/running")
     reply: Reply = await client.get(path)
     run.culprit = reply.record_id
     run.bystander = (await ticker).record_id

@@ -160,9 +160,24 @@ async def lock_clean() -> dict[str, bool]:
     return {"ok": True}
 
 
+ticking = asyncio.Event()
+
+
 @app.get("/ticker")
 async def ticker(ticks: int = 100) -> dict[str, Any]:
     """A bystander: many 2 ms awaits, ready to run through any stall."""
-    for _ in range(ticks):
-        await asyncio.sleep(0.002)
+    ticking.set()
+    try:
+        for _ in range(ticks):
+            await asyncio.sleep(0.002)
+    finally:
+        ticking.clear()
     return {"ticks": ticks}
+
+
+@app.get("/ticker/running")
+async def ticker_running() -> dict[str, bool]:
+    """Answers once a ticker is running on this worker: a client sends its culprit after this,
+    so the bystander is in flight on the server, not still on its way."""
+    await asyncio.wait_for(ticking.wait(), 10)
+    return {"running": True}
