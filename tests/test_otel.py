@@ -3,10 +3,8 @@ its own thread, the watchdog's findings as events; built on the writer thread, n
 
 from __future__ import annotations
 
-import contextlib
 import http.server
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,9 +22,9 @@ from opentelemetry.trace import SpanKind
 from asgi_lab.probe import HEADER, BlockData, HeaderData, ProbeMiddleware, Record, WaitData
 from asgi_lab.probe.otel import OtelSpans, traces_url
 from asgi_lab.types import ASGIApp, Receive, Scope, Send
+from tests.cli import running, stop
 from tests.test_probe import fastapi_app
 from tests.test_sinks import records_of
-from tests.test_trace_cli import ROOT, first_line
 
 pytestmark = pytest.mark.anyio
 
@@ -328,19 +326,9 @@ def test_every_worker_of_asgi_lab_trace_exports_every_request(tmp_path: Path) ->
     """`asgi-lab trace app --workers 2 --otlp URL`: each worker's requests arrive as spans at a
     receiver on loopback, hops as children, the blocking request with its event."""
     with Receiver() as receiver:
-        command = [sys.executable, "-m", "asgi_lab", "trace", "tests.apps.blockers:app"]
-        command += ["--workers", "2", "--port", "0", "--block-ms", "50", "--otlp", receiver.url]
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        assert process.stdout is not None
-        try:
-            url = first_line(process.stdout).rsplit(" on ", 1)[1].strip()
+        args = ["trace", "tests.apps.blockers:app", "--workers", "2", "--port", "0"]
+        args += ["--block-ms", "50", "--otlp", receiver.url]
+        with running(*args) as (process, url):
             sent: dict[str, int] = {}  # request id -> pid, from the responses' headers
             with httpx.Client(base_url=url, timeout=30, headers={"Connection": "close"}) as client:
                 # A new connection each time: the kernel spreads them over both workers.
@@ -354,12 +342,7 @@ def test_every_worker_of_asgi_lab_trace_exports_every_request(tmp_path: Path) ->
                     sent[facts.request] = facts.pid
                     if path.startswith("/sleep"):
                         culprit = facts.request
-            process.send_signal(signal.SIGTERM)  # lifespan shutdown flushes every exporter
-            _, err = process.communicate(timeout=30)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(15)
+            _, err = stop(process)  # lifespan shutdown flushes every exporter
         assert process.returncode == 0, err
         assert len(set(sent.values())) == 2, "the kernel gave every connection to one worker"
 

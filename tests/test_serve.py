@@ -2,54 +2,28 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
-import threading
 
 import httpx
 import pytest
+
+from tests.cli import running, stop
 
 pytestmark = pytest.mark.server
 
 
 @pytest.mark.parametrize("layer", ["raw", "routes", "api"])
 def test_serve_prints_where_it_listens_and_serves_the_layer(layer: str) -> None:
-    command = [sys.executable, "-m", "asgi_lab", "serve", "--layer", layer, "--port", "0"]
-    command += ["--workers", "2", "--threads", "6"]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,  # so the whole group, workers included, can be killed
-    )
-    assert process.stdout is not None
-    stdout = process.stdout
-    try:
-        first_line: list[str] = []
-        reader = threading.Thread(target=lambda: first_line.append(stdout.readline()))
-        reader.start()
-        reader.join(30)
-        assert first_line, "serve printed nothing"
-        url = first_line[0].rsplit(" on ", 1)[1].strip()
+    args = ["serve", "--layer", layer, "--port", "0", "--workers", "2", "--threads", "6"]
+    with running(*args) as (process, url):
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
         # The socket listens before the workers are up: the request waits for one, bounded.
         body = httpx.get(url + "/sync/sleep?seconds=0", timeout=30).json()
         assert body["layer"] == layer
         assert body["served_by"]["threadpool"]["total"] == 6
         assert body["served_by"]["handler"]["in_threadpool"] is True
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(15)
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(15)
-            stdout.close()
+        stop(process)
     assert process.returncode == 0
 
 

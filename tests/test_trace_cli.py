@@ -3,12 +3,8 @@ log line per request, the blocking line named on both loops, a summary on Ctrl-C
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import httpx
@@ -16,49 +12,22 @@ import pytest
 
 from asgi_lab.lab.records import read_records
 from tests.apps import blockers
+from tests.cli import ROOT, running, stop
 
 pytestmark = pytest.mark.server
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def first_line(stream: object, timeout: float = 30) -> str:
-    """The first line a process prints, waited for at most `timeout` seconds."""
-    got: list[str] = []
-    reader = threading.Thread(target=lambda: got.append(stream.readline()))  # type: ignore[attr-defined]
-    reader.start()
-    reader.join(timeout)
-    assert got and got[0], "trace printed nothing"
-    return got[0]
 
 
 @pytest.mark.parametrize("loop", ["asyncio", "uvloop"])
 def test_trace_names_the_request_and_the_line_of_a_users_app(loop: str, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "asgi_lab", "trace", "tests.apps.blockers:app"]
-    command += ["--workers", "2", "--port", "0", "--loop", loop, "--block-ms", "50"]
-    command += ["--trace-dir", str(tmp_path)]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,  # --app-dir defaults to ".", as uvicorn's does
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    assert process.stdout is not None and process.stderr is not None
-    try:
-        url = first_line(process.stdout).rsplit(" on ", 1)[1].strip()
+    args = ["trace", "tests.apps.blockers:app", "--workers", "2", "--port", "0", "--loop", loop]
+    args += ["--block-ms", "50", "--trace-dir", str(tmp_path)]
+    with running(*args) as (process, url):
         assert url.startswith("http://127.0.0.1:") and not url.endswith(":0")
         with httpx.Client(base_url=url, timeout=30) as client:
             client.get("/ticker", params={"ticks": 1})
             culprit = client.get("/sleep/blocking")
             clean = client.get("/sleep/clean")
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(15)
+        out, err = stop(process)
     assert process.returncode == 0, err
     culprit_id = culprit.headers["x-asgi-lab"].rsplit("request=", 1)[1]
     # The records: the culprit blamed with its line, nobody else.
