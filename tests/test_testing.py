@@ -3,6 +3,7 @@ finds each response's record, and assertions whose failures say what ran where."
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import tomllib
@@ -17,14 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import asgi_lab.testing
-from asgi_lab.probe.schema import (
-    HandlerData,
-    HopData,
-    LoopData,
-    RecordData,
-    ThreadData,
-    ThreadpoolData,
-)
+from asgi_lab.probe.schema import HopData, RecordData, ThreadData
 from asgi_lab.testing import (
     Lifespan,
     LifespanError,
@@ -37,6 +31,7 @@ from asgi_lab.testing import (
 )
 from asgi_lab.types import Message, Receive, Scope, Send
 from tests.conftest import PLUGIN, PLUGIN_ARGS
+from tests.lab.fakes import record as fake_record
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "docs" / "examples" / "testing"
@@ -120,20 +115,15 @@ def test_the_marker_is_listed_and_checks_its_argument(pytester: pytest.Pytester)
 def record(
     *hops: tuple[str, int, int, int], handler: int = 1, endpoint: bool = False
 ) -> RecordData:
-    """A hand-made record: loop thread 1; each hop (call, thread, start, end)."""
-    loop = ThreadData("MainThread", 1)
-    return RecordData(
-        id="9-1", method="GET", path="/p", status=200, client=None,
-        start_ns=0, response_ns=0, end_ns=100, duration_ns=100, ppid=8, pid=9,
-        loop=LoopData("9:1", "asyncio", loop),
-        handler=HandlerData(ThreadData("w", handler), handler != 1),
-        in_flight=0, threadpool=ThreadpoolData(40, 0, 0, 0),
+    """A hand-made record (`tests/lab/fakes.py`) of GET /p: loop thread 1; each hop (call,
+    thread, start, end)."""
+    made = fake_record("9-1", path="/p", pid=9, loop_thread=1, handler=handler)
+    return dataclasses.replace(
+        made,
         hops=tuple(
-            HopData(call, endpoint, ThreadData("w", t), s, s, e, 0, 0, 0)
-            for call, t, s, e in hops
+            HopData(call, endpoint, ThreadData("w", t), s, s, e, 0, 0, 0) for call, t, s, e in hops
         ),
-        error=None,
-    )  # fmt: skip
+    )
 
 
 def test_the_peak_is_swept_from_the_hops_own_times() -> None:
