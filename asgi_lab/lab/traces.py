@@ -44,7 +44,8 @@ def report_trace(
         return 2
     timeline = build(records)
     charset = terminal.charset_for(sys.stdout.encoding)
-    console.console().print(terminal.render(timeline, width=console.width(), charset=charset))
+    out = console.console()  # its width: 100, or a narrower terminal's
+    out.print(terminal.render(timeline, width=out.width, charset=charset))
     if html_path:
         write_html(html_path, timeline, f"asgi-lab: {where.resolve().name}")
         print(f"wrote {html_path}", file=sys.stderr)
