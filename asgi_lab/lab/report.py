@@ -63,7 +63,7 @@ def accepts(verdict: Verdict) -> str:
     if not verdict.timing:
         return "= 1"
     if verdict.low > 0:
-        return f"{verdict.low:.3f}..{verdict.high:.2f}"
+        return f"{verdict.low:.3f}..{verdict.high:.3g}"
     return f"<= {verdict.high:.3g}"  # 1.05, 1.25, 0.962: as precise as needed
 
 
