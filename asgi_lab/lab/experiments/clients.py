@@ -94,8 +94,6 @@ def figures(ctx: Context, counts: Mapping[str, int], secs: float) -> None:
         overlap = max_in_flight(request_intervals(records))
         expected = 1 if phase == "sequential" else counts[phase]
         ctx.check(exactly(f"{phase}: most requests in flight on the server", overlap, expected))
-    for phase in DRIVERS:
-        records = ctx.records(phase, "/async/sleep")
         starts = [r.start_ns for r in records]
         clients = {r.client for r in records}
         ctx.fact(
