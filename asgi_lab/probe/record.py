@@ -101,6 +101,9 @@ class Record:
     error: str | None = None
     #: Set when the probe sees the client gone before the response completed.
     disconnected_ns = 0
+    #: Whether the probe could ask the server if the client left: "" (quick response, never
+    #: asked), "polled", or "unavailable" (the server's `receive` cannot be polled).
+    departure_check = ""
     #: The caller's tracing context (OpenTelemetry's), read on arrival when spans are wanted.
     parent: object = None
     # Filled on the loop thread: hops by the threadpool hook, blocks and waits by the watchdog
@@ -203,6 +206,7 @@ class Record:
             waited_on=tuple(self.waited_on),
             type=self.type,
             disconnected_ns=self.disconnected_ns,
+            departure_check=self.departure_check,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -241,7 +245,8 @@ class Record:
             f'"blocks":{_json([b.to_json() for b in self.blocks]) if self.blocks else "[]"},'
             f'"waited_on":'
             f"{_json([w.to_json() for w in self.waited_on]) if self.waited_on else '[]'},"
-            f'"type":"{self.type}","disconnected_ns":{self.disconnected_ns}}}\n'
+            f'"type":"{self.type}","disconnected_ns":{self.disconnected_ns},'
+            f'"departure_check":"{self.departure_check}"}}\n'
         )
 
 

@@ -254,6 +254,10 @@ class RecordData:
     #: When the probe saw the client gone before the response completed (wall-clock ns), else
     #: 0. A client gone before the response started has status 499: nothing was sent.
     disconnected_ns: int = 0
+    #: Whether the probe could ask the server if the client had left: "" (answered within 1 ms,
+    #: not asked), "polled", or "unavailable" (a server whose `receive` cannot be polled, such
+    #: as granian's: then only the app's own `receive` calls can see a departure).
+    departure_check: str = ""
 
     @classmethod
     def from_json(cls, data: JSON) -> RecordData:
@@ -282,6 +286,7 @@ class RecordData:
                 int(data.get("dropped", 0)),
                 str(data.get("type", "http")),
                 int(data.get("disconnected_ns", 0)),
+                str(data.get("departure_check", "")),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             shown = str(data.get("id")) if isinstance(data, Mapping) else type(data).__name__
@@ -311,6 +316,7 @@ class RecordData:
             **({"dropped": self.dropped} if self.dropped else {}),
             "type": self.type,
             "disconnected_ns": self.disconnected_ns,
+            "departure_check": self.departure_check,
         }
 
     @property
