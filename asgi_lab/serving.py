@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import TextIO
 
+from asgi_lab import colour
 from asgi_lab.settings import Settings
 
 __all__ = [
@@ -262,10 +263,7 @@ def start(options: ServerOptions | None = None, *, echo: TextIO | None = None) -
 def _colour(echo: TextIO | None) -> dict[str, str]:
     """The workers write to our pipe; when we pass their lines on to a terminal, say so, so
     their log lines are coloured as if they wrote there themselves."""
-    isatty = getattr(echo, "isatty", None)
-    if echo is None or isatty is None or not isatty() or os.environ.get("NO_COLOR"):
-        return {}
-    return {"FORCE_COLOR": "1"}
+    return {"FORCE_COLOR": "1"} if echo is not None and colour.wanted(echo) else {}
 
 
 @contextmanager

@@ -18,8 +18,8 @@ from starlette.routing import Route
 
 from asgi_lab.probe import ProbeMiddleware, faults, hook, middleware, record
 from asgi_lab.probe.identity import LoopInfo
-from asgi_lab.probe.schema import HEADER
 from asgi_lab.probe.sinks import RecordRing
+from asgi_lab.records.schema import HEADER
 from asgi_lab.types import Message, Receive, Scope, Send
 
 pytestmark = pytest.mark.anyio

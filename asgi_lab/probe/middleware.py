@@ -74,9 +74,10 @@ from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
 from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
-from asgi_lab.probe.schema import HEADER
-from asgi_lab.probe.sinks import JsonLines, RecordRing, RecordWriter, Sink
+from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
 from asgi_lab.probe.watchdog import Watchdog
+from asgi_lab.records.lines import JsonLines
+from asgi_lab.records.schema import HEADER, LoopData, ServedBy
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
@@ -468,11 +469,11 @@ class _Exchange:
         record.departure_check = "polled"
 
 
-def served_by() -> dict[str, Any]:
-    """Where the caller runs, as the `served_by` object; marks the caller's thread as the handler.
+def served_by() -> ServedBy:
+    """Where the caller runs; marks the caller's thread as its request's handler.
 
     Outside a probed request it still names the process and thread, and the loop when the caller
-    runs on one; what it cannot know (tokens at dispatch) is None.
+    runs on one; what it cannot know is None.
     """
     thread = current_thread()
     record = current_record.get()
@@ -480,13 +481,7 @@ def served_by() -> dict[str, Any]:
         record.handler = thread
         return record.served_by(thread)
     try:
-        loop: dict[str, Any] | None = current_loop().as_dict()
+        loop: LoopData | None = current_loop().data
     except RuntimeError:
         loop = None
-    return {
-        "pid": os.getpid(),
-        "in_flight": None,
-        "loop": loop,
-        "handler": {"thread": thread.as_dict(), "in_threadpool": None if loop is None else False},
-        "threadpool": None,
-    }
+    return ServedBy(os.getpid(), loop, thread, None if loop is None else False, None, None)

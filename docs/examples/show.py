@@ -10,7 +10,7 @@ import httpx
 from rich.padding import Padding
 
 from asgi_lab.console import labelled, plain, width
-from asgi_lab.probe import HEADER, HeaderData
+from asgi_lab.records import HEADER, HeaderData
 
 
 def say(label: str, text: str, *, indent: int = 2) -> None:
