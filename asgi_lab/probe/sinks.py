@@ -9,8 +9,8 @@ behind, a counter bump instead. It never blocks and never waits for a lock.
 The writer thread wakes every `interval` seconds (sooner on close), takes everything buffered,
 turns each record into its frozen `RecordData` once, and hands the batch to each sink on its own
 thread: building, formatting, file I/O and logging never run on the loop. Sinks read `RecordData`
-and nothing else. A sink that fails is logged once (logger `asgi_lab.probe`) and dropped; the others go on,
-the ring still has the records, and no request ever fails for a sink's sake. Records dropped
+and nothing else. A sink that fails is logged once (logger `asgi_lab.probe`) and dropped; the
+others go on, the ring still has the records, and no request ever fails for a sink's sake. Records dropped
 because the buffer was full are counted, logged, and announced in the next record written
 (its `dropped` field).
 
