@@ -10,9 +10,9 @@ The writer thread wakes every `interval` seconds (sooner on close), takes everyt
 turns each record into its frozen `RecordData` once, and hands the batch to each sink on its own
 thread: building, formatting, file I/O and logging never run on the loop. Sinks read `RecordData`
 and nothing else. A sink that fails is logged once (logger `asgi_lab.probe`) and dropped; the
-others go on, the ring still has the records, and no request ever fails for a sink's sake. Records dropped
-because the buffer was full are counted, logged, and announced in the next record written
-(its `dropped` field).
+others go on, the ring still has the records, and no request ever fails for a sink's sake.
+Records dropped because the buffer was full are counted, logged, and announced in the next
+record written (its `dropped` field).
 
 `close()` drains the buffer and closes the sinks; the probe calls it on lifespan shutdown, and
 as a fallback it runs at exit. A SIGKILLed worker loses what was still buffered: at most
