@@ -265,7 +265,7 @@ async def test_the_writer_formats_and_writes_off_the_loop_thread() -> None:
         for _ in range(5):
             await c.get("/async")
     await probe.aclose()
-    assert Watched.threads == {"asgi-lab-writer"}
+    assert Watched.threads == {"asgi-lab-sink JsonLines"}  # its own lane, never the loop
     assert len(stream.getvalue().splitlines()) == 5
 
 
