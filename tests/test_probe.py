@@ -26,7 +26,7 @@ from starlette.routing import Route
 import asgi_lab.probe
 from asgi_lab.probe import JsonLines, ProbeMiddleware, Record, RecordWriter, current_loop
 from asgi_lab.records import RecordData, json_line
-from asgi_lab.types import ASGIApp
+from asgi_lab.types import ASGIApp, Message
 from tests.conftest import facts, run_lifespan
 
 pytestmark = pytest.mark.anyio
@@ -290,23 +290,27 @@ async def test_a_missing_trace_directory_is_created_one_file_per_process(tmp_pat
     assert len(path.read_text().splitlines()) == 1
 
 
-async def test_an_unwritable_trace_never_fails_a_request(
+async def test_an_unwritable_trace_stops_startup_and_never_fails_a_request(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    # A directory cannot be made inside a file: the writer fails, on its own thread.
+    # A directory cannot be made inside a file: the app must not start as configured.
+    probe = ProbeMiddleware(starlette_app(), trace=blocker / "traces", writer_interval=0)
+    messages: list[Message] = []
+    said = await run_lifespan(probe, messages=messages)
+    assert said[0] == "lifespan.startup.failed"
+    assert "trace must be a directory this process can write" in messages[0]["message"]
+    # Served without a lifespan, requests go through unprobed, and the fault is said once.
     probe = ProbeMiddleware(starlette_app(), trace=blocker / "traces", writer_interval=0)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=probe), base_url="http://x"
     ) as c:
         statuses = [(await c.get("/async")).status_code for _ in range(3)]
     await probe.aclose()
-    assert statuses == [200, 200, 200]
-    assert len(probe.ring) == 3  # the records are still kept in memory
-    assert probe.writer is not None and isinstance(probe.writer.error, OSError)
-    assert "JSON-lines writer" in caplog.text and "stopped" in caplog.text
-    assert caplog.records[-1].name == "asgi_lab.probe"
+    assert statuses == [200, 200, 200] and len(probe.ring) == 0
+    assert probe.probe_faults["begin"] == 3
+    assert caplog.text.count("probe step 'begin' failed") == 1
 
 
 async def test_a_failing_stream_stops_the_writer_and_later_records_are_dropped(

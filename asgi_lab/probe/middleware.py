@@ -182,6 +182,7 @@ class ProbeMiddleware:
         # Reads a request's tracing parent on arrival, once spans are wanted (see otel.py).
         self._parent: Callable[[Scope], object] | None = None
         self._started = False
+        self._failed: ValueError | None = None  # why start() could not, once it could not
         # The hook this probe last saw in place; a request finding another installs again.
         self._hook: object = None
         self._sequence = 0
@@ -194,17 +195,37 @@ class ProbeMiddleware:
     def start(self) -> None:
         """Read the settings, install the threadpool hook, open the writer; once per process.
 
-        Raises `settings.SettingError` for a bad environment variable.
+        Raises `settings.SettingError` for a bad environment variable, `ValueError` for a trace
+        directory that cannot be written.
         """
         if self._started:
             return
+        if self._failed is not None:
+            raise self._failed  # once is enough to know: no request pays for it again
+        try:
+            self._start()
+        except ValueError as exc:
+            self._failed = exc
+            raise
+
+    def _start(self) -> None:
         current = settings.load()
         trace = current.trace_dir if self._trace is _unset else self._trace
         log = current.log or self._log
-        hook.install()
         sinks: list[Sink] = []
         if trace:
-            sinks.append(JsonLines(trace, max_bytes=current.trace_max_bytes))
+            lines = JsonLines(trace, max_bytes=current.trace_max_bytes)
+            try:
+                lines.check()
+            except OSError as exc:
+                expected = f"a directory this process can write ({exc.strerror or exc})"
+                if self._trace is _unset:
+                    raise settings.SettingError(
+                        "ASGI_LAB_TRACE_DIR", str(trace), expected
+                    ) from None
+                raise ValueError(f"trace must be {expected}, got {trace!r}") from None
+            sinks.append(lines)
+        hook.install()
         if log != "off":
             sinks.append(LogLines(log))
         if self._otel is not False or current.otlp:
@@ -352,7 +373,7 @@ class ProbeMiddleware:
                 try:
                     self.start()
                     self._meet(asyncio.get_running_loop())  # watch the loop from the start
-                except settings.SettingError as exc:
+                except ValueError as exc:  # a SettingError, or a trace it cannot write
                     failure = str(exc)
             return message
 

@@ -160,9 +160,10 @@ class Lane:
                     break
             self.sink.close()
         except Exception as exc:  # a full disk, a closed stream, a broken handler
-            self.error = exc
+            # Said before it is known: whoever waits on `error` finds the message logged.
             logger.error("%s stopped, records kept in memory only: %s", self.sink, exc)
             self._queue.clear()
+            self.error = exc
 
     def finish(self) -> None:
         """Write what is queued, then close the sink (the thread ends by itself)."""
