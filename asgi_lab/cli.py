@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from asgi_lab import __version__, serving
+from asgi_lab import __version__, extras, serving
 from asgi_lab.catalogue import LAYERS, app_path
+from asgi_lab.extras import MissingExtra
 from asgi_lab.serving import ServerOptions
 from asgi_lab.settings import MAX_THREADS, SettingError, Settings
 
@@ -87,6 +88,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def serve(args: argparse.Namespace) -> int:
     """Run uvicorn on the chosen layer until Ctrl-C or SIGTERM, then stop every worker."""
+    extras.require("lab", "asgi-lab serve")
     options = server_options(args, app_path(args.layer), settings_from(args))
     try:
         with serving.terminate_as_interrupt(), serving.start(options, echo=sys.stderr) as server:
@@ -172,6 +174,7 @@ def scale(text: str) -> float:
 
 def experiment(args: argparse.Namespace) -> int:
     """Run one experiment, or list them."""
+    extras.require("lab", "asgi-lab experiment")
     from asgi_lab.lab import runner
 
     if args.list:
@@ -194,6 +197,7 @@ def experiment(args: argparse.Namespace) -> int:
 
 def tour(args: argparse.Namespace) -> int:
     """Run every experiment of the tour at its tour scale, then print a one-screen summary."""
+    extras.require("lab", "asgi-lab tour")
     from asgi_lab.lab import runner
 
     return runner.run_tour(
@@ -312,5 +316,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(args)
     except SettingError as exc:
         print(f"asgi-lab: {exc}", file=sys.stderr)
+        return 2
+    except MissingExtra as exc:
+        print(exc, file=sys.stderr)
         return 2
     return result
