@@ -11,7 +11,7 @@ from asgi_lab import __version__, extras, serving
 from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.extras import MissingExtra
 from asgi_lab.serving import ServerOptions
-from asgi_lab.settings import MAX_THREADS, SettingError, Settings
+from asgi_lab.settings import MAX_THREADS, SettingError, Settings, TraceSettings
 
 __all__ = ["build_parser", "main"]
 
@@ -80,9 +80,10 @@ def server_options(
     )
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """The environment's `ASGI_LAB_*` settings with the command line's on top."""
-    base = Settings.from_env()
+def settings_from(args: argparse.Namespace, read: type[TraceSettings] = Settings) -> Settings:
+    """The environment's `ASGI_LAB_*` settings that `read` holds, checked here rather than in
+    each worker, with the command line's on top; the others keep their defaults."""
+    base = Settings.of(read.from_env())
     return base if args.threads is None else base.replace(threads=args.threads)
 
 
@@ -126,7 +127,8 @@ def trace(args: argparse.Namespace) -> int:
     """Serve the user's app with the probe around it until Ctrl-C, then summarise."""
     from asgi_lab.trace.command import run
 
-    settings = settings_from(args).replace(app=args.app, app_factory=args.factory)
+    # Only the variables a traced worker reads: a lab-only one is no concern of the user's app.
+    settings = settings_from(args, TraceSettings).replace(app=args.app, app_factory=args.factory)
     if args.block_ms is not None:
         settings = settings.replace(block_ms=args.block_ms)
     if args.otlp is not None:

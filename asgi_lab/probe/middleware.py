@@ -197,7 +197,7 @@ class ProbeMiddleware:
         """
         if self._started:
             return
-        current = settings.load()
+        current = settings.load_probe()
         trace = current.trace_dir if self._trace is _unset else self._trace
         log = current.log or self._log
         hook.install()
