@@ -92,22 +92,8 @@ def test_a_lab_command_without_the_lab_extra_says_what_to_install(argv: list[str
         "asgi_lab.trace.app",
         "asgi_lab.trace.summary",
         "asgi_lab.cli",
-        pytest.param(
-            "asgi_lab.trace.command",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="lab/records.py reads Reply from lab/clients.py (aiohttp) until the "
-                "records move to their own package (issue 19, item 1)",
-            ),
-        ),
-        pytest.param(
-            "asgi_lab.lab.traces",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="lab/records.py reads Reply from lab/clients.py (aiohttp) until the "
-                "records move to their own package (issue 19, item 1)",
-            ),
-        ),
+        "asgi_lab.trace.command",
+        "asgi_lab.lab.traces",
     ],
 )
 def test_the_core_imports_without_any_extra(module: str) -> None:
