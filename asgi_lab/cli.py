@@ -7,10 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from asgi_lab import __version__, serving
+from asgi_lab import __version__, extras, serving
 from asgi_lab.catalogue import LAYERS, app_path
+from asgi_lab.extras import MissingExtra
 from asgi_lab.serving import ServerOptions
-from asgi_lab.settings import MAX_THREADS, SettingError, Settings
+from asgi_lab.settings import MAX_THREADS, SettingError, Settings, TraceSettings
 
 __all__ = ["build_parser", "main"]
 
@@ -79,14 +80,16 @@ def server_options(
     )
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """The environment's `ASGI_LAB_*` settings with the command line's on top."""
-    base = Settings.from_env()
+def settings_from(args: argparse.Namespace, read: type[TraceSettings] = Settings) -> Settings:
+    """The environment's `ASGI_LAB_*` settings that `read` holds, checked here rather than in
+    each worker, with the command line's on top; the others keep their defaults."""
+    base = Settings.of(read.from_env())
     return base if args.threads is None else base.replace(threads=args.threads)
 
 
 def serve(args: argparse.Namespace) -> int:
     """Run uvicorn on the chosen layer until Ctrl-C or SIGTERM, then stop every worker."""
+    extras.require("lab", "asgi-lab serve")
     options = server_options(args, app_path(args.layer), settings_from(args))
     try:
         with serving.terminate_as_interrupt(), serving.start(options, echo=sys.stderr) as server:
@@ -124,7 +127,8 @@ def trace(args: argparse.Namespace) -> int:
     """Serve the user's app with the probe around it until Ctrl-C, then summarise."""
     from asgi_lab.trace.command import run
 
-    settings = settings_from(args).replace(app=args.app, app_factory=args.factory)
+    # Only the variables a traced worker reads: a lab-only one is no concern of the user's app.
+    settings = settings_from(args, TraceSettings).replace(app=args.app, app_factory=args.factory)
     if args.block_ms is not None:
         settings = settings.replace(block_ms=args.block_ms)
     if args.otlp is not None:
@@ -172,6 +176,7 @@ def scale(text: str) -> float:
 
 def experiment(args: argparse.Namespace) -> int:
     """Run one experiment, or list them."""
+    extras.require("lab", "asgi-lab experiment")
     from asgi_lab.lab import runner
 
     if args.list:
@@ -194,6 +199,7 @@ def experiment(args: argparse.Namespace) -> int:
 
 def tour(args: argparse.Namespace) -> int:
     """Run every experiment of the tour at its tour scale, then print a one-screen summary."""
+    extras.require("lab", "asgi-lab tour")
     from asgi_lab.lab import runner
 
     return runner.run_tour(
@@ -312,5 +318,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(args)
     except SettingError as exc:
         print(f"asgi-lab: {exc}", file=sys.stderr)
+        return 2
+    except MissingExtra as exc:
+        print(exc, file=sys.stderr)
         return 2
     return result

@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-import asgi_lab.probe
 from asgi_lab.probe import JsonLines, ProbeMiddleware, Record, RecordWriter, current_loop
 from asgi_lab.records import RecordData, json_line
 from asgi_lab.types import ASGIApp, Message
@@ -334,32 +333,6 @@ async def test_a_failing_stream_stops_the_writer_and_later_records_are_dropped(
         assert (await c.get("/async")).status_code == 200
     assert writer.buffered == 0  # nothing piles up behind a dead writer
     assert "No space left on device" in caplog.text
-
-
-def test_public_names() -> None:
-    # The probe's own names; what it records is asgi_lab.records' (tests/test_records.py).
-    assert set(asgi_lab.probe.__all__) == {
-        "LOGGER",
-        "SCOPE_KEY",
-        "Hop",
-        "JsonLines",
-        "LogLines",
-        "LoopInfo",
-        "ProbeMiddleware",
-        "Record",
-        "RecordRing",
-        "RecordWriter",
-        "Sink",
-        "current_loop",
-        "current_record",
-        "current_thread",
-        "hooked",
-        "install",
-        "served_by",
-        "uninstall",
-    }
-    for name in asgi_lab.probe.__all__:
-        assert getattr(asgi_lab.probe, name) is not None
 
 
 async def test_records_never_share_their_hops_blocks_or_waits() -> None:

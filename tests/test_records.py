@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import asgi_lab.records
 from asgi_lab.records import (
     JsonLines,
     RecordData,
@@ -90,34 +89,6 @@ def test_the_overlap_sweep() -> None:
     assert peak([(0, 10), (1, 11), (2, 12)]) == (3, 2)
     assert peak([(0, 10), (10, 20)]) == (1, 0)  # back to back never overlap
     assert open_over_time([(0, 10), (5, 20)]) == [(0, 1), (5, 2), (10, 1), (20, 0)]
-
-
-def test_public_names() -> None:
-    assert set(asgi_lab.records.__all__) == {
-        "HEADER",
-        "BlockData",
-        "FrameData",
-        "HandlerData",
-        "HeaderData",
-        "HopData",
-        "JsonLines",
-        "LoopData",
-        "RecordData",
-        "RecordsError",
-        "ServedBy",
-        "ThreadData",
-        "ThreadpoolData",
-        "Trace",
-        "WaitData",
-        "file_name",
-        "json_line",
-        "read_records",
-        "read_trace",
-        "request_id",
-        "short_path",
-    }
-    for name in asgi_lab.records.__all__:
-        assert getattr(asgi_lab.records, name) is not None
 
 
 def test_a_full_disk_leaves_no_half_line_and_counts_what_it_lost(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,8 +11,12 @@ from typing import Any
 
 import pytest
 
-from asgi_lab.settings import VARIABLES, SettingError, Settings
-from asgi_lab.types import Message
+from asgi_lab import settings
+from asgi_lab.cli import build_parser, settings_from
+from asgi_lab.probe import ProbeMiddleware
+from asgi_lab.settings import VARIABLES, ProbeSettings, SettingError, Settings, TraceSettings
+from asgi_lab.trace import app as trace_app
+from asgi_lab.types import Message, Receive, Scope, Send
 from tests.conftest import run_lifespan
 
 #: Per numeric variable: the expected form its error names, values that must be refused, and
@@ -233,5 +238,84 @@ async def test_a_bad_value_fails_the_layers_startup(
 
 
 def test_replace_names_an_unknown_setting() -> None:
-    with pytest.raises(TypeError, match="no such setting: nope; expected one of threads"):
+    with pytest.raises(TypeError, match="no such setting: nope; expected one of trace_dir, "):
         Settings().replace(nope=1)
+    with pytest.raises(TypeError, match="no such setting: db_pool; expected one of trace_dir, "):
+        ProbeSettings().replace(db_pool=1)
+
+
+#: The variables a probe reads, and those only our layers and the lab read.
+PROBE_VARIABLES = {VARIABLES[f.name] for f in dataclasses.fields(ProbeSettings)}
+TRACE_VARIABLES = {VARIABLES[f.name] for f in dataclasses.fields(TraceSettings)}
+LAB_ONLY = {v: bads[0] for v, (_, bads, _) in TABLE.items() if v not in TRACE_VARIABLES}
+
+
+def test_the_probe_reads_its_own_five_variables() -> None:
+    assert PROBE_VARIABLES == {
+        "ASGI_LAB_TRACE_DIR",
+        "ASGI_LAB_TRACE_MAX_BYTES",
+        "ASGI_LAB_LOG",
+        "ASGI_LAB_BLOCK_MS",
+        "ASGI_LAB_OTLP",
+    }
+    assert TRACE_VARIABLES - PROBE_VARIABLES == {"ASGI_LAB_APP", "ASGI_LAB_APP_FACTORY"}
+    assert "ASGI_LAB_DB_POOL" in LAB_ONLY and "ASGI_LAB_THREADS" in LAB_ONLY
+    assert settings.load_probe(LAB_ONLY) == ProbeSettings()
+    assert settings.load_probe({**LAB_ONLY, "ASGI_LAB_LOG": "json"}).log == "json"
+
+
+async def plain_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A user's app that starts and stops and knows nothing of asgi_lab."""
+    assert scope["type"] == "lifespan"
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+@pytest.mark.anyio
+async def test_a_lab_only_variable_never_stops_a_probed_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable, bad in {**LAB_ONLY, "ASGI_LAB_DB_POOL": "x"}.items():
+        monkeypatch.setenv(variable, bad)
+    assert await run_lifespan(ProbeMiddleware(plain_app, trace=None)) == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    with pytest.raises(SettingError, match="ASGI_LAB_"):
+        settings.load()  # the lab would refuse it: the environment really is bad
+
+
+@pytest.mark.anyio
+async def test_a_bad_probe_variable_still_stops_a_probed_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASGI_LAB_BLOCK_MS", "slow")
+    messages: list[Message] = []
+    await run_lifespan(ProbeMiddleware(plain_app, trace=None), messages=messages)
+    assert messages[0] == {
+        "type": "lifespan.startup.failed",
+        "message": "$ASGI_LAB_BLOCK_MS must be a number from 0 to 3.6e+06, got 'slow'",
+    }
+
+
+def test_a_traced_worker_and_the_trace_command_read_no_lab_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable, bad in LAB_ONLY.items():
+        monkeypatch.setenv(variable, bad)
+    monkeypatch.setenv("ASGI_LAB_APP", "tests.apps.blockers:app")
+    assert isinstance(trace_app.app(), ProbeMiddleware)
+    args = build_parser().parse_args(["trace", "tests.apps.blockers:app", "--threads", "3"])
+    chosen = settings_from(args, TraceSettings)
+    assert (chosen.app, chosen.threads, chosen.db_pool) == ("tests.apps.blockers:app", 3, 4)
+    # The lab's commands still check every variable before they start a worker.
+    with pytest.raises(SettingError, match="ASGI_LAB_"):
+        settings_from(build_parser().parse_args(["serve"]))
+    monkeypatch.setenv("ASGI_LAB_OTLP", "collector:4318")
+    with pytest.raises(SettingError, match="ASGI_LAB_OTLP"):
+        settings_from(args, TraceSettings)

@@ -209,7 +209,7 @@ class ProbeMiddleware:
             raise
 
     def _start(self) -> None:
-        current = settings.load()
+        current = settings.load_probe()
         trace = current.trace_dir if self._trace is _unset else self._trace
         log = current.log or self._log
         sinks: list[Sink] = []
