@@ -171,6 +171,8 @@ class TraceSettings(ProbeSettings):
     app: str | None = None
     #: ASGI_LAB_APP_FACTORY: "1" when `app` names a factory to call.
     app_factory: bool = False
+    #: ASGI_LAB_THREADS: threadpool tokens per worker; None keeps anyio's 40.
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -178,8 +180,6 @@ class Settings(TraceSettings):
     """Every variable our own workers read: the probe's, the traced app's, the layers' and the
     lab's. The CLI and `asgi_lab.serving` hand these to every worker they start."""
 
-    #: ASGI_LAB_THREADS: threadpool tokens per worker; None keeps anyio's 40.
-    threads: int | None = None
     #: ASGI_LAB_MAX_SECONDS: the largest `seconds` (and `ms` / 1000) a request may ask for.
     max_seconds: float = 30.0
     #: ASGI_LAB_MAX_BODY: the largest `POST /echo` body, in bytes.

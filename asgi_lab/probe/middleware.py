@@ -154,6 +154,7 @@ class ProbeMiddleware:
         watchdog: bool | float = False,
         writer_interval: float = 0.05,
         otel: bool | Sink = False,
+        threads: int | None = None,
     ) -> None:
         """Wrap `app`.
 
@@ -168,7 +169,13 @@ class ProbeMiddleware:
         `otel=True` exports each record as OpenTelemetry spans (see `otel.py`): over OTLP/HTTP
         to $ASGI_LAB_OTLP when that is set (which turns the export on by itself), else to the
         global tracer provider; or pass the sink to use, such as `OtelSpans(tracer_provider=..)`.
+
+        `threads` sets the tokens of anyio's default limiter on every loop the probe meets (as
+        `asgi-lab trace --threads` does); None leaves them as they are.
         """
+        if threads is not None and not (isinstance(threads, int) and threads >= 1):
+            raise ValueError(f"threads must be a whole number from 1, got {threads!r}")
+        self.threads = threads
         self.app = app
         self.headers = headers
         self.ring = RecordRing(ring_size)
@@ -250,6 +257,8 @@ class ProbeMiddleware:
     def _meet(self, running: asyncio.AbstractEventLoop) -> tuple[LoopInfo, Watchdog | None]:
         """The identity of a loop met for the first time, and its watchdog when one is wanted."""
         loop = current_loop()
+        if self.threads is not None:
+            loop.limiter.total_tokens = self.threads
         watch = self.watchdogs.get(loop.id)
         if watch is None and self.block_ms > 0:
             watch = self.watchdogs[loop.id] = Watchdog(loop.id, block_ms=self.block_ms)

@@ -43,4 +43,5 @@ def app() -> ProbeMiddleware:
     current = settings.TraceSettings.from_env()
     if current.app is None:
         raise TraceAppError("$ASGI_LAB_APP must name the app to trace, as 'module:attribute'")
-    return ProbeMiddleware(load(current.app, factory=current.app_factory), log=True, watchdog=True)
+    wrapped = load(current.app, factory=current.app_factory)
+    return ProbeMiddleware(wrapped, log=True, watchdog=True, threads=current.threads)
