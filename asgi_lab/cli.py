@@ -7,11 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from asgi_lab import __version__, extras, serving
+from asgi_lab import __version__, extras, serving, settings
 from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.extras import MissingExtra
 from asgi_lab.serving import ServerOptions
-from asgi_lab.settings import MAX_THREADS, SettingError, Settings, TraceSettings
+from asgi_lab.settings import SettingError, Settings, TraceSettings, strict_number
 
 __all__ = ["build_parser", "main"]
 
@@ -24,7 +24,7 @@ def bounded(low: int, high: int) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(strict_number(text, whole=True))
         except ValueError:
             value = low - 1
         if not low <= value <= high:
@@ -39,7 +39,7 @@ def bounded(low: int, high: int) -> Callable[[str], int]:
 def port(text: str) -> int:
     """An argparse type: a TCP port, 0 to 65535 (0 lets the kernel choose)."""
     try:
-        value = int(text)
+        value = int(strict_number(text, whole=True))
     except ValueError:
         value = -1
     if not 0 <= value <= 65535:
@@ -58,7 +58,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port, default=8000, help="0 lets the kernel choose")
     parser.add_argument(
         "--threads",
-        type=bounded(1, MAX_THREADS),
+        type=settings.argument("threads"),
         default=None,
         help="threadpool tokens per worker (anyio: 40)",
     )
@@ -110,19 +110,6 @@ def serve(args: argparse.Namespace) -> int:
     return 0 if status in (0, None) else 1
 
 
-def block_ms(text: str) -> float:
-    """An argparse type: milliseconds from 1 to 3,600,000, or 0 to turn the watchdog off."""
-    try:
-        value = float(text) if text.isascii() else -1.0
-    except ValueError:
-        value = -1.0
-    if not (value == 0 or 1 <= value <= 3_600_000):
-        raise argparse.ArgumentTypeError(
-            f"expected milliseconds from 1 to 3600000, or 0 for no watchdog, got {text!r}"
-        )
-    return value
-
-
 def trace(args: argparse.Namespace) -> int:
     """Serve the user's app with the probe around it until Ctrl-C, then summarise."""
     from asgi_lab.trace.command import run
@@ -145,14 +132,6 @@ def trace(args: argparse.Namespace) -> int:
     return run(options, keep=args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
 
 
-def otlp_url(text: str) -> str:
-    """An argparse type: a collector's URL, as $ASGI_LAB_OTLP takes it."""
-    try:
-        return str(Settings().replace(otlp=text).otlp)
-    except SettingError as exc:
-        raise argparse.ArgumentTypeError(f"expected {exc.expected}, got {text!r}") from None
-
-
 def import_string(text: str) -> str:
     """An argparse type: `module:attribute`, as uvicorn takes it."""
     module, sep, attribute = text.partition(":")
@@ -166,7 +145,7 @@ def import_string(text: str) -> str:
 def scale(text: str) -> float:
     """An argparse type: a scale factor above 0 (1 is the experiment's default)."""
     try:
-        value = float(text)
+        value = strict_number(text, whole=False)
     except ValueError:
         value = 0.0
     if not 0 < value <= 100:
@@ -254,13 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--block-ms",
-        type=block_ms,
+        type=settings.argument("block_ms"),
         default=None,
         help="report a loop stalled this long (default 100; 0: no watchdog)",
     )
     p.add_argument(
         "--otlp",
-        type=otlp_url,
+        type=settings.argument("otlp"),
         metavar="URL",
         help="every worker exports spans over OTLP/HTTP to this collector (http://host:4318)",
     )

@@ -16,11 +16,15 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 __all__ = [
+    "argument",
+    "strict_number",
     "LOG_MODES",
     "MAX_THREADS",
     "VARIABLES",
@@ -53,6 +57,19 @@ def _bound(bound: float, whole: bool) -> str:
     return str(int(bound)) if whole else f"{bound:g}"
 
 
+# Numbers as people write them, and nothing else: "5_0", " 7 ", "1e3", "inf" and Unicode
+# digits such as '١' (which int() and float() all take) are refused.
+_WHOLE = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+
+
+def strict_number(raw: str, *, whole: bool) -> float:
+    """`raw` as a plain decimal number (`12`, `0.5`); `ValueError` for any other spelling."""
+    if (_WHOLE if whole else _DECIMAL).fullmatch(raw) is None:
+        raise ValueError(raw)
+    return int(raw) if whole else float(raw)
+
+
 def _number(low: float, high: float, *, whole: bool) -> tuple[Callable[[str], Any], str]:
     """A parser for a number from `low` to `high`, and the words for its form."""
     expected = (
@@ -60,10 +77,7 @@ def _number(low: float, high: float, *, whole: bool) -> tuple[Callable[[str], An
     )
 
     def parse(raw: str) -> Any:
-        # ASCII only: int() and float() also take Unicode digits such as '١'.
-        if not raw.isascii():
-            raise ValueError(raw)
-        value = int(raw) if whole else float(raw)
+        value = strict_number(raw, whole=whole)
         if not (math.isfinite(value) and low <= value <= high):
             raise ValueError(raw)
         return value
@@ -71,14 +85,26 @@ def _number(low: float, high: float, *, whole: bool) -> tuple[Callable[[str], An
     return parse, expected
 
 
+def _block_ms(raw: str) -> float:
+    # The heartbeat cannot measure below a millisecond: a smaller threshold reports noise as
+    # stalls and keeps an idle worker busy.
+    value = strict_number(raw, whole=False)
+    if not (value == 0 or 1 <= value <= 3_600_000):
+        raise ValueError(raw)
+    return value
+
+
 def _text(raw: str) -> str:
     return raw
 
 
 def _url(raw: str) -> str:
-    scheme, sep, rest = raw.partition("://")
-    if scheme not in ("http", "https") or not sep or not rest or rest.startswith("/"):
+    if not raw.isprintable() or any(c.isspace() for c in raw):
         raise ValueError(raw)
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(raw)
+    parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
     return raw
 
 
@@ -228,7 +254,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "trace_dir": (_text, "a directory path"),
     "trace_max_bytes": _number(0, 2**40, whole=True),
     "log": (_choice(LOG_MODES), "one of " + ", ".join(LOG_MODES)),
-    "block_ms": _number(0, 3_600_000, whole=False),
+    "block_ms": (_block_ms, "0 (no watchdog) or milliseconds from 1 to 3600000"),
     "app": (_import_string, "an import string 'module:attribute'"),
     "app_factory": (_flag, "0 or 1"),
     "loops_per_ms": _number(1, 1e9, whole=False),
@@ -242,6 +268,23 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
 }
 
 _current: Settings | None = None
+
+
+def argument(name: str) -> Callable[[str], Any]:
+    """An argparse type for the setting `name`: the parser and the words the environment uses,
+    so a flag and its variable accept exactly the same values."""
+    import argparse
+
+    parse, expected = _PARSERS[name]
+
+    def checked(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+
+    checked.__name__ = name  # argparse names the type in its messages
+    return checked
 
 
 def load_probe(environ: Mapping[str, str] | None = None) -> ProbeSettings:
