@@ -25,6 +25,7 @@ __all__ = [
     "HandlerData",
     "HeaderData",
     "HopData",
+    "LineShareData",
     "LoopData",
     "RecordData",
     "ServedBy",
@@ -200,6 +201,22 @@ class HopData:
 
 
 @dataclass(frozen=True, slots=True)
+class LineShareData:
+    """A line a stall was spent on: its share of the stall's time, and the samples that saw it."""
+
+    frame: FrameData
+    share: float  # 0..1 of the stall
+    samples: int
+
+    @classmethod
+    def from_json(cls, data: JSON) -> LineShareData:
+        return cls(FrameData.from_json(data), float(data["share"]), int(data["samples"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.frame.to_json(), "share": self.share, "samples": self.samples}
+
+
+@dataclass(frozen=True, slots=True)
 class BlockData:
     """A stall of the loop this request caused: how long, and the line it was stuck on (the
     deepest frame of user code, see `probe/watchdog.py`), with the stack leading there,
@@ -213,6 +230,11 @@ class BlockData:
     kind: str  # "blocked"
     #: Wall clock of the last heartbeat before the stall.
     start_ns: int = 0
+    #: The lines of the culprit's code the stall was spent on, longest first, each with its
+    #: share of the stall's time (every sample weighted by the time until the next).
+    lines: tuple[LineShareData, ...] = ()
+    #: Samples the watchdog took of the loop thread during the stall.
+    samples: int = 0
 
     @classmethod
     def from_json(cls, data: JSON) -> BlockData:
@@ -224,6 +246,8 @@ class BlockData:
             tuple(FrameData.from_json(s) for s in data["stack"]),
             str(data["kind"]),
             int(data["start_ns"]),
+            tuple(LineShareData.from_json(x) for x in data["lines"]),
+            int(data["samples"]),
         )
 
     @property
@@ -240,6 +264,8 @@ class BlockData:
             "stack": [f.to_json() for f in self.stack],
             "kind": self.kind,
             "start_ns": self.start_ns,
+            "lines": [x.to_json() for x in self.lines],
+            "samples": self.samples,
         }
 
     @property
