@@ -102,6 +102,7 @@ def test_public_names() -> None:
         "HopData",
         "JsonLines",
         "LoopData",
+        "PoolData",
         "RecordData",
         "RecordsError",
         "ServedBy",

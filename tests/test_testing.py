@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import asgi_lab.testing
-from asgi_lab.records.schema import HopData, RecordData, ThreadData
+from asgi_lab.records.schema import HopData, PoolData, RecordData, ThreadData
 from asgi_lab.testing import (
     Lifespan,
     LifespanError,
@@ -121,7 +121,8 @@ def record(
     return dataclasses.replace(
         made,
         hops=tuple(
-            HopData(call, endpoint, ThreadData("w", t), s, s, e, 0, 0, 0) for call, t, s, e in hops
+            HopData(call, endpoint, ThreadData("w", t), s, s, e, 0, PoolData("anyio", 40, 0, 0))
+            for call, t, s, e in hops
         ),
     )
 

@@ -38,7 +38,17 @@ def _ms(ns: int) -> str:
 
 
 def _hop_thread(hop: HopData) -> str:
-    return f"#{hop.thread.native_id}" if hop.thread is not None else "(never ran)"
+    if hop.thread is not None:
+        return f"#{hop.thread.native_id}"
+    return "(another process)" if hop.pool.processes else "(never ran)"
+
+
+def _pool(hop: HopData) -> str:
+    """`executor reports 2/2 busy`: the pool as the hop found it, itself included."""
+    pool = hop.pool
+    size = pool.size
+    shown = "" if size is None else "/inf" if size == float("inf") else f"/{int(size)}"
+    return f"{pool.name.replace(':', ' ')} {pool.busy + 1}{shown} busy"
 
 
 def as_line(record: RecordData) -> str:
@@ -49,17 +59,20 @@ def as_line(record: RecordData) -> str:
     if not record.handler.in_threadpool:
         where += " (the loop)"
     else:
-        tokens = record.threadpool
-        endpoint = next((h for h in record.hops if h.endpoint), None)
-        busy = endpoint.borrowed if endpoint is not None else tokens.borrowed
-        total = int(tokens.total) if tokens.total != float("inf") else "inf"
-        where += f" (pool {busy + 1}/{total} busy, waited {_ms(tokens.wait_ns)})"
+        ran = [h for h in record.hops if h.thread is not None and h.thread == thread]
+        hop = next((h for h in ran if h.endpoint), ran[-1] if ran else None)
+        if hop is not None:
+            where += f" ({_pool(hop)}, waited {_ms(hop.queued_ns)})"
+        else:  # served_by() from a thread no hop was seen going to
+            where += f" (waited {_ms(record.threadpool.wait_ns)})"
     line = (
         f"{record.method} {record.path} {record.status} {_ms(record.duration_ns)}  "
         f"worker {record.pid}  loop {loop.id} ({loop.impl})  {where}"
     )
     if len(record.hops) > 1:
-        line += "  hops: " + " → ".join(f"{h.call} {_hop_thread(h)}" for h in record.hops)
+        line += "  hops: " + " → ".join(
+            f"{h.call} {_hop_thread(h)} ({h.pool.name})" for h in record.hops
+        )
     if record.error is not None:
         line += f"  error: {record.error}"
     return line
