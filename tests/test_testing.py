@@ -137,6 +137,19 @@ def test_the_peak_is_swept_from_the_hops_own_times() -> None:
         assert_max_tokens([three], 1)
 
 
+def test_the_peak_is_counted_per_pool() -> None:
+    # Two calls overlap, one through anyio and one through the default executor.
+    both = record(("a", 2, 0, 10), ("b", 3, 5, 15))
+    b = dataclasses.replace(both.hops[1], pool=PoolData("default-executor", 6, 0, 0))
+    mixed = dataclasses.replace(both, hops=(both.hops[0], b))
+    assert peak_tokens(mixed)[0] == 1 == peak_tokens(mixed, pool="default-executor")[0]
+    assert peak_tokens(mixed, pool=None)[0] == 2
+    assert_max_tokens([mixed], 1)
+    assert_max_tokens([mixed], 1, pool="default-executor")
+    with pytest.raises(AssertionError, match=r"^2 threads of any pool were held at once"):
+        assert_max_tokens([mixed], 1, pool=None)
+
+
 def test_where_it_ran_is_told_in_a_sentence() -> None:
     on_a_thread = record(("work", 7, 0, 10), handler=7)
     assert_in_threadpool(on_a_thread)
