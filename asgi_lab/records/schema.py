@@ -27,6 +27,7 @@ __all__ = [
     "HopData",
     "LineShareData",
     "LoopData",
+    "PoolData",
     "RecordData",
     "ServedBy",
     "ThreadData",
@@ -158,18 +159,64 @@ class ThreadpoolData:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolData:
+    """The pool a hop went through, as it stood when the hop was submitted (see
+    `probe/executors.py` for how each is named and counted).
+
+    `name` is "anyio" (anyio's default limiter; "anyio-limiter" for another one),
+    "default-executor" (the loop's), "asgiref" (one of asgiref's one-thread executors for
+    thread-sensitive calls), "executor:<thread name prefix>" for any other thread pool, or
+    "processes:<n>" for a process pool. `size` is the pool's threads or tokens (inf when
+    unbounded), None when it cannot be read by public means (a `ThreadPoolExecutor` does not
+    say its `max_workers`). `busy` and `queued` count the calls running and waiting then (for
+    anyio its tokens borrowed and tasks waiting; for a process pool `busy` is every call in
+    flight and `queued` 0: the parent cannot tell the two apart).
+    """
+
+    name: str
+    size: float | None
+    busy: int
+    queued: int
+    #: True when the pool's workers are other processes: the hop's thread is then None and
+    #: its start (so `queued_ns`) unknown; its end is when the parent saw the answer.
+    processes: bool = False
+
+    @classmethod
+    def from_json(cls, data: JSON) -> PoolData:
+        size = data["size"]
+        return cls(
+            _text(data["name"]),
+            None if size is None else size if isinstance(size, int) else float(size),
+            int(data["busy"]),
+            int(data["queued"]),
+            bool(data["processes"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        size = self.size
+        return {
+            "name": self.name,
+            # A whole number as one (anyio says 40, not 40.0); inf stays a float.
+            "size": int(size) if size is not None and float(size).is_integer() else size,
+            "busy": self.busy,
+            "queued": self.queued,
+            "processes": self.processes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class HopData:
-    """One call into a worker thread: what ran, where, and when it was asked for, began, ended."""
+    """One call into a worker thread (or process): what ran, where, through which pool, and when
+    it was asked for, began, ended."""
 
     call: str
     endpoint: bool
-    thread: ThreadData | None  # None when the call never started (cancelled while queued)
+    thread: ThreadData | None  # None when the call never started, or ran in another process
     called_ns: int
     start_ns: int
     end_ns: int
     queued_ns: int
-    borrowed: int
-    waiting: int
+    pool: PoolData
 
     @classmethod
     def from_json(cls, data: JSON) -> HopData:
@@ -182,8 +229,7 @@ class HopData:
             int(data["start_ns"]),
             int(data["end_ns"]),
             int(data["queued_ns"]),
-            int(data["borrowed"]),
-            int(data["waiting"]),
+            PoolData.from_json(data["pool"]),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -195,8 +241,7 @@ class HopData:
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
             "queued_ns": self.queued_ns,
-            "borrowed": self.borrowed,
-            "waiting": self.waiting,
+            "pool": self.pool.to_json(),
         }
 
 
