@@ -228,7 +228,7 @@ class ProbeMiddleware:
         log = current.log or self._log
         sinks: list[Sink] = []
         if trace:
-            lines = JsonLines(trace, max_bytes=current.trace_max_bytes)
+            lines = JsonLines(trace, max_bytes=current.trace_max_bytes, keep=current.trace_keep)
             try:
                 lines.check()
             except OSError as exc:

@@ -375,6 +375,9 @@ class RecordData:
     #: Records the worker's writer lost, for want of room, just before this one (JSON lines
     #: only; the key is present only when non-zero).
     dropped: int = 0
+    #: Records of this worker's JSON lines deleted with its oldest rotated file just before
+    #: this one was written (present only when non-zero).
+    rotated_away: int = 0
     #: The ASGI scope type: "http", or "websocket" for an upgrade (whose status is 101 when
     #: accepted, 403 when closed before accepting).
     type: str = "http"
@@ -415,6 +418,7 @@ class RecordData:
                 tuple(BlockData.from_json(b) for b in data["blocks"]),
                 tuple(WaitData.from_json(w) for w in data["waited_on"]),
                 int(data.get("dropped", 0)),  # written only when non-zero
+                int(data.get("rotated_away", 0)),  # likewise
                 str(data["type"]),
                 int(data["disconnected_ns"]),
                 str(data["departure_check"]),
@@ -445,6 +449,7 @@ class RecordData:
             "blocks": [b.to_json() for b in self.blocks],
             "waited_on": [w.to_json() for w in self.waited_on],
             **({"dropped": self.dropped} if self.dropped else {}),
+            **({"rotated_away": self.rotated_away} if self.rotated_away else {}),
             "type": self.type,
             "disconnected_ns": self.disconnected_ns,
             "departure_check": self.departure_check,
