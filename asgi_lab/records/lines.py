@@ -97,8 +97,13 @@ def _read_file(path: Path, into: list[RecordData]) -> bool:
     tail = lines.pop()
     for number, line in enumerate(lines, 1):
         try:
-            into.append(RecordData.from_json(json.loads(line)))
-        except ValueError as exc:  # JSONDecodeError is a ValueError too
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            said = f"not a JSON line ({exc.msg}, column {exc.colno})"
+            raise RecordsError(path, number, said) from None
+        try:
+            into.append(RecordData.from_json(data))
+        except ValueError as exc:
             raise RecordsError(path, number, str(exc)) from None
     if not tail:
         return False
