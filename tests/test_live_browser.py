@@ -148,8 +148,7 @@ def test_the_page_shows_both_workers_a_full_pool_and_the_stall_with_its_line(
             # them gets at least four, and its pool is full.
             got: dict[str, str] = {}
             load = [
-                threading.Thread(target=get, args=(url, "/hold?seconds=4", got))
-                for _ in range(8)
+                threading.Thread(target=get, args=(url, "/hold?seconds=4", got)) for _ in range(8)
             ]
             for thread in load:
                 thread.start()
