@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from asgi_lab import __version__, extras, serving, settings
 from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.extras import MissingExtra
+from asgi_lab.live import Live, feeding, open_live
 from asgi_lab.serving import ServerOptions
 from asgi_lab.settings import SettingError, Settings, TraceSettings, strict_number
 
@@ -64,6 +67,24 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_live_options(parser: argparse.ArgumentParser) -> None:
+    """The live page's flags (`asgi_lab.live`)."""
+    parser.add_argument(
+        "--live", action="store_true", help="serve a page showing every worker as it runs"
+    )
+    parser.add_argument("--live-port", type=port, default=0, help="its port (0: any; printed)")
+    parser.add_argument(
+        "--live-host", default="127.0.0.1", help="its address (default: loopback; others warn)"
+    )
+
+
+def live_page(args: argparse.Namespace) -> AbstractContextManager[Live | None]:
+    """The live page, open for the block, when `--live` asks for one."""
+    if not args.live:
+        return contextlib.nullcontext()
+    return open_live(args.live_host, args.live_port)
+
+
 def server_options(
     args: argparse.Namespace, app: str, settings: Settings, **more: Any
 ) -> ServerOptions:
@@ -92,9 +113,15 @@ def serve(args: argparse.Namespace) -> int:
     extras.require("lab", "asgi-lab serve")
     options = server_options(args, app_path(args.layer), settings_from(args))
     try:
-        with serving.terminate_as_interrupt(), serving.start(options, echo=sys.stderr) as server:
+        with (
+            serving.terminate_as_interrupt(),
+            live_page(args) as live,
+            serving.start(feeding(options, live), echo=sys.stderr) as server,
+        ):
             where = server.url
             print(f"asgi-lab {__version__}: serving {options.app} on {where}", flush=True)
+            if live is not None:
+                print(f"  live page: {live.url}", flush=True)
             print(f"  try: curl -i {where}/quick")
             print(f"       curl -i '{where}/sync/sleep?seconds=1'")
             print(f"       curl '{where}/_lab/records?limit=5'", flush=True)
@@ -128,8 +155,17 @@ def trace(args: argparse.Namespace) -> int:
             print(f"asgi-lab trace: {exc}", file=sys.stderr)
             return 2
         settings = settings.replace(otlp=args.otlp)
+    if args.live and settings.block_ms == 0:
+        print("asgi-lab trace: --live needs the watchdog: drop --block-ms 0", file=sys.stderr)
+        return 2
     options = server_options(args, args.app, settings, app_dir=args.app_dir)
-    return run(options, keep=args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
+    return run(
+        options,
+        keep=args.trace_dir,
+        html_path=args.html,
+        perfetto_path=args.perfetto,
+        live=live_page(args),
+    )
 
 
 def import_string(text: str) -> str:
@@ -214,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("serve", help="serve a layer under uvicorn with the probe on")
     p.add_argument("--layer", choices=LAYERS, default="raw", help="which app to serve")
     add_server_options(p)
+    add_live_options(p)
     p.set_defaults(run=serve)
 
     p = commands.add_parser(
@@ -244,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="every worker exports spans over OTLP/HTTP to this collector (http://host:4318)",
     )
     add_export_options(p)
+    add_live_options(p)
     p.set_defaults(run=trace)
 
     p = commands.add_parser(

@@ -108,6 +108,18 @@ def _url(raw: str) -> str:
     return raw
 
 
+#: The longest path a Unix socket address holds on Linux (`sun_path` is 108 bytes with its NUL).
+_SOCKET_PATH_BYTES = 107
+
+
+def _socket_path(raw: str) -> str:
+    if not (raw.startswith("/") and raw.isprintable()):
+        raise ValueError(raw)
+    if len(os.fsencode(raw)) > _SOCKET_PATH_BYTES:
+        raise ValueError(raw)
+    return raw
+
+
 def _import_string(raw: str) -> str:
     module, sep, attribute = raw.partition(":")
     if not (sep and module and attribute):
@@ -149,6 +161,9 @@ class ProbeSettings:
     block_ms: float | None = None
     #: ASGI_LAB_OTLP: an OTLP/HTTP collector (`http://host:4318`) every probe sends spans to.
     otlp: str | None = None
+    #: ASGI_LAB_LIVE: the Unix datagram socket of a live page (`asgi-lab trace --live`) each
+    #: worker sends its snapshots to; None sends nothing.
+    live: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -266,6 +281,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "db_pool": _number(1, 1000, whole=True),
     "db_timeout": _number(0, 3600, whole=False),
     "otlp": (_url, "an http:// or https:// URL"),
+    "live": (_socket_path, f"an absolute socket path of at most {_SOCKET_PATH_BYTES} bytes"),
     "max_blocking": _number(1, 10_000, whole=True),
     "max_background": _number(1, 100_000, whole=True),
     "records_max_bytes": _number(1024, 1024**3, whole=True),

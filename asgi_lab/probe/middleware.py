@@ -79,6 +79,7 @@ from asgi_lab.probe import executors, faults, hook
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
+from asgi_lab.probe.live import WATCHDOG_MS, Publisher
 from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
@@ -205,6 +206,9 @@ class ProbeMiddleware:
         # never see one loop with another's identity: one `is` test per request.
         self._loop: tuple[asyncio.AbstractEventLoop, LoopInfo, Watchdog | None] | None = None
         self.watchdogs: dict[str, Watchdog] = {}  # by loop id
+        self.loops: dict[str, LoopInfo] = {}  # every loop met, by id
+        # Sends snapshots to a live page when $ASGI_LAB_LIVE names one (see live.py).
+        self.live: Publisher | None = None
 
     def start(self) -> None:
         """Read the settings, install the threadpool hook, open the writer; once per process.
@@ -260,6 +264,11 @@ class ProbeMiddleware:
             self.block_ms = 100.0
         elif chosen:
             self.block_ms = float(chosen)
+        if current.live:
+            # The page's requests in flight, loop lag and stalls are the watchdog's.
+            self.block_ms = self.block_ms or WATCHDOG_MS
+            self.live = Publisher(self, current.live)
+            self.live.start()
         self._started = True
 
     def _meet(self, running: asyncio.AbstractEventLoop) -> tuple[LoopInfo, Watchdog | None]:
@@ -268,6 +277,7 @@ class ProbeMiddleware:
         if self.threads is not None:
             loop.limiter.total_tokens = self.threads
         executors.watch(running, loop.data.impl)
+        self.loops[loop.id] = loop
         watch = self.watchdogs.get(loop.id)
         if watch is None and self.block_ms > 0:
             watch = self.watchdogs[loop.id] = Watchdog(loop.id, block_ms=self.block_ms)
@@ -328,6 +338,11 @@ class ProbeMiddleware:
                     self.writer.put(record)
             except Exception as exc:
                 fault("finish", exc)
+
+    @property
+    def requests_begun(self) -> int:
+        """HTTP requests and WebSocket sessions this probe has begun to record."""
+        return self._sequence
 
     @property
     def probe_errors(self) -> int:
@@ -412,11 +427,15 @@ class ProbeMiddleware:
         """Stop the watchdogs, flush the sinks and stop the writer, off the loop thread."""
         for watch in self.watchdogs.values():
             watch.stop()
+        if self.live is not None:
+            await anyio.to_thread.run_sync(self.live.stop)
         if self.writer is not None:
             await anyio.to_thread.run_sync(self.writer.close)
 
     def close(self) -> None:
         """Flush the sinks and stop the writer (blocking; not on a running loop)."""
+        if self.live is not None:
+            self.live.stop()
         if self.writer is not None:
             self.writer.close()
 

@@ -3,6 +3,7 @@ around it, until Ctrl-C or SIGTERM; then stop every worker and summarise their r
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
@@ -12,6 +13,7 @@ from pathlib import Path
 from asgi_lab import serving
 from asgi_lab.console import console
 from asgi_lab.lab.traces import write_html, write_perfetto
+from asgi_lab.live import Live, feeding
 from asgi_lab.records import read_trace
 from asgi_lab.serving import ServerOptions
 from asgi_lab.timeline import build
@@ -29,9 +31,11 @@ def run(
     keep: str | None = None,
     html_path: str | None = None,
     perfetto_path: str | None = None,
+    live: contextlib.AbstractContextManager[Live | None] | None = None,
 ) -> int:
     """Serve until interrupted, then summarise. `options.settings.app` names the user's app;
-    records go to `keep` (kept) or a temporary directory (removed after the summary)."""
+    records go to `keep` (kept) or a temporary directory (removed after the summary); `live`,
+    when it opens a live page, is fed by every worker while they run."""
     trace_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="asgi-lab-trace-"))
     settings = options.settings.replace(trace_dir=str(trace_dir))
     options = replace(options, app=WRAPPER, factory=True, settings=settings)
@@ -39,9 +43,11 @@ def run(
     status = 0
     try:
         try:
-            with serving.terminate_as_interrupt():
-                with serving.start(options, echo=sys.stderr) as server:
+            with serving.terminate_as_interrupt(), live or contextlib.nullcontext() as page:
+                with serving.start(feeding(options, page), echo=sys.stderr) as server:
                     print(f"asgi-lab trace: serving {target} on {server.url}", flush=True)
+                    if page is not None:
+                        print(f"  live page: {page.url}", flush=True)
                     print("  Ctrl-C stops every worker and prints a summary", flush=True)
                     try:
                         server.wait()
