@@ -31,7 +31,7 @@ import socket
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.identity import tasks_waiting
@@ -54,9 +54,28 @@ from asgi_lab.records.snapshot import (
 from asgi_lab.redact import printable, userinfo
 
 if TYPE_CHECKING:
-    from asgi_lab.probe.middleware import ProbeMiddleware
+    from asgi_lab.probe.identity import LoopInfo
+    from asgi_lab.probe.sinks import RecordRing
+    from asgi_lab.probe.watchdog import Watchdog
 
-__all__ = ["Publisher"]
+
+class Watched(Protocol):
+    """What the publisher reads of a probe (`ProbeMiddleware` is one): no arrow back up to it."""
+
+    @property
+    def watchdogs(self) -> dict[str, Watchdog]: ...
+
+    @property
+    def loops(self) -> dict[str, LoopInfo]: ...
+
+    @property
+    def ring(self) -> RecordRing: ...
+
+    @property
+    def requests_begun(self) -> int: ...
+
+
+__all__ = ["Publisher", "Watched"]
 
 #: The block_ms the watchdog runs at when --live turned it on.
 WATCHDOG_MS = 100.0
@@ -70,7 +89,7 @@ def _text(value: str) -> str:
 class Publisher:
     """Sends a snapshot of `probe`'s worker to the datagram socket at `path`, off the loop."""
 
-    def __init__(self, probe: ProbeMiddleware, path: str, *, interval: float = INTERVAL) -> None:
+    def __init__(self, probe: Watched, path: str, *, interval: float = INTERVAL) -> None:
         self.probe = probe
         self.path = path
         self.interval = interval
