@@ -19,8 +19,10 @@ from asgi_lab.trace.summary import summary
 
 __all__ = ["run"]
 
-#: The app uvicorn imports in each worker: the user's app, wrapped (see `trace/app.py`).
+#: The factory each worker calls: the user's app, wrapped (see `trace/app.py`).
 WRAPPER = "asgi_lab.trace.app:app"
+#: The same app for a server that calls no factory (daphne), made on its first look-up.
+WRAPPED = "asgi_lab.trace.app:traced"
 
 
 def run(
@@ -34,7 +36,10 @@ def run(
     records go to `keep` (kept) or a temporary directory (removed after the summary)."""
     trace_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="asgi-lab-trace-"))
     settings = options.settings.replace(trace_dir=str(trace_dir))
-    options = replace(options, app=WRAPPER, factory=True, settings=settings)
+    if options.server == "daphne":
+        options = replace(options, app=WRAPPED, factory=False, settings=settings)
+    else:
+        options = replace(options, app=WRAPPER, factory=True, settings=settings)
     target = options.settings.app
     status = 0
     try:
@@ -70,7 +75,7 @@ def run(
 
 
 def _reason(output: str) -> str:
-    """The line of uvicorn's output that says why (an exception's message), when there is one."""
+    """The line of the server's output that says why (an exception's message), when there is one."""
     for line in reversed(output.splitlines()):
         if "Error" in line or "error" in line or "must" in line:
             kind, sep, message = line.strip().partition(": ")
