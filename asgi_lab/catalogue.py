@@ -19,6 +19,7 @@ import anyio.to_thread
 from asgi_lab import caps, settings
 from asgi_lab.burn import burn
 from asgi_lab.probe import RecordRing, served_by
+from asgi_lab.records.encode import json_line
 
 __all__ = [
     "LAYERS",
@@ -70,7 +71,7 @@ def lifespan(layer: str) -> Callable[[Any], AbstractAsyncContextManager[dict[str
 
 def reply(layer: str, endpoint: str, **fields: Any) -> dict[str, Any]:
     """The JSON every endpoint answers; call it on the thread that ran the handler."""
-    return {"layer": layer, "endpoint": endpoint, **fields, "served_by": served_by()}
+    return {"layer": layer, "endpoint": endpoint, **fields, "served_by": served_by().to_json()}
 
 
 async def lab_records(layer: str, ring: RecordRing, limit: int) -> bytes:
@@ -80,7 +81,7 @@ async def lab_records(layer: str, ring: RecordRing, limit: int) -> bytes:
     done on a worker thread, not on the loop; `served_by` is still read here, on the loop.
     """
     records = ring.recent(limit)
-    where = served_by()
+    where = served_by().to_json()
     max_bytes = settings.current().records_max_bytes
 
     def encode() -> bytes:
@@ -89,7 +90,7 @@ async def lab_records(layer: str, ring: RecordRing, limit: int) -> bytes:
         kept: list[bytes] = []
         size = 0
         for record in reversed(records):
-            line = json.dumps(record.as_dict()).encode()
+            line = json_line(record.data())[:-1].encode()
             if size + len(line) + 2 > max_bytes:
                 break
             kept.append(line)

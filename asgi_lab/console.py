@@ -17,6 +17,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from asgi_lab.colour import wanted
+
 __all__ = ["WIDTH", "console", "labelled", "plain", "width"]
 
 #: The widest line the lab prints.
@@ -42,15 +44,16 @@ def console(
     text as text: no markup (`[redacted]` is not a style), no emoji codes, no highlighting;
     `colour=False` writes no escape codes even when FORCE_COLOR asks for them."""
     wide = columns or width(file)
+    coloured = colour and wanted(sys.stdout if file is None else file)
     return Console(
         file=file,
         width=wide,
         highlight=False,
         markup=False,
         emoji=False,
-        # None lets rich decide from the stream and the environment; False decides for it.
-        force_terminal=None if colour else False,
-        color_system="auto" if colour else None,
+        force_terminal=coloured,
+        no_color=not coloured,
+        color_system="auto" if coloured else None,
     )
 
 

@@ -37,7 +37,7 @@ def query(scope: Scope, name: str) -> str | None:
 
 
 async def root(scope: Scope, receive: Receive, send: Send) -> None:
-    await send_json(send, 200, {"layer": LAYER, "served_by": served_by()})
+    await send_json(send, 200, {"layer": LAYER, "served_by": served_by().to_json()})
 
 
 async def quick(scope: Scope, receive: Receive, send: Send) -> None:

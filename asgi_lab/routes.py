@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 
 from asgi_lab import caps, catalogue, inputs, redact, settings
-from asgi_lab.handlers import ERRORS
+from asgi_lab.catalogue_errors import ERRORS
 from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
 
 __all__ = ["LAYER", "app", "routes"]
@@ -34,7 +34,7 @@ LAYER = "routes"
 
 
 async def root(request: Request) -> JSONResponse:
-    return JSONResponse({"layer": LAYER, "served_by": served_by()})
+    return JSONResponse({"layer": LAYER, "served_by": served_by().to_json()})
 
 
 async def quick(request: Request) -> JSONResponse:

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from types import FrameType, TracebackType
 from typing import TextIO
 
-from asgi_lab import procfs
+from asgi_lab import colour, procfs
 from asgi_lab.settings import Settings
 
 __all__ = [
@@ -500,10 +500,7 @@ def _taken_by_another(server: Server) -> bool:
 def _colour(echo: TextIO | None) -> dict[str, str]:
     """The workers write to our pipe; when we pass their lines on to a terminal, say so, so
     their log lines are coloured as if they wrote there themselves."""
-    isatty = getattr(echo, "isatty", None)
-    if echo is None or isatty is None or not isatty() or os.environ.get("NO_COLOR"):
-        return {}
-    return {"FORCE_COLOR": "1"}
+    return {"FORCE_COLOR": "1"} if echo is not None and colour.wanted(echo) else {}
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 
 from asgi_lab import serving
-from asgi_lab.lab.records import TraceDir
+from asgi_lab.lab.observed import TraceDir
 from asgi_lab.lab.report import table
 from asgi_lab.serving import ServerOptions
 from asgi_lab.settings import Settings

@@ -12,7 +12,7 @@ import pytest
 
 from asgi_lab import settings
 from asgi_lab.catalogue import app_path
-from asgi_lab.probe.schema import HEADER, HeaderData
+from asgi_lab.records.schema import HEADER, HeaderData
 from asgi_lab.serving import Server, ServerOptions, start
 from asgi_lab.types import ASGIApp, Message
 

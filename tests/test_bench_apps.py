@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asgi_lab.probe import HEADER
+from asgi_lab.records import HEADER
 from asgi_lab.types import Message, Receive, Scope, Send
 from bench.apps.probe_variants import _current, least_probe_of, pass_through_of
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import pty
 
@@ -44,3 +45,41 @@ def test_plain_text_has_no_escape_codes_even_when_colour_is_forced(
     monkeypatch.setenv("FORCE_COLOR", "1")
     text = plain(Text("red [bold]not markup[/bold]", style="red"))
     assert text == "red [bold]not markup[/bold]"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("env", "terminal", "expected"),
+    [
+        ({}, True, True),
+        ({}, False, False),
+        ({"FORCE_COLOR": "1"}, False, True),
+        ({"NO_COLOR": "1"}, True, False),
+        ({"NO_COLOR": "1", "FORCE_COLOR": "1"}, True, False),  # NO_COLOR always wins
+    ],
+)
+def test_one_colour_decision_for_the_console_the_log_and_the_workers(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], terminal: bool, expected: bool
+) -> None:
+    from asgi_lab import colour, serving
+    from asgi_lab.probe.log import default_handler
+
+    for name in ("NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    stream = _Terminal() if terminal else io.StringIO()
+    assert colour.wanted(stream) is expected
+    printed = io.StringIO() if not terminal else _Terminal()
+    console(printed).print(Text("x", style="red"))
+    assert ("\x1b[" in printed.getvalue()) is expected
+    message = logging.LogRecord("asgi_lab.requests", logging.INFO, "", 0, "worker 7 x", None, None)
+    message.asgi_lab_pid = 7
+    assert ("\x1b[" in default_handler(stream).format(message)) is expected
+    # Workers whose output is passed on to `stream` are told to colour only when it would.
+    told = serving._colour(stream) == {"FORCE_COLOR": "1"}
+    assert told is expected

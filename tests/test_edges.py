@@ -15,8 +15,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from asgi_lab.catalogue import app_path
-from asgi_lab.lab.records import read_records
-from asgi_lab.probe.schema import HEADER, RecordData
+from asgi_lab.records import read_records
+from asgi_lab.records.schema import HEADER, RecordData
 from asgi_lab.serving import Server
 from asgi_lab.settings import Settings
 from tests.conftest import SERVER_LAYERS, serve

@@ -123,7 +123,7 @@ def report_from_child(write: int) -> NoReturn:
     """In the forked child: write where it runs to the pipe, and exit without returning."""
     try:
         thread, loop = current_thread(), asyncio.run(meet_a_loop())
-        report = {"pid": os.getpid(), "thread": thread.native_id, "loop": loop.as_dict()}
+        report = {"pid": os.getpid(), "thread": thread.native_id, "loop": loop.data.to_json()}
         os.write(write, json.dumps(report).encode())
     except BaseException as exc:
         os.write(write, json.dumps({"error": repr(exc)}).encode())

@@ -19,8 +19,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
-from asgi_lab.probe import HEADER, BlockData, HeaderData, ProbeMiddleware, Record, WaitData
+from asgi_lab.probe import ProbeMiddleware, Record
 from asgi_lab.probe.otel import OtelSpans, traces_url
+from asgi_lab.records import HEADER, BlockData, FrameData, HeaderData, RecordData, WaitData
 from asgi_lab.types import ASGIApp, Receive, Scope, Send
 from tests.cli import running, stop
 from tests.test_probe import fastapi_app
@@ -155,11 +156,12 @@ async def test_a_traceparent_header_is_the_remote_parent(exporter: Any) -> None:
 async def test_blocks_and_waits_are_events_with_the_culprit_line(exporter: Any) -> None:
     provider, spans = exporter
     culprit, bystander = await records_of(fastapi_app(), ["/async", "/async"])
-    culprit.add_block(BlockData(120.0, "/srv/app.py", 31, "report", ("a.py:1 in f",), "blocked"))
+    stack = (FrameData("/srv/a.py", 1, "f"), FrameData("/srv/app.py", 31, "report"))
+    culprit.add_block(BlockData(120.0, "/srv/app.py", 31, "report", stack, "blocked", 1))
     bystander.add_wait(WaitData(culprit.id, 118.5, "blocked"))
     sink = OtelSpans(tracer_provider=provider)
     sink.open()
-    sink.write([culprit, bystander], 0)
+    sink.write([culprit.data(), bystander.data()])
     sink.close()
     culprit_span, bystander_span = [s for s in spans.get_finished_spans() if s.name == "GET /async"]
     [blocked] = culprit_span.events
@@ -168,7 +170,7 @@ async def test_blocks_and_waits_are_events_with_the_culprit_line(exporter: Any) 
         "code.filepath": "/srv/app.py",
         "code.lineno": 31,
         "code.function": "report",
-        "code.stacktrace": "a.py:1 in f",
+        "code.stacktrace": "/srv/a.py:1 in f\n/srv/app.py:31 in report",
         "asgi_lab.block.ms": 120.0,
     }
     [waited] = bystander_span.events
@@ -184,7 +186,7 @@ def test_spans_are_built_on_the_writer_thread_not_the_loop() -> None:
     built: list[str] = []
 
     class Watching(OtelSpans):
-        def span(self, record: Record) -> None:
+        def span(self, record: RecordData) -> None:
             built.append(threading.current_thread().name)
             super().span(record)
 

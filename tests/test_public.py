@@ -17,7 +17,7 @@ MODULES = sorted(
 
 
 def test_the_walk_found_the_package() -> None:
-    assert {"asgi_lab.settings", "asgi_lab.serving", "asgi_lab.probe.schema"} <= set(MODULES)
+    assert {"asgi_lab.settings", "asgi_lab.serving", "asgi_lab.records.schema"} <= set(MODULES)
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import httpx
 import pytest
 
-from asgi_lab.probe.schema import HandlerData, LoopData, RecordData
+from asgi_lab.records.schema import HandlerData, LoopData, RecordData
 from asgi_lab.routes import app
 from asgi_lab.serving import Server
 from tests.conftest import facts, serve

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import asgi_lab.testing
-from asgi_lab.probe.schema import HopData, RecordData, ThreadData
+from asgi_lab.records.schema import HopData, RecordData, ThreadData
 from asgi_lab.testing import (
     Lifespan,
     LifespanError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from asgi_lab.console import plain
-from asgi_lab.probe.schema import BlockData
+from asgi_lab.records.schema import BlockData
 from asgi_lab.trace.summary import summary
 from tests.lab.fakes import record
 

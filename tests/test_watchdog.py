@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from asgi_lab.lab.clients import AsyncClient, Reply
-from asgi_lab.lab.records import read_records
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records import read_records
+from asgi_lab.records.schema import RecordData
 from asgi_lab.serving import ServerOptions, start
 from asgi_lab.settings import Settings
 from tests.apps import blockers

@@ -3,10 +3,14 @@ stall is starvation rather than a block."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
+from collections.abc import Coroutine
 from types import FrameType
+from typing import Any
 
-from asgi_lab.probe.watchdog import Stall, _Clocks, _Sample, culprit_frame
+from asgi_lab.probe.watchdog import Stall, Watchdog, _Clocks, _Sample, culprit_frame
+from asgi_lab.records import FrameData
 
 
 def sample(record: object, line: int, *, user: bool = True, top: bool = True) -> _Sample:
@@ -51,9 +55,53 @@ def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:
 
 
 def test_the_deepest_user_frame_is_chosen_and_library_frames_skipped() -> None:
-    def inner() -> tuple[FrameType | None, list[str]]:
+    def inner() -> tuple[FrameType | None, list[FrameData]]:
         return culprit_frame(sys._getframe())
 
     chosen, stack = inner()
     assert chosen is not None and chosen.f_code.co_name == "inner"
-    assert stack[-1].endswith("in inner") and all("site-packages" not in s for s in stack)
+    assert stack[-1].function == "inner" and stack[-1].file == __file__
+    assert all("site-packages" not in frame.file for frame in stack)
+
+
+def test_the_watchdog_puts_back_the_task_factory_it_found() -> None:
+    made: list[str] = []
+
+    def foreign(
+        loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+    ) -> asyncio.Task[Any]:
+        made.append("foreign")
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_task_factory(foreign)  # type: ignore[arg-type]
+        for _ in range(3):  # probes come and go: factories must not pile up
+            watch = Watchdog("7:1", block_ms=100)
+            watch.start()
+            assert loop.get_task_factory() is not foreign
+            await asyncio.create_task(asyncio.sleep(0))  # ours still calls the one it found
+            watch.stop()
+            assert loop.get_task_factory() is foreign
+        assert made == ["foreign"] * 3
+
+        # A factory installed on top of ours stays where its owner put it, and keeps working.
+        watch = Watchdog("7:2", block_ms=100)
+        watch.start()
+        ours = loop.get_task_factory()
+        assert ours is not None
+
+        def top(
+            loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
+        ) -> asyncio.Future[Any]:
+            made.append("top")
+            return ours(loop, coro, **kwargs)
+
+        loop.set_task_factory(top)  # type: ignore[arg-type]
+        watch.stop()
+        assert loop.get_task_factory() is top
+        await asyncio.create_task(asyncio.sleep(0))
+        assert made[-2:] == ["top", "foreign"]
+        loop.set_task_factory(None)
+
+    asyncio.run(main())

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from asgi_lab.probe.schema import HEADER, HeaderData
+from asgi_lab.records.schema import HEADER, HeaderData
 
 __all__ = ["AsyncClient", "Reply", "SyncClient", "pin_workers"]
 

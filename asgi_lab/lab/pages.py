@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from html import escape
 from pathlib import Path
 
-from asgi_lab.lab.experiment import Result
+from asgi_lab.lab.harness import Result
 from asgi_lab.lab.report import accepts, by_phase, quantity, ratio
 from asgi_lab.timeline import build
 from asgi_lab.timeline.html import page, section

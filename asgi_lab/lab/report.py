@@ -19,10 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 from asgi_lab import console
-from asgi_lab.lab.experiment import Result
-from asgi_lab.lab.records import Observed, Served
+from asgi_lab.lab.harness import Result
+from asgi_lab.lab.observed import Observed, Served
 from asgi_lab.lab.verdicts import Verdict
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records.schema import RecordData
 from asgi_lab.timeline import build, terminal
 
 __all__ = ["StderrProgress", "by_phase", "grouped", "render", "summary", "table"]

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from asgi_lab import __version__
-from asgi_lab.lab.experiment import Result, run_experiment
 from asgi_lab.lab.experiments import EXPERIMENTS, REGISTRY
+from asgi_lab.lab.harness import Result, run_experiment
 from asgi_lab.lab.pages import experiment_page, write_tour
 from asgi_lab.lab.report import StderrProgress, render, summary
 from asgi_lab.lab.traces import write_perfetto

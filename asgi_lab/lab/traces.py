@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from asgi_lab import console
-from asgi_lab.lab.records import read_records
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records import read_records
+from asgi_lab.records.schema import RecordData
 from asgi_lab.timeline import Timeline, build, html, perfetto, terminal
 
 __all__ = ["report_trace", "write_html", "write_perfetto"]

@@ -12,7 +12,7 @@ Every claim the lab makes ends in a `Verdict`. Three shapes cover nearly all:
 `uneven` is an `at_least` where 1.0 fails: the busiest worker's count must beat an even split's
 (the kernel's accept race is not round-robin), so its ratio must stay below 1.
 
-The numbers they judge come from the clients' timings and from the records (`records.py`).
+The numbers they judge come from the clients' timings and from the records (`observed.py`).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from asgi_lab.probe.faults import fault
 from asgi_lab.probe.identity import current_thread, tasks_waiting
 from asgi_lab.probe.record import Hop, Record
 
@@ -87,8 +88,11 @@ class _Observed:
 
     def __call__(self, *args: Any) -> Any:
         hop = self.hop
-        hop.thread = current_thread()
-        hop.start_ns = time.time_ns()
+        try:
+            hop.thread = current_thread()
+            hop.start_ns = time.time_ns()
+        except Exception as exc:
+            fault("hop", exc)
         try:
             return self.func(*args)
         finally:
@@ -103,17 +107,21 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             # Not probed, already observed by another copy of us, or uninstalled while a
             # wrapper above us still calls us: pass through.
             return await original(func, *args, **kwargs)  # type: ignore[no-any-return]
-        limiter = kwargs.get("limiter") or record.loop.limiter
-        scope = record.scope
-        borrowed = limiter.borrowed_tokens
-        hop = Hop(
-            call_name(func),
-            carries_endpoint(func, scope.get("endpoint") if scope is not None else None),
-            time.time_ns(),
-            borrowed,
-            tasks_waiting(limiter, borrowed),
-        )
-        record.add_hop(hop)
+        try:
+            limiter = kwargs.get("limiter") or record.loop.limiter
+            scope = record.scope
+            borrowed = limiter.borrowed_tokens
+            hop = Hop(
+                call_name(func),
+                carries_endpoint(func, scope.get("endpoint") if scope is not None else None),
+                time.time_ns(),
+                borrowed,
+                tasks_waiting(limiter, borrowed),
+            )
+            record.add_hop(hop)
+        except Exception as exc:
+            fault("hop", exc)
+            return await original(func, *args, **kwargs)  # type: ignore[no-any-return]
         return await original(_Observed(func, hop), *args, **kwargs)  # type: ignore[no-any-return]
 
     return run_sync

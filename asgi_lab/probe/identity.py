@@ -4,69 +4,57 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import os
 import threading
 import weakref
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio.to_thread
 from anyio import CapacityLimiter
 
-from asgi_lab.probe.schema import HeaderData, request_id
+from asgi_lab.records.schema import HandlerData, HeaderData, LoopData, ThreadData, request_id
 
-__all__ = ["LoopInfo", "ThreadInfo", "current_loop", "current_thread", "tasks_waiting"]
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadInfo:
-    """One thread, named by its `native_id`: every anyio worker thread has the same name."""
-
-    name: str
-    native_id: int
-    #: The thread as JSON, rendered once per thread for the JSON-lines writer.
-    json: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "json", json.dumps(self.as_dict(), separators=(",", ":")))
-
-    def as_dict(self) -> dict[str, Any]:
-        """The thread as the schema's JSON (a new dict each call: callers may change it)."""
-        return {"name": self.name, "native_id": self.native_id}
+__all__ = ["LoopInfo", "current_loop", "current_thread", "tasks_waiting"]
 
 
 @dataclass(frozen=True, slots=True)
 class LoopInfo:
-    """One event loop: a process-unique id, its implementation and the thread it runs on."""
+    """One event loop as the probe keeps it: its `LoopData` (id, implementation, thread) and
+    what the hot path needs beside it, each computed once per loop."""
 
-    id: str
-    impl: str
-    thread: ThreadInfo
+    data: LoopData
     pid: int
     ppid: int
     limiter: CapacityLimiter
-    json: str = field(init=False, repr=False, compare=False)
     #: Per handler thread: the `x-asgi-lab` header up to the request number, rendered once.
     header_prefixes: dict[int, bytes] = field(default_factory=dict, repr=False, compare=False)
-    #: JSON fragments per handler thread, filled and read by the JSON-lines writer only.
-    fragments: dict[int, str] = field(default_factory=dict, repr=False, compare=False)
+    #: Per handler thread: the record's `HandlerData`, made once and shared by its records.
+    handlers: dict[int, HandlerData] = field(default_factory=dict, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "json", json.dumps(self.as_dict(), separators=(",", ":")))
+    @property
+    def id(self) -> str:
+        return self.data.id
 
-    def header_prefix(self, thread: ThreadInfo) -> bytes:
+    @property
+    def thread(self) -> ThreadData:
+        return self.data.thread
+
+    def header_prefix(self, thread: ThreadData) -> bytes:
         """`pid=..; loop=..; thread=..; request=<pid>-`: the header but for the request number."""
         prefix = self.header_prefixes.get(thread.native_id)
         if prefix is None:
-            facts = HeaderData(self.pid, self.id, thread.native_id, request_id(self.pid, 0))
+            facts = HeaderData(self.pid, self.data.id, thread.native_id, request_id(self.pid, 0))
             prefix = facts.render()[: -len("0")].encode()
             self.header_prefixes[thread.native_id] = prefix
         return prefix
 
-    def as_dict(self) -> dict[str, Any]:
-        """The loop as the schema's JSON (a new dict each call: callers may change it)."""
-        return {"id": self.id, "impl": self.impl, "thread": self.thread.as_dict()}
+    def handler(self, thread: ThreadData) -> HandlerData:
+        """`thread` as a record's handler: a threadpool thread unless it is the loop's own."""
+        handler = self.handlers.get(thread.native_id)
+        if handler is None or handler.thread is not thread:
+            in_threadpool = thread.native_id != self.data.thread.native_id
+            handler = self.handlers[thread.native_id] = HandlerData(thread, in_threadpool)
+        return handler
 
 
 def tasks_waiting(limiter: CapacityLimiter, borrowed: int) -> int:
@@ -83,13 +71,13 @@ def tasks_waiting(limiter: CapacityLimiter, borrowed: int) -> int:
 _local = threading.local()
 
 
-def current_thread() -> ThreadInfo:
+def current_thread() -> ThreadData:
     """The calling thread's identity (cached per thread)."""
     try:
-        info: ThreadInfo = _local.info
+        info: ThreadData = _local.info
     except AttributeError:
         t = threading.current_thread()
-        info = _local.info = ThreadInfo(t.name, threading.get_native_id())
+        info = _local.info = ThreadData(t.name, threading.get_native_id())
     return info
 
 
@@ -117,10 +105,11 @@ def current_loop() -> LoopInfo:
         with _loops_lock:
             info = _loops.get(loop)
             if info is None:
+                data = LoopData(
+                    f"{os.getpid()}:{next(_loop_numbers)}", _loop_impl(loop), current_thread()
+                )
                 info = LoopInfo(
-                    id=f"{os.getpid()}:{next(_loop_numbers)}",
-                    impl=_loop_impl(loop),
-                    thread=current_thread(),
+                    data=data,
                     pid=os.getpid(),
                     ppid=os.getppid(),
                     # anyio keeps one default limiter per loop; fetching it once saves a lookup

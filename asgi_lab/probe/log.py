@@ -16,14 +16,14 @@ be listening).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from asgi_lab.probe.record import Hop, Record
+from asgi_lab import colour
+from asgi_lab.records.encode import json_line
+from asgi_lab.records.schema import HopData, RecordData
 
 __all__ = ["LOGGER", "LogLines", "as_json", "as_line"]
 
@@ -37,25 +37,26 @@ def _ms(ns: int) -> str:
     return f"{ns / 1e6:.1f} ms"
 
 
-def _hop_thread(hop: Hop) -> str:
+def _hop_thread(hop: HopData) -> str:
     return f"#{hop.thread.native_id}" if hop.thread is not None else "(never ran)"
 
 
-def as_line(record: Record) -> str:
+def as_line(record: RecordData) -> str:
     """The request as one line for people: what, how long, and where it ran."""
     loop = record.loop
-    thread = record.handler_thread
+    thread = record.handler.thread
     where = f"thread #{thread.native_id} {thread.name}"
-    if thread.native_id == loop.thread.native_id:
+    if not record.handler.in_threadpool:
         where += " (the loop)"
     else:
+        tokens = record.threadpool
         endpoint = next((h for h in record.hops if h.endpoint), None)
-        busy = endpoint.borrowed if endpoint is not None else record.borrowed
-        total = record.total if isinstance(record.total, int) else "inf"
-        where += f" (pool {busy + 1}/{total} busy, waited {_ms(record.wait_ns)})"
+        busy = endpoint.borrowed if endpoint is not None else tokens.borrowed
+        total = int(tokens.total) if tokens.total != float("inf") else "inf"
+        where += f" (pool {busy + 1}/{total} busy, waited {_ms(tokens.wait_ns)})"
     line = (
         f"{record.method} {record.path} {record.status} {_ms(record.duration_ns)}  "
-        f"worker {loop.pid}  loop {loop.id} ({loop.impl})  {where}"
+        f"worker {record.pid}  loop {loop.id} ({loop.impl})  {where}"
     )
     if len(record.hops) > 1:
         line += "  hops: " + " → ".join(f"{h.call} {_hop_thread(h)}" for h in record.hops)
@@ -64,37 +65,9 @@ def as_line(record: Record) -> str:
     return line
 
 
-def as_json(record: Record) -> str:
-    """The same facts as one JSON object, for machines."""
-    loop = record.loop
-    thread = record.handler_thread
-    facts: dict[str, Any] = {
-        "request": record.id,
-        "method": record.method,
-        "path": record.path,
-        "status": record.status,
-        "ms": round(record.duration_ns / 1e6, 3),
-        "pid": loop.pid,
-        "loop": loop.id,
-        "loop_impl": loop.impl,
-        "thread": thread.native_id,
-        "thread_name": thread.name,
-        "in_threadpool": thread.native_id != loop.thread.native_id,
-        "tokens_total": record.total if isinstance(record.total, int) else None,
-        "tokens_borrowed": record.borrowed,
-        "waited_ms": round(record.wait_ns / 1e6, 3),
-        "hops": [
-            {
-                "call": h.call,
-                "thread": h.thread.native_id if h.thread is not None else None,
-                "ms": round((h.end_ns - h.start_ns) / 1e6, 3) if h.start_ns else None,
-                "waited_ms": round(h.queued_ns / 1e6, 3),
-            }
-            for h in record.hops
-        ],
-        "error": record.error,
-    }
-    return json.dumps(facts, separators=(",", ":"))
+def as_json(record: RecordData) -> str:
+    """The record itself, as its one JSON form (`asgi_lab.records`), for machines."""
+    return json_line(record)[:-1]
 
 
 class _Coloured(logging.Formatter):
@@ -115,20 +88,12 @@ class _Coloured(logging.Formatter):
 _NO_LOCK = contextlib.nullcontext()
 
 
-def _colour_wanted(stream: Any) -> bool:
-    """Colour on a terminal, or when FORCE_COLOR says the pipe ends in one (as `asgi-lab serve`
-    and `trace` say for their workers, whose output they pass on); never with NO_COLOR."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    return bool(os.environ.get("FORCE_COLOR")) or bool(getattr(stream, "isatty", lambda: False)())
-
-
 def default_handler(stream: Any = None) -> logging.StreamHandler[Any]:
     """A stderr handler for request lines, coloured when stderr is a terminal."""
     stream = stream or sys.stderr
     handler = logging.StreamHandler(stream)
     formatter = (
-        _Coloured("%(message)s") if _colour_wanted(stream) else logging.Formatter("%(message)s")
+        _Coloured("%(message)s") if colour.wanted(stream) else logging.Formatter("%(message)s")
     )
     handler.setFormatter(formatter)
     return handler
@@ -159,7 +124,7 @@ class LogLines:
         if self.logger.level == logging.NOTSET:
             self.logger.setLevel(logging.INFO)
 
-    def write(self, records: Sequence[Record], dropped: int) -> None:
+    def write(self, records: Sequence[RecordData]) -> None:
         log = self.logger
         if not log.isEnabledFor(logging.INFO):
             return
@@ -168,7 +133,7 @@ class LogLines:
         if own is not None and log.handlers == [own] and not log.filters:
             formatter = own.formatter
             if isinstance(formatter, _Coloured):
-                lines = [formatter.colour(render(r), r.loop.pid) for r in records]
+                lines = [formatter.colour(render(r), r.pid) for r in records]
             else:
                 lines = [render(r) for r in records]
             with own.lock or _NO_LOCK:
@@ -176,7 +141,7 @@ class LogLines:
                 own.flush()
             return
         for record in records:
-            log.info(render(record), extra={"asgi_lab_pid": record.loop.pid})
+            log.info(render(record), extra={"asgi_lab_pid": record.pid})
 
     def close(self) -> None:
         for handler in self.logger.handlers:

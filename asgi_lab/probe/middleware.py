@@ -35,6 +35,20 @@ uvicorn answers at once with `http.disconnect` when the client is gone. The reco
 `disconnected_ns` (when the probe saw it) and, if the response had not started, status 499.
 Requests answered within `CHECK_AFTER_NS` pay nothing for this.
 
+The ASGI spec promises only that `receive()` returns an awaitable, nothing about how it is built
+or what abandoning one does. Stepping by hand is safe for a Python coroutine, whose abandoned wait
+is withdrawn by `close()` (uvicorn's, hypercorn's and daphne's `receive`, each tested); granian's
+awaitables are Rust objects that cannot be stepped or withdrawn. There the probe steps aside: the
+record's `departure_check` says "polled" where it looked, "unavailable" where it could not.
+
+Faults of its own
+-----------------
+An observer never changes what it observes. Every step the probe takes on a request (beginning the
+record, stamping `receive` and `send`, adding the header, finishing the record) is guarded: a
+failure is counted in `probe_errors` (by step in `probe_faults`), logged once per step through the
+`asgi_lab.probe` logger, and the request goes on exactly as the app answers it, unprobed from there
+(see `faults.py`). Failures of the app itself pass through untouched.
+
 WebSocket sessions get a record too (`type` "websocket"): status 101 when accepted, 403 when
 closed before accepting; no header is added to the handshake.
 
@@ -47,20 +61,23 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Generator
 from typing import IO, Any
 
 import anyio.to_thread
 
 from asgi_lab import settings
-from asgi_lab.probe import hook
+from asgi_lab.probe import faults, hook
+from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
 from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
-from asgi_lab.probe.schema import HEADER
-from asgi_lab.probe.sinks import JsonLines, RecordRing, RecordWriter, Sink
+from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
 from asgi_lab.probe.watchdog import Watchdog
+from asgi_lab.records.lines import JsonLines
+from asgi_lab.records.schema import HEADER, LoopData, ServedBy
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
@@ -83,23 +100,44 @@ def _expects(scope: Scope) -> bool:
     return any(name == b"expect" for name, _ in scope["headers"])
 
 
+class Unpollable(Exception):
+    """`receive()` gave an awaitable that cannot be stepped and withdrawn (granian's)."""
+
+
 def poll(receive: Receive) -> Message | None:
-    """What `receive()` would return without waiting, or None (the wait is abandoned).
+    """What `receive()` would return without waiting, or None (the wait is withdrawn).
 
     The awaitable is stepped once by hand: a server that has a message ready (uvicorn, once the
     body is read, answers `http.disconnect` at once when the client is gone) finishes in that
-    step; one that would wait is closed there, so no message is taken.
+    step; one that would wait is closed there, so no message is taken. Only a Python coroutine
+    (or generator) promises that `close()` withdraws the wait; anything else raises `Unpollable`
+    before it is stepped.
     """
-    steps = receive().__await__()
+    if not _steppable(receive):
+        raise Unpollable(type(receive).__name__)
+    awaitable = receive()
+    steps = awaitable.__await__()
+    if not isinstance(steps, Generator):
+        # Made but never stepped: nothing has started that could take a message. A coroutine
+        # made by an async `receive` would warn "never awaited"; close it quietly.
+        close = getattr(awaitable, "close", None)
+        if close is not None:
+            close()
+        raise Unpollable(type(steps).__name__)
     try:
         steps.send(None)
     except StopIteration as done:
         message: Message = done.value
         return message
-    close = getattr(steps, "close", None)
-    if close is not None:
-        close()
+    steps.close()
     return None
+
+
+def _steppable(receive: Receive) -> bool:
+    """Whether `receive` is written in Python (a function or a bound method of one): a builtin
+    or extension callable (granian's) may start its I/O at the call itself."""
+    function = getattr(receive, "__func__", receive)
+    return hasattr(function, "__code__")
 
 
 class ProbeMiddleware:
@@ -203,17 +241,23 @@ class ProbeMiddleware:
         # that can wait (formatting, I/O) happens in the writer thread. Calling the app is
         # written out here rather than in a helper coroutine: one coroutine less per request.
         kind = scope["type"]
-        if kind == "http":
-            record, watch = self._begin(scope)
-            exchange = _Exchange(record, scope, receive, send, self.headers)
-            receive, send = exchange.receive, exchange.send
-        elif kind == "websocket":
-            record, watch = self._begin(scope)
-            send = self._websocket(record, send)
-        elif kind == "lifespan":
+        if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        else:
+        if kind != "http" and kind != "websocket":
+            await self.app(scope, receive, send)
+            return
+        probed_receive: Receive
+        probed_send: Send
+        try:
+            record, watch = self._begin(scope)
+            if kind == "http":
+                exchange = _Exchange(self, record, scope, receive, send)
+                probed_receive, probed_send = exchange.receive, exchange.send
+            else:
+                probed_receive, probed_send = receive, self._websocket(record, send)
+        except Exception as exc:
+            fault("begin", exc)
             await self.app(scope, receive, send)
             return
         token = current_record.set(record)
@@ -224,7 +268,7 @@ class ProbeMiddleware:
             if task is not None:
                 watch.requests[task] = record
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, probed_receive, probed_send)
         except BaseException as exc:
             record.error = repr(exc)
             if not record.status:
@@ -233,15 +277,28 @@ class ProbeMiddleware:
         finally:
             self._in_flight -= 1
             current_record.reset(token)
-            if watch is not None:
-                if watch.stall is not None:
-                    watch.settle()  # the loop runs again: findings reach this record in time
-                if task is not None:
-                    watch.requests.pop(task, None)
-            record.finish()
-            self.ring.append(record)
-            if self.writer is not None:
-                self.writer.put(record)
+            try:
+                if watch is not None:
+                    if watch.stall is not None:
+                        watch.settle()  # the loop runs again: findings reach this record in time
+                    if task is not None:
+                        watch.requests.pop(task, None)
+                record.finish()
+                self.ring.append(record)
+                if self.writer is not None:
+                    self.writer.put(record)
+            except Exception as exc:
+                fault("finish", exc)
+
+    @property
+    def probe_errors(self) -> int:
+        """Failures of the probe's own machinery in this process (never the app's)."""
+        return faults.total()
+
+    @property
+    def probe_faults(self) -> Counter[str]:
+        """`probe_errors` by step: "begin", "receive", "send", "hop", "finish"."""
+        return Counter(faults.counts)
 
     def _begin(self, scope: Scope) -> tuple[Record, Watchdog | None]:
         """A new record for a request (or WebSocket) arriving now, the hook checked in place,
@@ -264,21 +321,23 @@ class ProbeMiddleware:
         scope[SCOPE_KEY] = self
         return record, watch
 
-    @staticmethod
-    def _websocket(record: Record, send: Send) -> Send:
+    def _websocket(self, record: Record, send: Send) -> Send:
         """`send` for a WebSocket session: its record's status is the handshake's answer."""
 
         async def send_probed(message: Message) -> None:
             if not record.status:
-                kind = message["type"]
-                if kind == "websocket.accept":
-                    record.status = 101
-                elif kind == "websocket.close":
-                    record.status = 403  # what uvicorn answers to a close before accepting
-                elif kind == "websocket.http.response.start":
-                    record.status = message["status"]
-                if record.status:
-                    record.response_ns = time.time_ns()
+                try:
+                    kind = message["type"]
+                    if kind == "websocket.accept":
+                        record.status = 101
+                    elif kind == "websocket.close":
+                        record.status = 403  # what uvicorn answers to a close before accepting
+                    elif kind == "websocket.http.response.start":
+                        record.status = message["status"]
+                    if record.status:
+                        record.response_ns = time.time_ns()
+                except Exception as exc:
+                    fault("send", exc)
             await send(message)
 
         return send_probed
@@ -329,16 +388,16 @@ class _Exchange:
     per request on the loop (no cell per shared variable; measured in-process, side by side).
     """
 
-    __slots__ = ("record", "scope", "_receive", "_send", "headers", "held", "body_done", "complete")
+    __slots__ = ("probe", "record", "scope", "_receive", "_send", "held", "body_done", "complete")
 
     def __init__(
-        self, record: Record, scope: Scope, receive: Receive, send: Send, headers: bool
+        self, probe: ProbeMiddleware, record: Record, scope: Scope, receive: Receive, send: Send
     ) -> None:
+        self.probe = probe
         self.record = record
         self.scope = scope
         self._receive = receive
         self._send = send
-        self.headers = headers
         # A message taken by `poll` for the app, handed over on its next `receive`.
         self.held: Message | None = None
         self.body_done = False  # the app, or `poll`, has taken the request's last body message
@@ -350,35 +409,45 @@ class _Exchange:
             message = await self._receive()
         else:
             message, self.held = held, None
-        if message["type"] == "http.disconnect":
-            record = self.record
-            if not self.complete and not record.disconnected_ns:
-                record.disconnected_ns = time.time_ns()
-        elif not message.get("more_body", False):
-            self.body_done = True
+        try:
+            if message["type"] == "http.disconnect":
+                record = self.record
+                if not self.complete and not record.disconnected_ns:
+                    record.disconnected_ns = time.time_ns()
+            elif not message.get("more_body", False):
+                self.body_done = True
+        except Exception as exc:
+            fault("receive", exc)
         return message
 
     async def send(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            record = self.record
-            now = record.response_ns = time.time_ns()
-            if not record.disconnected_ns and now - record.start_ns > CHECK_AFTER_NS:
-                self._check_departed(now)
-            # Nothing reaches a client that has gone: say so rather than the app's status.
-            record.status = GONE if record.disconnected_ns else message["status"]
-            loop = record.loop
-            # No threadpool call so far: the loop thread ran the handler.
-            thread = record.handler
-            if thread is None:
-                thread = record.handler = (
-                    resolve_handler(record, now) if record.hops else loop.thread
-                )
-            if self.headers:
-                value = loop.header_prefix(thread) + str(record.seq).encode()
-                message["headers"] = [*message.get("headers", ()), (_HEADER, value)]
-        elif not message.get("more_body", False):
-            self.complete = True
+        try:
+            if message["type"] == "http.response.start":
+                message = self._started(message)
+            elif not message.get("more_body", False):
+                self.complete = True
+        except Exception as exc:
+            fault("send", exc)
         await self._send(message)
+
+    def _started(self, message: Message) -> Message:
+        """Stamp the response's start; the message to send, with our header when wanted."""
+        record = self.record
+        now = record.response_ns = time.time_ns()
+        if not record.disconnected_ns and now - record.start_ns > CHECK_AFTER_NS:
+            self._check_departed(now)
+        # Nothing reaches a client that has gone: say so rather than the app's status.
+        record.status = GONE if record.disconnected_ns else message["status"]
+        loop = record.loop
+        # No threadpool call so far: the loop thread ran the handler.
+        thread = record.handler
+        if thread is None:
+            thread = record.handler = resolve_handler(record, now) if record.hops else loop.thread
+        if self.probe.headers:
+            value = loop.header_prefix(thread) + str(record.seq).encode()
+            # A new message: the app's own stays as it sent it, whatever happens here.
+            return {**message, "headers": [*message.get("headers", ()), (_HEADER, value)]}
+        return message
 
     def _check_departed(self, now: int) -> None:
         """Would `receive` answer at once? Only the rest of an empty body or the disconnect can
@@ -386,20 +455,25 @@ class _Exchange:
         to send its body: uvicorn would answer "100 Continue" to a receive, inviting a body
         nobody reads.)"""
         record = self.record
-        if not self.body_done and self.held is None and not _expects(self.scope):
-            held = self.held = poll(self._receive)
-            self.body_done = held is not None and not held.get("more_body", False)
-            if held is not None and held["type"] == "http.disconnect":
+        try:
+            if not self.body_done and self.held is None and not _expects(self.scope):
+                held = self.held = poll(self._receive)
+                self.body_done = held is not None and not held.get("more_body", False)
+                if held is not None and held["type"] == "http.disconnect":
+                    record.disconnected_ns = now
+            if self.body_done and poll(self._receive) is not None:
                 record.disconnected_ns = now
-        if self.body_done and poll(self._receive) is not None:
-            record.disconnected_ns = now
+        except Unpollable:
+            record.departure_check = "unavailable"
+            return
+        record.departure_check = "polled"
 
 
-def served_by() -> dict[str, Any]:
-    """Where the caller runs, as the `served_by` object; marks the caller's thread as the handler.
+def served_by() -> ServedBy:
+    """Where the caller runs; marks the caller's thread as its request's handler.
 
     Outside a probed request it still names the process and thread, and the loop when the caller
-    runs on one; what it cannot know (tokens at dispatch) is None.
+    runs on one; what it cannot know is None.
     """
     thread = current_thread()
     record = current_record.get()
@@ -407,13 +481,7 @@ def served_by() -> dict[str, Any]:
         record.handler = thread
         return record.served_by(thread)
     try:
-        loop: dict[str, Any] | None = current_loop().as_dict()
+        loop: LoopData | None = current_loop().data
     except RuntimeError:
         loop = None
-    return {
-        "pid": os.getpid(),
-        "in_flight": None,
-        "loop": loop,
-        "handler": {"thread": thread.as_dict(), "in_threadpool": None if loop is None else False},
-        "threadpool": None,
-    }
+    return ServedBy(os.getpid(), loop, thread, None if loop is None else False, None, None)

@@ -37,7 +37,7 @@ import socket
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from asgi_lab.probe.record import Record
+from asgi_lab.records.schema import RecordData
 from asgi_lab.types import Scope
 
 if TYPE_CHECKING:
@@ -138,19 +138,18 @@ class OtelSpans:
         )
         return provider
 
-    def write(self, records: Sequence[Record], dropped: int) -> None:
+    def write(self, records: Sequence[RecordData]) -> None:
         for record in records:
             self.span(record)
 
-    def span(self, record: Record) -> None:
+    def span(self, data: RecordData) -> None:
         """Start and end the spans of one finished record, with the record's own times."""
         from opentelemetry.trace import SpanKind, Status, StatusCode, get_current_span
 
         tracer = self._tracer
         if tracer is None:
             return
-        data = record.data()
-        parent: Any = record.parent
+        parent: Any = data.parent
         local = parent is not None and not get_current_span(parent).get_span_context().is_remote
         handler = data.handler.thread
         tokens = data.threadpool
@@ -189,7 +188,7 @@ class OtelSpans:
                     "code.filepath": block.file,
                     "code.lineno": block.line,
                     "code.function": block.function,
-                    "code.stacktrace": "\n".join(block.stack),
+                    "code.stacktrace": "\n".join(f.where() for f in block.stack),
                     "asgi_lab.block.ms": block.ms,
                 },
                 # When the stall began; records older than `start_ns` are placed as if the

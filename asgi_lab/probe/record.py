@@ -1,24 +1,22 @@
-"""What the probe keeps about one request while it runs, and how it becomes the schema's JSON.
+"""What the probe keeps about one request while it runs, and how it becomes a `RecordData`.
 
 `Record` and `Hop` are mutable and cheap to fill on the loop; `data()` turns a finished record
-into the frozen `RecordData` of `schema.py`, and `json_line()` writes the same JSON faster, on
-the writer thread.
+into the frozen `RecordData` of the records room, on the writer thread (or for whoever reads the
+ring), sharing the loop's and threads' parts between records rather than copying them.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from asgi_lab.probe.identity import LoopInfo, ThreadInfo, tasks_waiting
-from asgi_lab.probe.schema import (
+from asgi_lab.probe.identity import LoopInfo, tasks_waiting
+from asgi_lab.records.schema import (
     BlockData,
-    HandlerData,
     HopData,
-    LoopData,
     RecordData,
+    ServedBy,
     ThreadData,
     ThreadpoolData,
     WaitData,
@@ -29,10 +27,6 @@ from asgi_lab.types import Scope
 __all__ = ["Hop", "Record", "resolve_handler"]
 
 T = TypeVar("T")
-
-
-def _thread(info: ThreadInfo) -> ThreadData:
-    return ThreadData(info.name, info.native_id)
 
 
 class Hop:
@@ -55,7 +49,7 @@ class Hop:
         self.call = call
         # True when the function is the route's endpoint (`scope["endpoint"]`).
         self.endpoint = endpoint
-        self.thread: ThreadInfo | None = None
+        self.thread: ThreadData | None = None
         self.called_ns = called_ns
         self.start_ns = 0
         self.end_ns = 0
@@ -68,11 +62,10 @@ class Hop:
         return self.start_ns - self.called_ns if self.start_ns else 0
 
     def data(self) -> HopData:
-        thread = None if self.thread is None else _thread(self.thread)
         return HopData(
             self.call,
             self.endpoint,
-            thread,
+            self.thread,
             self.called_ns,
             self.start_ns,
             self.end_ns,
@@ -97,10 +90,13 @@ class Record:
     response_ns = 0
     status = 0
     #: Set by whoever knows best which thread ran the handler (see ProbeMiddleware).
-    handler: ThreadInfo | None = None
+    handler: ThreadData | None = None
     error: str | None = None
     #: Set when the probe sees the client gone before the response completed.
     disconnected_ns = 0
+    #: Whether the probe could ask the server if the client left: "" (quick response, never
+    #: asked), "polled", or "unavailable" (the server's `receive` cannot be polled).
+    departure_check = ""
     #: The caller's tracing context (OpenTelemetry's), read on arrival when spans are wanted.
     parent: object = None
     # Filled on the loop thread: hops by the threadpool hook, blocks and waits by the watchdog
@@ -154,7 +150,7 @@ class Record:
         return request_id(self.loop.pid, self.seq)
 
     @property
-    def handler_thread(self) -> ThreadInfo:
+    def handler_thread(self) -> ThreadData:
         return self.handler or self.loop.thread
 
     @property
@@ -162,27 +158,24 @@ class Record:
         """Time this request's threadpool calls spent waiting for a token and a thread."""
         return sum(h.queued_ns for h in self.hops) if self.hops else 0
 
-    def served_by(self, handler: ThreadInfo | None = None) -> dict[str, Any]:
-        """The identity part of the record: the `served_by` object of every JSON response."""
-        thread = handler or self.handler_thread
-        return {
-            "pid": self.loop.pid,
-            "loop": self.loop.as_dict(),
-            "handler": {
-                "thread": thread.as_dict(),
-                "in_threadpool": thread.native_id != self.loop.thread.native_id,
-            },
-            "in_flight": self.in_flight,
-            "threadpool": {"total": self.total, "borrowed": self.borrowed, "waiting": self.waiting},
-        }
+    def served_by(self, thread: ThreadData) -> ServedBy:
+        """Where `thread`, now serving this request, runs: the `served_by` of every answer."""
+        loop = self.loop
+        return ServedBy(
+            loop.pid,
+            loop.data,
+            thread,
+            thread.native_id != loop.thread.native_id,
+            self.in_flight,
+            ThreadpoolData(self.total, self.borrowed, self.waiting, self.wait_ns),
+        )
 
     def data(self) -> RecordData:
         """The record in the schema's frozen form."""
         loop = self.loop
-        thread = self.handler_thread
         client = self.client
         return RecordData(
-            id=self.id,
+            id=request_id(loop.pid, self.seq),
             method=self.method,
             path=self.path,
             status=self.status,
@@ -193,59 +186,22 @@ class Record:
             duration_ns=self.duration_ns,
             ppid=loop.ppid,
             pid=loop.pid,
-            loop=LoopData(loop.id, loop.impl, _thread(loop.thread)),
-            handler=HandlerData(_thread(thread), thread.native_id != loop.thread.native_id),
+            loop=loop.data,
+            handler=loop.handler(self.handler_thread),
             in_flight=self.in_flight,
             threadpool=ThreadpoolData(self.total, self.borrowed, self.waiting, self.wait_ns),
-            hops=tuple(h.data() for h in self.hops),
+            hops=tuple([h.data() for h in self.hops]) if self.hops else (),
             error=self.error,
             blocks=tuple(self.blocks),
             waited_on=tuple(self.waited_on),
             type=self.type,
             disconnected_ns=self.disconnected_ns,
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.data().to_json()
-
-    def json_line(self) -> str:
-        """`as_dict()` as one line of JSON, from fragments rendered once per loop and thread.
-
-        It runs on the writer thread, but that thread shares the GIL with the loop: this is
-        about five times cheaper than `json.dumps(self.as_dict())`.
-        """
-        loop = self.loop
-        thread = self.handler or loop.thread
-        client = self.client
-        hops = self.hops
-        where = loop.fragments.get(thread.native_id)
-        if where is None:
-            # pid, loop and handler thread repeat across requests: render them once per thread.
-            in_threadpool = "false" if thread.native_id == loop.thread.native_id else "true"
-            where = loop.fragments[thread.native_id] = (
-                f'"ppid":{loop.ppid},"pid":{loop.pid},"loop":{loop.json},'
-                f'"handler":{{"thread":{thread.json},"in_threadpool":{in_threadpool}}}'
-            )
-        hops_json = _json([h.data().to_json() for h in hops]) if hops else "[]"
-        return (
-            f'{{"id":"{loop.pid}-{self.seq}","method":{_string(self.method)},'
-            f'"path":{_string(self.path)},"status":{self.status},'
-            f'"client":{_string(f"{client[0]}:{client[1]}") if client else "null"},'
-            f'"start_ns":{self.start_ns},"response_ns":{self.response_ns},'
-            f'"end_ns":{self.end_ns},"duration_ns":{self.duration_ns},{where},'
-            f'"in_flight":{self.in_flight},"threadpool":{{"total":{_number(self.total)},'
-            f'"borrowed":{self.borrowed},"waiting":{self.waiting},'
-            f'"wait_ns":{self.wait_ns if hops else 0}}},'
-            f'"hops":{hops_json},'
-            f'"error":{_string(self.error) if self.error is not None else "null"},'
-            f'"blocks":{_json([b.to_json() for b in self.blocks]) if self.blocks else "[]"},'
-            f'"waited_on":'
-            f"{_json([w.to_json() for w in self.waited_on]) if self.waited_on else '[]'},"
-            f'"type":"{self.type}","disconnected_ns":{self.disconnected_ns}}}\n'
+            departure_check=self.departure_check,
+            parent=self.parent,
         )
 
 
-def resolve_handler(record: Record, before_ns: int) -> ThreadInfo:
+def resolve_handler(record: Record, before_ns: int) -> ThreadData:
     """The thread that ran the handler, in order of trust: the thread that called `served_by()`
     (already in `record.handler`); the hop whose function is `scope["endpoint"]`; the loop
     thread when the endpoint is known but was never sent to a thread (an `async def`);
@@ -271,12 +227,3 @@ def _appended(items: Sequence[T], item: T) -> list[T]:
         items.append(item)
         return items
     return [item]
-
-
-_string = json.encoder.encode_basestring_ascii
-_json = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _number(value: float) -> str:
-    # total_tokens may be math.inf, which plain JSON cannot spell.
-    return str(value) if isinstance(value, int) else _json(value)

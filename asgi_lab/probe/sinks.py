@@ -6,12 +6,13 @@ The loop thread hands each finished record to `RecordWriter.put`: one `deque.app
 under the GIL), or, when the buffer already holds `capacity` records because the writer fell
 behind, a counter bump instead. It never blocks and never waits for a lock.
 
-The writer thread wakes every `interval` seconds (sooner on close), takes everything buffered and
-hands the batch to each sink on its own thread: formatting, file I/O and logging never run on the
-loop. A sink that fails is logged once (logger `asgi_lab.probe`) and dropped; the others go on,
-the ring still has the records, and no request ever fails for a sink's sake. Records dropped
-because the buffer was full are counted, logged, and announced in the next record written
-(`"dropped"` in its JSON line).
+The writer thread wakes every `interval` seconds (sooner on close), takes everything buffered,
+turns each record into its frozen `RecordData` once, and hands the batch to each sink on its own
+thread: building, formatting, file I/O and logging never run on the loop. Sinks read `RecordData`
+and nothing else. A sink that fails is logged once (logger `asgi_lab.probe`) and dropped; the
+others go on, the ring still has the records, and no request ever fails for a sink's sake.
+Records dropped because the buffer was full are counted, logged, and announced in the next
+record written (its `dropped` field).
 
 `close()` drains the buffer and closes the sinks; the probe calls it on lifespan shutdown, and
 as a fallback it runs at exit. A SIGKILLed worker loses what was still buffered: at most
@@ -21,17 +22,18 @@ as a fallback it runs at exit. A SIGKILLed worker loses what was still buffered:
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
-from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import Any, Protocol
 
+from asgi_lab.probe.faults import fault
 from asgi_lab.probe.record import Record
+from asgi_lab.records.schema import RecordData
 
-__all__ = ["JsonLines", "RecordRing", "RecordWriter", "Sink"]
+__all__ = ["RecordRing", "RecordWriter", "Sink"]
 
 logger = logging.getLogger("asgi_lab.probe")
 
@@ -68,8 +70,8 @@ class Sink(Protocol):
 
     def open(self) -> None: ...
 
-    def write(self, records: Sequence[Record], dropped: int) -> None:
-        """Take a batch; `dropped` records were lost just before the first of them."""
+    def write(self, records: Sequence[RecordData]) -> None:
+        """Take a batch; the first record's `dropped` counts those lost just before it."""
 
     def close(self) -> None: ...
 
@@ -146,12 +148,14 @@ class RecordWriter:
         if not batch:
             return
         self._announced += dropped
-        if dropped:
+        data = _frozen(batch)
+        if dropped and data:
             logger.warning(
                 "writer buffer full: %d records dropped (capacity %d)", dropped, self.capacity
             )
+            data[0] = dataclasses.replace(data[0], dropped=dropped)
         for sink in list(self.sinks):
-            self._guard(sink, sink.write, batch, dropped)
+            self._guard(sink, sink.write, data)
         self.written += len(batch)
 
     def _guard(self, sink: Sink, method: Any, *args: Any) -> None:
@@ -181,57 +185,13 @@ class RecordWriter:
         atexit.unregister(self.close)
 
 
-class JsonLines:
-    """A sink writing one JSON line per record, to `records-<pid>.jsonl` in a directory (so
-    workers never share a file) or to an open text stream.
-
-    With `max_bytes`, a file that would grow past it is renamed to `records-<pid>.jsonl.1`
-    (replacing an older one) and a new file begun: at most twice `max_bytes` on disk per worker.
-    """
-
-    def __init__(self, target: str | os.PathLike[str] | IO[str], *, max_bytes: int = 0):
-        self.target = target
-        self.max_bytes = max_bytes
-        self.path: Path | None = None
-        self._stream: IO[str] | None = None
-        self._size = 0
-
-    def __repr__(self) -> str:
-        return f"JSON-lines writer ({self.path or self.target})"
-
-    def open(self) -> None:
-        target = self.target
-        if not isinstance(target, str | os.PathLike):
-            self._stream = target
-            return
-        directory = Path(target)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"records-{os.getpid()}.jsonl"
-        self._stream = self.path.open("a", encoding="utf-8")
-        self._size = self._stream.tell()
-
-    def write(self, records: Sequence[Record], dropped: int) -> None:
-        if self._stream is None:
-            return
-        lines = [r.json_line() for r in records]
-        if dropped:
-            lines[0] = lines[0][:-2] + f',"dropped":{dropped}}}\n'
-        text = "".join(lines)
-        if self.max_bytes and self.path is not None and self._size + len(text) > self.max_bytes:
-            self._rotate()
-        self._stream.write(text)
-        self._stream.flush()
-        self._size += len(text)
-
-    def _rotate(self) -> None:
-        if self._stream is None or self.path is None:
-            return
-        self._stream.close()
-        self.path.replace(self.path.with_name(self.path.name + ".1"))
-        self._stream = self.path.open("w", encoding="utf-8")
-        self._size = 0
-
-    def close(self) -> None:
-        if self._stream is not None and self._stream is not self.target:
-            self._stream.close()
-        self._stream = None
+def _frozen(batch: Sequence[Record]) -> list[RecordData]:
+    """The batch as `RecordData`; a record that cannot be turned is a fault of the probe's,
+    counted and left out (see `faults.py`), never a reason to lose the others."""
+    out = []
+    for record in batch:
+        try:
+            out.append(record.data())
+        except Exception as exc:
+            fault("record", exc)
+    return out

@@ -46,7 +46,7 @@ from typing import Any
 
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.record import Record
-from asgi_lab.probe.schema import BlockData, WaitData
+from asgi_lab.records.schema import BlockData, FrameData, WaitData
 
 __all__ = ["Stall", "Watchdog", "culprit_frame"]
 
@@ -100,11 +100,11 @@ def _main_of_a_library(frame: FrameType) -> bool:
     )
 
 
-def _where(frame: FrameType) -> str:
-    return f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}"
+def _frame(frame: FrameType) -> FrameData:
+    return FrameData(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
 
 
-def culprit_frame(top: FrameType | None) -> tuple[FrameType | None, list[str]]:
+def culprit_frame(top: FrameType | None) -> tuple[FrameType | None, list[FrameData]]:
     """The frame to blame in a stack (innermost first from `top`), and the stack leading there.
 
     The deepest frame of user code (neither machinery nor an installed library); else the
@@ -121,7 +121,7 @@ def culprit_frame(top: FrameType | None) -> tuple[FrameType | None, list[str]]:
     shown = [f for f in user if f.f_code.co_filename[:1] not in ("<", "")]
     if chosen is not None and chosen not in shown:
         shown.insert(0, chosen)
-    return chosen, [_where(f) for f in reversed(shown)][-_STACK_DEPTH:]
+    return chosen, [_frame(f) for f in reversed(shown)][-_STACK_DEPTH:]
 
 
 @dataclass
@@ -131,7 +131,7 @@ class _Sample:
     file: str | None
     line: int
     function: str
-    stack: list[str]
+    stack: list[FrameData]
     user: bool  # the frame is the user's own code, not a library's
     top: bool  # ... and the innermost frame of all: the loop is stuck on that very line
 
@@ -216,6 +216,9 @@ class Watchdog:
         self._handle: asyncio.TimerHandle | None = None
         self._thread: threading.Thread | None = None
         self._messages: deque[str] = deque()
+        # The loop's task factory before ours, and ours: put back on stop when ours is on top.
+        self._previous_factory: Any = None
+        self._factory: Any = None
 
     # On the loop thread.
 
@@ -231,10 +234,19 @@ class Watchdog:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the heartbeat and the thread (on the loop thread)."""
+        """Stop the heartbeat and the thread, and put back the loop's task factory when ours is
+        still the one installed (on the loop thread)."""
         if self._handle is not None:
             self._handle.cancel()
         self._stop.set()
+        loop = self._loop
+        if loop is not None and self._factory is not None and not loop.is_closed():
+            if loop.get_task_factory() is self._factory:
+                loop.set_task_factory(self._previous_factory)
+            # Another factory went on top of ours and still calls it: ours stays in its chain,
+            # passing every task through now that nobody reads what it notes.
+            self.requests.clear()
+            self._factory = None
         if self._thread is not None:
             self._thread.join(1.0)
         self._flush_messages()
@@ -246,6 +258,7 @@ class Watchdog:
         previous = loop.get_task_factory()
         requests = self.requests
         forget = _forget(requests)
+        stopped = self._stop
 
         def factory(
             loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any
@@ -255,12 +268,13 @@ class Watchdog:
             else:
                 task = asyncio.Task(coro, loop=loop, **kwargs)
             record = current_record.get()
-            if record is not None and isinstance(task, asyncio.Task):
+            if record is not None and isinstance(task, asyncio.Task) and not stopped.is_set():
                 requests[task] = record
                 task.add_done_callback(forget)
             return task
 
         loop.set_task_factory(factory)  # type: ignore[arg-type]
+        self._previous_factory, self._factory = previous, factory
 
     def _beat(self) -> None:
         if self.stall is not None:
@@ -417,5 +431,5 @@ def _describe(
     who = f"{blamed.method} {blamed.path} ({blamed.id})" if blamed is not None else "no request"
     where = ""
     if culprit is not None and culprit.file is not None:
-        where = f" at {culprit.file}:{culprit.line} in {culprit.function}"
+        where = f" at {FrameData(culprit.file, culprit.line, culprit.function).where()}"
     return f"loop {loop_id} blocked {ms:.0f} ms by {who}{where}"

@@ -17,7 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
-from asgi_lab.probe.schema import BlockData, HopData, RecordData
+from asgi_lab.records.overlap import peak
+from asgi_lab.records.schema import BlockData, HopData, RecordData
 from asgi_lab.testing.client import describe, endpoint_of
 
 __all__ = [
@@ -120,19 +121,6 @@ def _records(target: RecordData | HasRecords | Iterable[RecordData]) -> list[Rec
     return list(target)
 
 
-def _relative(path: str) -> str:
-    """`path` from the current directory when it lies below it: what a reader's editor opens."""
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive, on Windows
-        return path
-    return path if relative.startswith("..") else relative
-
-
-def _where(block: BlockData) -> str:
-    return f"{_relative(block.file)}:{block.line} in {block.function}"
-
-
 #: Our own frames (the clients' wrappers) are never the reader's code.
 _OURS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -140,11 +128,7 @@ _OURS = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 def _stack(block: BlockData, depth: int = 3) -> str:
     """The `depth` frames leading to the blamed line, innermost first (the watchdog lists them
     outermost first), without ours."""
-    frames = []
-    for frame in reversed(block.stack):
-        path, sep, rest = frame.partition(":")
-        if sep and not path.startswith(_OURS):
-            frames.append(_relative(path) + sep + rest)
+    frames = [f.where() for f in reversed(block.stack) if not f.file.startswith(_OURS)]
     return " <- ".join(frames[:depth])
 
 
@@ -168,7 +152,7 @@ def assert_no_loop_block(
     found = loop_blocks(target, max_ms)
     if found:
         lines = [
-            f"{r.method} {r.path} blocked the loop for {b.ms:.0f} ms at {_where(b)}"
+            f"{r.method} {r.path} blocked the loop for {b.ms:.0f} ms at {b.frame.where()}"
             for r, b in found
         ]
         stack = _stack(found[0][1])
@@ -188,25 +172,14 @@ def peak_tokens(
     that starts 40 calls at once arrives with every token free. A token is taken a moment
     before its call starts and given back a moment after it ends, so this is a lower bound.
     """
-    events: list[tuple[int, int, int]] = []
-    hops: list[HopData] = []
-    for record in _records(target):
-        for hop in record.hops:
-            if hop.thread is None or hop.end_ns < hop.start_ns:
-                continue
-            events += [(hop.start_ns, 1, len(hops)), (hop.end_ns, -1, len(hops))]
-            hops.append(hop)
-    events.sort()  # at one instant an end (-1) sorts before a start (+1)
-    running: set[int] = set()
-    peak: list[int] = []
-    for _, step, index in events:
-        if step > 0:
-            running.add(index)
-            if len(running) > len(peak):
-                peak = sorted(running)
-        else:
-            running.discard(index)
-    return len(peak), [hops[i] for i in peak]
+    hops = [
+        hop
+        for record in _records(target)
+        for hop in record.hops
+        if hop.thread is not None and hop.end_ns >= hop.start_ns
+    ]
+    most, when = peak((h.start_ns, h.end_ns) for h in hops)
+    return most, [h for h in hops if h.start_ns <= when < h.end_ns] if most else []
 
 
 def assert_max_tokens(target: HasRecords | Iterable[RecordData], n: int) -> None:

@@ -21,7 +21,7 @@ import httpx
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.middleware import ProbeMiddleware
 from asgi_lab.probe.record import Record
-from asgi_lab.probe.schema import HEADER, HeaderData, RecordData
+from asgi_lab.records.schema import HEADER, HeaderData, RecordData
 from asgi_lab.testing import watch
 from asgi_lab.testing.lifespan import Lifespan
 from asgi_lab.types import ASGIApp, Receive, Scope, Send

@@ -18,9 +18,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from asgi_lab.probe.schema import BlockData, HopData, RecordData
+from asgi_lab.records.overlap import open_over_time
+from asgi_lab.records.schema import BlockData, HopData, RecordData
 
 __all__ = [
     "HopBar",
@@ -102,7 +102,7 @@ class StallBar:
     @property
     def label(self) -> str:
         b = self.block
-        where = f"{Path(b.file).name}:{b.line} in {b.function}"
+        where = b.frame.where()
         return f"loop blocked {b.ms:.0f} ms by {self.record.method} {self.record.path} at {where}"
 
 
@@ -167,18 +167,8 @@ class Timeline:
 
 
 def steps(intervals: Iterable[tuple[int, int]]) -> Series:
-    """How many (start, end) intervals are open over time; an end at t comes before a start at t,
-    so back-to-back intervals never count as overlapping."""
-    events = sorted(e for start, end in intervals for e in ((start, 1), (end, -1)))
-    points: list[tuple[int, int]] = []
-    value = 0
-    for t, step in events:
-        value += step
-        if points and points[-1][0] == t:
-            points[-1] = (t, value)
-        else:
-            points.append((t, value))
-    return Series(tuple(points))
+    """How many (start, end) intervals are open over time (`records.overlap`)."""
+    return Series(tuple(open_over_time(intervals)))
 
 
 def tick_step(span_ms: float, ticks: int) -> float:

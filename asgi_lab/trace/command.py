@@ -11,8 +11,8 @@ from pathlib import Path
 
 from asgi_lab import serving
 from asgi_lab.console import console
-from asgi_lab.lab.records import read_records
 from asgi_lab.lab.traces import write_html, write_perfetto
+from asgi_lab.records import read_records
 from asgi_lab.serving import ServerOptions
 from asgi_lab.timeline import build
 from asgi_lab.trace.summary import summary

@@ -6,25 +6,16 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records.schema import RecordData
 
 __all__ = ["summary"]
 
 SLOWEST = 8
-
-
-def _short(path: str) -> str:
-    """A file relative to the working directory when it is below it."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return path
 
 
 def _ms(ns: float) -> str:
@@ -87,7 +78,7 @@ def stalls(records: Sequence[RecordData]) -> RenderableType:
         right = column in ("ms", "bystanders")
         table.add_column(column, justify="right" if right else "left", overflow="fold")
     for r, b in sorted(blocks, key=lambda rb: -rb[1].ms):
-        where = f"{_short(b.file)}:{b.line} in {b.function}"
+        where = b.frame.where()
         table.add_row(f"{b.ms:.0f}", f"{r.method} {r.path} ({r.id})", where, str(waited[r.id]))
     if starved:
         table.caption = f"{starved} request(s) waited on a starved loop (no request to blame)"

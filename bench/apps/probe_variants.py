@@ -6,8 +6,9 @@ import time
 from collections import deque
 from contextvars import ContextVar
 
-from asgi_lab.probe import HEADER, ProbeMiddleware
+from asgi_lab.probe import ProbeMiddleware
 from asgi_lab.raw import raw_app
+from asgi_lab.records import HEADER
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 #: The probe's records, without its response header.

@@ -7,7 +7,7 @@ import json
 import httpx
 from show import request_id, say, show, where
 
-from asgi_lab.probe import RecordData
+from asgi_lab.records import RecordData
 from asgi_lab.serving import ServerOptions, start
 
 #: The record's fields the chapter explains, shown as the JSON they are.

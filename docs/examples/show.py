@@ -10,7 +10,7 @@ import httpx
 from rich.padding import Padding
 
 from asgi_lab.console import labelled, plain, width
-from asgi_lab.probe import HEADER, HeaderData
+from asgi_lab.records import HEADER, HeaderData, ServedBy
 
 
 def say(label: str, text: str, *, indent: int = 2) -> None:
@@ -38,18 +38,19 @@ def show(response: httpx.Response, *, keys: tuple[str, ...] = ()) -> None:
 
 def loop_of(served_by: dict[str, Any]) -> str:
     """The worker and its loop: `pid 7, loop 7:1 (uvloop) on MainThread/7`."""
-    loop = served_by["loop"]
-    thread = loop["thread"]
-    on = f"{thread['name']}/{thread['native_id']}"
-    return f"pid {served_by['pid']}, loop {loop['id']} ({loop['impl']}) on {on}"
+    seen = ServedBy.from_json(served_by)
+    if seen.loop is None:
+        return f"pid {seen.pid}, on no loop"
+    thread = seen.loop.thread
+    on = f"{thread.name}/{thread.native_id}"
+    return f"pid {seen.pid}, loop {seen.loop.id} ({seen.loop.impl}) on {on}"
 
 
 def handler_of(served_by: dict[str, Any]) -> str:
     """The handler's thread: `handler on AnyIO worker thread/9 (threadpool)`."""
-    handler = served_by["handler"]
-    thread = handler["thread"]
-    place = "threadpool" if handler["in_threadpool"] else "loop"
-    return f"handler on {thread['name']}/{thread['native_id']} ({place})"
+    seen = ServedBy.from_json(served_by)
+    place = "threadpool" if seen.in_threadpool else "loop"
+    return f"handler on {seen.thread.name}/{seen.thread.native_id} ({place})"
 
 
 def where(served_by: dict[str, Any]) -> str:

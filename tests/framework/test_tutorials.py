@@ -230,7 +230,7 @@ async def answer(
     async with app.router.lifespan_context(app):
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             response = await client.request(method, url, **kwargs)
-    record = probe.ring.recent(1)[0].as_dict()
+    record = probe.ring.recent(1)[0].data().to_json()
     return {
         "status": response.status_code,
         "body": response.text,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from asgi_lab.probe.schema import (
+from asgi_lab.records.schema import (
     HandlerData,
     HopData,
     LoopData,

@@ -12,9 +12,9 @@ import pytest
 from asgi_lab import __version__
 from asgi_lab.cli import main
 from asgi_lab.lab import runner
-from asgi_lab.lab.experiment import Experiment, Result
 from asgi_lab.lab.experiments import EXPERIMENTS, ON_DEMAND, REGISTRY
 from asgi_lab.lab.experiments.workers import WORKERS
+from asgi_lab.lab.harness import Experiment, Result
 from asgi_lab.lab.verdicts import exactly
 
 from .fakes import assert_no_orphans

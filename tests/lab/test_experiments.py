@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from asgi_lab.lab.experiment import run_experiment
 from asgi_lab.lab.experiments import EXPERIMENTS, ON_DEMAND, REGISTRY
+from asgi_lab.lab.harness import run_experiment
 
 from .fakes import assert_no_orphans
 

@@ -11,11 +11,11 @@ import pytest
 MODULES = [
     "asgi_lab.lab.clients",
     "asgi_lab.lab.cpu",
-    "asgi_lab.lab.experiment",
+    "asgi_lab.lab.harness",
     "asgi_lab.lab.experiments",
     "asgi_lab.lab.pages",
     "asgi_lab.lab.queueing",
-    "asgi_lab.lab.records",
+    "asgi_lab.lab.observed",
     "asgi_lab.lab.report",
     "asgi_lab.lab.runner",
     "asgi_lab.lab.traces",

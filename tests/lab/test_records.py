@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from asgi_lab.lab.clients import Reply
-from asgi_lab.lab.records import (
+from asgi_lab.lab.observed import (
     Observed,
     TraceDir,
     answered_without_record,
@@ -18,36 +15,12 @@ from asgi_lab.lab.records import (
     max_in_flight,
     per_worker,
     pids,
-    read_records,
     served_summary,
 )
 from asgi_lab.lab.verdicts import exactly, uneven
-from asgi_lab.probe.schema import HEADER
+from asgi_lab.records.schema import HEADER
 
 from .fakes import record
-
-
-def test_read_records_merges_workers_in_start_order(tmp_path: Path) -> None:
-    a = [record("100-1", pid=100, start=0.3), record("100-2", pid=100, start=0.1)]
-    b = [record("200-1", pid=200, loop_thread=200, start=0.2)]
-    lines = "".join(json.dumps(r.to_json()) + "\n" for r in a)
-    (tmp_path / "records-100.jsonl").write_text(lines)
-    # A worker killed mid-write leaves half a line; the rest of its records still count.
-    cut = json.dumps(b[0].to_json()) + '\n{"id": "200-2", "pa'
-    (tmp_path / "records-200.jsonl").write_text(cut)
-    (tmp_path / "other.txt").write_text("not a record")
-    records = read_records(tmp_path)
-    assert [r.id for r in records] == ["100-2", "200-1", "100-1"]
-    assert records[1] == b[0]  # typed and whole, not a dict
-
-
-def test_a_line_of_the_wrong_shape_is_skipped_not_fatal(tmp_path: Path) -> None:
-    good = record("1-1")
-    broken = good.to_json()
-    del broken["loop"]
-    lines = [json.dumps(broken), json.dumps([1, 2]), json.dumps(good.to_json())]
-    (tmp_path / "records-1.jsonl").write_text("\n".join(lines) + "\n")
-    assert read_records(tmp_path) == [good]
 
 
 def test_trace_dir_reads_and_cleans_up() -> None:

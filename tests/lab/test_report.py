@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from asgi_lab.lab.experiment import Result
-from asgi_lab.lab.records import Observed
+from asgi_lab.lab.harness import Result
+from asgi_lab.lab.observed import Observed
 from asgi_lab.lab.report import StderrProgress, grouped, render, summary
 from asgi_lab.lab.verdicts import at_most, exactly
 from asgi_lab.timeline.terminal import ASCII

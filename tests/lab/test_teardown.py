@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from asgi_lab.lab.experiment import Context, Experiment, run_experiment
+from asgi_lab.lab.harness import Context, Experiment, run_experiment
 
 from .fakes import alive, assert_no_orphans
 

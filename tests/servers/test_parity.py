@@ -14,7 +14,7 @@ import pytest
 from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
-from asgi_lab.probe import HEADER
+from asgi_lab.records import HEADER
 from asgi_lab.serving import Server
 from tests.apps.parity import BIG, LEAVE_SECONDS
 from tests.servers.conftest import Pair

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records.schema import RecordData
 from asgi_lab.timeline import build
 from asgi_lab.timeline.html import timeline_page
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from asgi_lab.probe.schema import ThreadData
+from asgi_lab.records.schema import ThreadData
 from asgi_lab.timeline import build
 from asgi_lab.timeline.model import Series, steps
 from tests.lab.fakes import NS, record
@@ -103,7 +103,7 @@ def test_steps_count_open_intervals_and_merge_equal_instants() -> None:
 def test_a_stall_the_watchdog_blamed_is_drawn_on_its_loop_lane() -> None:
     import dataclasses
 
-    from asgi_lab.probe.schema import BlockData
+    from asgi_lab.records.schema import BlockData
     from asgi_lab.timeline import svg, terminal
 
     block = BlockData(500.0, "/app/shop.py", 57, "render_rows", (), "blocked", int(0.2 * NS))
@@ -114,7 +114,7 @@ def test_a_stall_the_watchdog_blamed_is_drawn_on_its_loop_lane() -> None:
     )
     [stall] = timeline.stalls
     assert stall.lane == (100, 100) and stall.record.id == "1-2"
-    assert stall.label == "loop blocked 500 ms by GET /daily at shop.py:57 in render_rows"
+    assert stall.label == "loop blocked 500 ms by GET /daily at /app/shop.py:57 in render_rows"
     assert 'class="stall"' in svg.render(timeline) and stall.label in svg.render(timeline)
     text = terminal.render(timeline).plain
     assert "loop stalled" in text and stall.label in text

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records.schema import RecordData
 from asgi_lab.timeline import build
 from asgi_lab.timeline.perfetto import dumps, events
 from tests.lab.fakes import record

@@ -40,7 +40,7 @@ def test_arrows_point_down() -> None:
     code = (
         "import sys; import asgi_lab.timeline; "
         "print(sorted(m for m in sys.modules if m.startswith(('asgi_lab.lab', 'asgi_lab.cli'))));"
-        "import asgi_lab.probe, asgi_lab.probe.schema; "
+        "import asgi_lab.probe, asgi_lab.records.schema; "
     )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True

@@ -75,7 +75,7 @@ def test_an_empty_timeline_says_so() -> None:
 def test_a_long_stall_label_is_cut_to_the_width() -> None:
     import dataclasses
 
-    from asgi_lab.probe.schema import BlockData
+    from asgi_lab.records.schema import BlockData
 
     function = "render_" + "rows_" * 20
     block = BlockData(500.0, "/app/shop.py", 57, function, (), "blocked", int(0.2 * NS))

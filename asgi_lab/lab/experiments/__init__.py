@@ -1,6 +1,5 @@
 """Every experiment, one module per idea, listed once below in the order the tour runs them."""
 
-from asgi_lab.lab.experiment import Experiment
 from asgi_lab.lab.experiments import (
     blocker,
     clients,
@@ -15,6 +14,7 @@ from asgi_lab.lab.experiments import (
     worker_kill,
     workers,
 )
+from asgi_lab.lab.harness import Experiment
 
 #: The order of the tour and of `--list`: from the client in, then out to processes and data.
 EXPERIMENTS: tuple[Experiment, ...] = (

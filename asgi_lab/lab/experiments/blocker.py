@@ -15,7 +15,7 @@ from pathlib import Path
 
 from asgi_lab.lab.apps import shop
 from asgi_lab.lab.clients import AsyncClient, Reply
-from asgi_lab.lab.experiment import Context, experiment
+from asgi_lab.lab.harness import Context, experiment
 from asgi_lab.lab.verdicts import exactly, near
 from asgi_lab.settings import Settings
 
@@ -81,7 +81,7 @@ def find_the_blocker(ctx: Context) -> None:
         )
         ctx.fact(
             "watchdog",
-            f"{block.ms:.0f} ms at {Path(block.file).name}:{block.line} in {block.function}",
+            f"{block.ms:.0f} ms at {block.frame.where()}",
         )
     bystanders = [r for r in records if r is not culprit]
     ctx.check(exactly("bystanders blamed", sum(1 for r in bystanders if r.blocks), 0))

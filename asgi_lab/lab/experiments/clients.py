@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from asgi_lab.lab.clients import AsyncClient, Reply, SyncClient
-from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.records import max_in_flight, request_intervals
+from asgi_lab.lab.harness import Context, experiment
+from asgi_lab.lab.observed import max_in_flight, request_intervals
 from asgi_lab.lab.verdicts import at_most, exactly, waves
 
 __all__ = ["full_size", "run"]

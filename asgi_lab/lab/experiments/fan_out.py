@@ -13,7 +13,7 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from asgi_lab.lab.clients import AsyncClient, Reply
-from asgi_lab.lab.experiment import Context, experiment
+from asgi_lab.lab.harness import Context, experiment
 from asgi_lab.lab.verdicts import at_most, exactly, in_order, near
 from asgi_lab.serving import bind
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from asgi_lab.burn import loops_per_ms
 from asgi_lab.lab.clients import AsyncClient, pin_workers
 from asgi_lab.lab.cpu import CpuMeter, cores
-from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.records import hop_intervals, max_in_flight
+from asgi_lab.lab.harness import Context, experiment
+from asgi_lab.lab.observed import hop_intervals, max_in_flight
 from asgi_lab.lab.verdicts import at_least, at_most, exactly
 from asgi_lab.settings import Settings
 

@@ -11,10 +11,10 @@ import asyncio
 from dataclasses import dataclass
 
 from asgi_lab.lab.clients import AsyncClient, Reply
-from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.records import handler_threads, loop_threads
+from asgi_lab.lab.harness import Context, experiment
+from asgi_lab.lab.observed import handler_threads, loop_threads
 from asgi_lab.lab.verdicts import at_most, exactly, latency_unaffected, near
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records.schema import RecordData
 
 __all__ = ["await_sleep", "blocking_sleep", "quick_meanwhile"]
 

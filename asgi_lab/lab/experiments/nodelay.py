@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 
 from asgi_lab.lab.clients import SyncClient
-from asgi_lab.lab.experiment import Context, experiment
+from asgi_lab.lab.harness import Context, experiment
 from asgi_lab.lab.verdicts import at_least, at_most
 
 __all__ = ["run"]

@@ -8,11 +8,11 @@ import statistics
 from dataclasses import dataclass
 
 from asgi_lab.catalogue import app_path
-from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.experiments.threadpool import SECOND_TRIP_LAYERS, concurrent
+from asgi_lab.lab.harness import Context, experiment
 from asgi_lab.lab.queueing import finish_times
 from asgi_lab.lab.verdicts import exactly, near
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records.schema import RecordData
 
 __all__ = ["run"]
 

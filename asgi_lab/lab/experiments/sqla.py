@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from asgi_lab.lab.clients import AsyncClient, Reply
-from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.records import handler_threads
+from asgi_lab.lab.harness import Context, experiment
+from asgi_lab.lab.observed import handler_threads
 from asgi_lab.lab.verdicts import at_most, exactly, near, waves
 from asgi_lab.settings import Settings
 

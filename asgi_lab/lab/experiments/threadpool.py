@@ -6,9 +6,9 @@ import asyncio
 import time
 
 from asgi_lab.lab.clients import AsyncClient, Reply
-from asgi_lab.lab.experiment import Context, experiment
 from asgi_lab.lab.experiments.loop import NOISE, quick_meanwhile
-from asgi_lab.lab.records import handler_threads, hop_intervals, loop_threads, max_in_flight
+from asgi_lab.lab.harness import Context, experiment
+from asgi_lab.lab.observed import handler_threads, hop_intervals, loop_threads, max_in_flight
 from asgi_lab.lab.verdicts import exactly, latency_unaffected, near, waves
 
 __all__ = ["threadpool", "threadpool_limit"]

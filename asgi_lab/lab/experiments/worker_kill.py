@@ -16,8 +16,8 @@ import time
 import aiohttp
 
 from asgi_lab.lab.clients import AsyncClient, Reply, pin_workers
-from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.records import answered_without_record
+from asgi_lab.lab.harness import Context, experiment
+from asgi_lab.lab.observed import answered_without_record
 from asgi_lab.lab.verdicts import exactly
 
 __all__ = ["run"]

@@ -11,8 +11,8 @@ import asyncio
 import time
 
 from asgi_lab.lab.clients import AsyncClient, Reply, pin_workers
-from asgi_lab.lab.experiment import Context, experiment
-from asgi_lab.lab.records import per_worker
+from asgi_lab.lab.harness import Context, experiment
+from asgi_lab.lab.observed import per_worker
 from asgi_lab.lab.verdicts import at_most, exactly, uneven
 
 __all__ = ["run"]

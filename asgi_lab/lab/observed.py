@@ -9,7 +9,6 @@ probe's frozen `RecordData`; the lab never changes them, it wraps them (`Observe
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -18,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from asgi_lab.lab.clients import Reply
-from asgi_lab.probe.schema import HEADER, RecordData
+from asgi_lab.records.lines import read_records
+from asgi_lab.records.overlap import peak
+from asgi_lab.records.schema import HEADER, RecordData
 
 __all__ = [
     "Observed",
@@ -31,26 +32,9 @@ __all__ = [
     "max_in_flight",
     "per_worker",
     "pids",
-    "read_records",
     "request_intervals",
     "served_summary",
 ]
-
-
-def read_records(directory: Path) -> list[RecordData]:
-    """Every record in `directory`'s JSON-lines files, ordered by start time.
-
-    A line cut short (a worker killed mid-write) is skipped rather than failing the run.
-    """
-    records: list[RecordData] = []
-    for path in sorted(directory.glob("records-*.jsonl")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                records.append(RecordData.from_json(json.loads(line)))
-            except ValueError:  # JSONDecodeError is a ValueError too
-                continue
-    records.sort(key=lambda r: r.start_ns)
-    return records
 
 
 class TraceDir:
@@ -126,17 +110,8 @@ def per_worker(replies: Iterable[Reply], workers: Iterable[int]) -> dict[int, in
 
 
 def max_in_flight(intervals: Iterable[tuple[int, int]]) -> int:
-    """The most (start, end) intervals open at one instant; an end at t precedes a start at t."""
-    events = []
-    for start, end in intervals:
-        events.append((start, 1))
-        events.append((end, -1))
-    events.sort()
-    most = current = 0
-    for _, step in events:
-        current += step
-        most = max(most, current)
-    return most
+    """The most (start, end) intervals open at one instant (`records.overlap.peak`)."""
+    return peak(intervals)[0]
 
 
 @dataclass(frozen=True)

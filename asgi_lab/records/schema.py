@@ -1,30 +1,38 @@
-"""The record as data: what `/_lab/records`, the JSON lines, the lab, the reports and the tests
-exchange, defined once.
+"""The record as data, defined once: what the probe hands its sinks, what the JSON lines, the
+log, OpenTelemetry, `/_lab/records`, the lab, the reports, the timelines and the tests read.
 
-The probe fills a live `Record` on the loop (see `record.py`) and writes it with `as_dict()`;
-everyone else reads that JSON back with `RecordData.from_json()` into the frozen classes below
-and reads attributes, not string keys. The response header and the request id are defined here
-too, so the server that writes them and the clients that read them cannot drift apart.
+The probe fills a live `Record` on the loop (`probe/record.py`) and turns it into the frozen
+`RecordData` below off the loop; everyone downstream reads attributes of these classes, never
+string keys. `to_json()` is the one JSON form (`encode.py` writes the same, faster), and
+`from_json()` reads it back, naming the field that does not fit. The response header, the
+request id and the way a code location is written are defined here too, so the writers and the
+readers cannot drift apart.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import sysconfig
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
     "HEADER",
     "BlockData",
+    "FrameData",
     "HandlerData",
     "HeaderData",
     "HopData",
     "LoopData",
     "RecordData",
+    "ServedBy",
     "ThreadData",
     "ThreadpoolData",
     "WaitData",
     "request_id",
+    "short_path",
 ]
 
 #: The one response header the probe adds: `pid=4242; loop=4242:1; thread=4250; request=4242-1`.
@@ -36,6 +44,48 @@ JSON = Mapping[str, Any]
 def request_id(pid: int, seq: int) -> str:
     """A request's id, unique across the workers of a machine: the pid, then the probe's count."""
     return f"{pid}-{seq}"
+
+
+def short_path(path: str) -> str:
+    """`path` as a reader finds it: an installed library's or the standard library's from its
+    root (`httpx/_client.py`), anything else from the current directory when it lies below it
+    (what an editor opens), else whole."""
+    for root in _library_roots():
+        if path.startswith(root):
+            return path[len(root) :]
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive, on Windows
+        return path
+    return path if relative.startswith("..") else relative
+
+
+@functools.cache
+def _library_roots() -> tuple[str, ...]:
+    names = ("purelib", "platlib", "stdlib", "platstdlib")
+    roots = {os.path.abspath(p) + os.sep for p in map(sysconfig.get_path, names) if p}
+    return tuple(sorted(roots, key=len, reverse=True))  # site-packages before the stdlib
+
+
+@dataclass(frozen=True, slots=True)
+class FrameData:
+    """One frame of a stack: a line of code and the function it is in."""
+
+    file: str
+    line: int
+    function: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> FrameData:
+        return cls(str(data["file"]), int(data["line"]), str(data["function"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "line": self.line, "function": self.function}
+
+    def where(self) -> str:
+        """`path:line in function`, the path shortened by `short_path`: how every report,
+        log line and assertion message names a line of code."""
+        return f"{short_path(self.file)}:{self.line} in {self.function}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,15 +202,16 @@ class HopData:
 @dataclass(frozen=True, slots=True)
 class BlockData:
     """A stall of the loop this request caused: how long, and the line it was stuck on (the
-    deepest frame of user code, see `probe/watchdog.py`), with the stack leading there."""
+    deepest frame of user code, see `probe/watchdog.py`), with the stack leading there,
+    outermost first."""
 
     ms: float
     file: str
     line: int
     function: str
-    stack: tuple[str, ...]
+    stack: tuple[FrameData, ...]
     kind: str  # "blocked"
-    #: Wall clock of the last heartbeat before the stall (0 in records older than the field).
+    #: Wall clock of the last heartbeat before the stall.
     start_ns: int = 0
 
     @classmethod
@@ -170,10 +221,15 @@ class BlockData:
             str(data["file"]),
             int(data["line"]),
             str(data["function"]),
-            tuple(str(s) for s in data["stack"]),
+            tuple(FrameData.from_json(s) for s in data["stack"]),
             str(data["kind"]),
-            int(data.get("start_ns", 0)),
+            int(data["start_ns"]),
         )
+
+    @property
+    def frame(self) -> FrameData:
+        """The line blamed, as a frame."""
+        return FrameData(self.file, self.line, self.function)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -181,7 +237,7 @@ class BlockData:
             "file": self.file,
             "line": self.line,
             "function": self.function,
-            "stack": list(self.stack),
+            "stack": [f.to_json() for f in self.stack],
             "kind": self.kind,
             "start_ns": self.start_ns,
         }
@@ -254,15 +310,23 @@ class RecordData:
     #: When the probe saw the client gone before the response completed (wall-clock ns), else
     #: 0. A client gone before the response started has status 499: nothing was sent.
     disconnected_ns: int = 0
+    #: Whether the probe could ask the server if the client had left: "" (answered within 1 ms,
+    #: not asked), "polled", or "unavailable" (a server whose `receive` cannot be polled, such
+    #: as granian's: then only the app's own `receive` calls can see a departure).
+    departure_check: str = ""
+    #: The caller's tracing context (OpenTelemetry's), read on arrival when spans are wanted:
+    #: in-process only, never written, never compared.
+    parent: object = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_json(cls, data: JSON) -> RecordData:
-        """Read one record; a missing key or a value of the wrong shape raises `ValueError`."""
+        """Read one record; a missing field or a value of the wrong shape raises `ValueError`
+        naming the field."""
         try:
             return cls(
-                str(data["id"]),
-                str(data["method"]),
-                str(data["path"]),
+                _text(data["id"]),
+                _text(data["method"]),
+                _text(data["path"]),
                 int(data["status"]),
                 None if data["client"] is None else str(data["client"]),
                 int(data["start_ns"]),
@@ -277,15 +341,16 @@ class RecordData:
                 ThreadpoolData.from_json(data["threadpool"]),
                 tuple(HopData.from_json(h) for h in data["hops"]),
                 None if data["error"] is None else str(data["error"]),
-                tuple(BlockData.from_json(b) for b in data.get("blocks", ())),
-                tuple(WaitData.from_json(w) for w in data.get("waited_on", ())),
-                int(data.get("dropped", 0)),
-                str(data.get("type", "http")),
-                int(data.get("disconnected_ns", 0)),
+                tuple(BlockData.from_json(b) for b in data["blocks"]),
+                tuple(WaitData.from_json(w) for w in data["waited_on"]),
+                int(data.get("dropped", 0)),  # written only when non-zero
+                str(data["type"]),
+                int(data["disconnected_ns"]),
+                str(data["departure_check"]),
             )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError):
             shown = str(data.get("id")) if isinstance(data, Mapping) else type(data).__name__
-            raise ValueError(f"not a probe record ({shown}): {exc!r}") from None
+            raise ValueError(f"not a probe record ({shown}): {_diagnose(data)}") from None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -311,6 +376,7 @@ class RecordData:
             **({"dropped": self.dropped} if self.dropped else {}),
             "type": self.type,
             "disconnected_ns": self.disconnected_ns,
+            "departure_check": self.departure_check,
         }
 
     @property
@@ -331,6 +397,98 @@ class RecordData:
     def wait_s(self) -> float:
         """Seconds this request's threadpool calls waited for a token and a thread."""
         return self.threadpool.wait_ns / 1e9
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {value!r}")
+    return value
+
+
+def _optional(read: Any) -> Any:
+    return lambda value: None if value is None else read(value)
+
+
+def _each(read: Any) -> Any:
+    return lambda values: [read(v) for v in values]
+
+
+# How each field of a record is read: only for naming the field that failed (`_diagnose`), so
+# the common path stays the one constructor call above.
+_FIELDS: dict[str, Any] = {
+    "id": _text,
+    "method": _text,
+    "path": _text,
+    "status": int,
+    "client": _optional(_text),
+    "start_ns": int,
+    "response_ns": int,
+    "end_ns": int,
+    "duration_ns": int,
+    "ppid": int,
+    "pid": int,
+    "loop": LoopData.from_json,
+    "handler": HandlerData.from_json,
+    "in_flight": int,
+    "threadpool": ThreadpoolData.from_json,
+    "hops": _each(HopData.from_json),
+    "error": _optional(_text),
+    "blocks": _each(BlockData.from_json),
+    "waited_on": _each(WaitData.from_json),
+    "type": _text,
+    "disconnected_ns": int,
+    "departure_check": _text,
+}
+
+
+def _diagnose(data: Any) -> str:
+    """Which field of `data` keeps it from being a record, in words."""
+    if not isinstance(data, Mapping):
+        return f"expected a JSON object, got {type(data).__name__}"
+    for name, read in _FIELDS.items():
+        if name not in data:
+            return f"field {name!r} is missing"
+        try:
+            read(data[name])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            return f"field {name!r} does not fit: {exc!r}"
+    return "a field does not fit"
+
+
+@dataclass(frozen=True, slots=True)
+class ServedBy:
+    """Where the code that asks runs: the `served_by` object of every JSON answer the lab's
+    endpoints give. Outside a probed request what cannot be known is None: the loop off a
+    loop's thread, whether this is a threadpool thread, the requests in flight, the tokens."""
+
+    pid: int
+    loop: LoopData | None
+    thread: ThreadData
+    in_threadpool: bool | None
+    in_flight: int | None
+    #: The tokens when the request arrived, and the wait of its threadpool calls so far.
+    threadpool: ThreadpoolData | None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> ServedBy:
+        loop, handler, tokens = data["loop"], data["handler"], data["threadpool"]
+        return cls(
+            int(data["pid"]),
+            None if loop is None else LoopData.from_json(loop),
+            ThreadData.from_json(handler["thread"]),
+            None if handler["in_threadpool"] is None else bool(handler["in_threadpool"]),
+            None if data["in_flight"] is None else int(data["in_flight"]),
+            None if tokens is None else ThreadpoolData.from_json(tokens),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "loop": None if self.loop is None else self.loop.to_json(),
+            "handler": {"thread": self.thread.to_json(), "in_threadpool": self.in_threadpool},
+            "in_flight": self.in_flight,
+            "threadpool": None if self.threadpool is None else self.threadpool.to_json(),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,9 +20,9 @@ from typing import Any
 from asgi_lab import serving
 from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.lab.clients import Reply
-from asgi_lab.lab.records import Observed, Served, TraceDir, served_summary
+from asgi_lab.lab.observed import Observed, Served, TraceDir, served_summary
 from asgi_lab.lab.verdicts import Verdict
-from asgi_lab.probe.schema import RecordData
+from asgi_lab.records.schema import RecordData
 from asgi_lab.serving import ServerOptions
 from asgi_lab.settings import Settings
 

@@ -1,0 +1,57 @@
+"""Records: one request as the probe saw it, defined once and read by everyone.
+
+The schema (`RecordData` and its parts, frozen), the one JSON encoder, the JSON-lines files
+written and read back, the `x-asgi-lab` header and the request id. It imports nothing of the
+rest of asgi_lab: the probe writes these, and the lab, the reports, the timelines, the trace
+command and the tests read them.
+"""
+
+from asgi_lab.records.encode import json_line
+from asgi_lab.records.lines import (
+    JsonLines,
+    RecordsError,
+    Trace,
+    file_name,
+    read_records,
+    read_trace,
+)
+from asgi_lab.records.schema import (
+    HEADER,
+    BlockData,
+    FrameData,
+    HandlerData,
+    HeaderData,
+    HopData,
+    LoopData,
+    RecordData,
+    ServedBy,
+    ThreadData,
+    ThreadpoolData,
+    WaitData,
+    request_id,
+    short_path,
+)
+
+__all__ = [
+    "HEADER",
+    "BlockData",
+    "FrameData",
+    "HandlerData",
+    "HeaderData",
+    "HopData",
+    "JsonLines",
+    "LoopData",
+    "RecordData",
+    "RecordsError",
+    "ServedBy",
+    "ThreadData",
+    "ThreadpoolData",
+    "Trace",
+    "WaitData",
+    "file_name",
+    "json_line",
+    "read_records",
+    "read_trace",
+    "request_id",
+    "short_path",
+]
