@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 __all__ = [
     "accepted_by",
+    "alive",
     "children",
     "connection_inode",
     "descendants",
@@ -46,6 +47,16 @@ def children(pid: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` is running (a zombie, dead but not yet waited for, is not)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            # The state follows the command's name, which is in parentheses and may hold any.
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def descendants(pid: int) -> list[int]:

@@ -249,6 +249,9 @@ class Server:
         self._port = port
         self._ours = {os.fstat(sock.fileno()).st_ino} if sock is not None else set()
         self._seen: list[int] = []
+        # Workers seen starting, and those that accepted a connection (`wait_ready`).
+        self._starting: set[int] = set()
+        self._accepted: set[int] = set()
         self._echoed = 0
         self._lock = threading.Lock()
         self._reader: threading.Thread | None = None
@@ -373,7 +376,7 @@ class Server:
         request, so no app and no access log sees it) and connect again, until each of the
         server's workers has taken one. Raises `ServerError` if the server exits first.
         """
-        accepted: set[int] = set()
+        accepted = self._accepted
         while True:
             listeners = self._alive_listeners(deadline)
             current = procfs.workers(self.pid, listeners)
@@ -383,6 +386,18 @@ class Server:
             pid = self._accept_one(deadline)
             if pid is not None:
                 accepted.add(pid)
+
+    def _check_workers(self) -> None:
+        """A supervisor that restarts a worker failing at import (uvicorn's) would keep us
+        waiting until the deadline: a worker gone before it accepted is an error now."""
+        listeners = self.listeners()
+        if listeners:
+            self._starting.update(procfs.workers(self.pid, listeners))
+        for pid in sorted(self._starting - self._accepted - {self.pid}):
+            if not procfs.alive(pid):
+                raise ServerError(
+                    f"{self.name} {self.options.app}: worker {pid} exited before it was ready"
+                )
 
     def _alive_listeners(self, deadline: float) -> set[int]:
         """The listening sockets' inodes, once there is one; raises if the server is gone."""
@@ -394,17 +409,17 @@ class Server:
             time.sleep(_POLL)
 
     def _check_alive(self, deadline: float) -> None:
+        self._check_workers()
         status = self.process.poll()
         if status is not None:
             raise ServerError(
-                f"{self.name} {self.options.app} exited with status {status} before it was "
-                f"ready:\n{self.output()}"
+                f"{self.name} {self.options.app} exited with status {status} before it was ready"
             )
         if time.monotonic() > deadline:
             raise ServerError(
                 f"{self.name} {self.options.app} was not ready within "
                 f"{self.options.ready_timeout:g} s (every one of its {self.workers} worker(s) "
-                f"accepting a connection):\n{self.output()}"
+                "accepting a connection)"
             )
 
     def _accept_one(self, deadline: float) -> int | None:
@@ -444,12 +459,13 @@ def start(options: ServerOptions | None = None, *, echo: TextIO | None = None) -
         server = _start_once(options, echo)
         try:
             server.wait_ready(deadline)
-        except ServerError:
+        except ServerError as exc:
             server.stop()
             # granian exited because someone took the port we picked for it: pick another.
             if attempt < tries and _taken_by_another(server):
                 continue
-            raise
+            # Stopped, the server has said all it will: what it printed says why.
+            raise ServerError(f"{exc}:\n{server.output()}") from None
         except BaseException:
             server.stop()
             raise
@@ -462,17 +478,16 @@ def start(options: ServerOptions | None = None, *, echo: TextIO | None = None) -
 
 def _start_once(options: ServerOptions, echo: TextIO | None) -> Server:
     """Bind (or, for granian, pick) the port and start the server's process on it."""
-    sock = bind(options.host, options.port, nodelay=options.nodelay)
-    port = int(sock.getsockname()[1])
-    fds: tuple[int, ...] = (sock.fileno(),)
-    if not options.takes_socket:
-        # granian binds its own: free the port for it. Another process may take it in between;
-        # then granian exits, and `start` tries a new one (`_taken_by_another`).
-        sock.close()
-        fds = ()
+    sock: socket.socket | None = None
+    if options.takes_socket:
+        sock = bind(options.host, options.port, nodelay=options.nodelay)
+        port = int(sock.getsockname()[1])
+    else:
+        port = _pick_port(options.host, options.port)
+    fds = () if sock is None else (sock.fileno(),)
     try:
         process = subprocess.Popen(
-            options.command(fds[0] if fds else -1, port),
+            options.command(sock.fileno() if sock is not None else -1, port),
             pass_fds=fds,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -482,14 +497,25 @@ def _start_once(options: ServerOptions, echo: TextIO | None) -> Server:
             start_new_session=True,
         )
     except BaseException:
-        sock.close()
+        if sock is not None:
+            sock.close()
         raise
-    server = Server(options, process, sock if fds else None, port)
+    server = Server(options, process, sock, port)
     server._reader = threading.Thread(
         target=server.read_output, args=(echo,), name=f"{options.server}-output", daemon=True
     )
     server._reader.start()
     return server
+
+
+def _pick_port(host: str, port: int) -> int:
+    """A port for a server that binds its own (granian): `port`, or a free one for port 0.
+
+    We bind it to learn that it is free, then close it for the server. Another process may take
+    it in between; then the server exits, and `start` tries a new one (`_taken_by_another`).
+    """
+    with bind(host, port) as sock:
+        return int(sock.getsockname()[1])
 
 
 def _taken_by_another(server: Server) -> bool:
