@@ -2,7 +2,8 @@
 every answer is the same on every run, so the two can be compared byte for byte, except
 `/whoami`, which says where it ran, for the identity tests.
 
-`/leave` cannot answer a client that has gone, so it writes what it saw to $PARITY_DIR/<token>.
+`/leave` cannot answer a client that has gone, so it writes what it saw to $PARITY_DIR/<token>;
+the held `/whoami/sync` writes where it runs there, and wait for the test's go.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import anyio
@@ -27,6 +29,8 @@ __all__ = ["BIG", "LEAVE_SECONDS", "app", "probed"]
 BIG = 2 * 1024 * 1024
 #: How long `/leave` watches for its client to go.
 LEAVE_SECONDS = 3.0
+#: How long a held `/whoami` waits for the test to look.
+HOLD_SECONDS = 10.0
 
 app = FastAPI()
 
@@ -103,6 +107,24 @@ async def whoami() -> dict[str, int]:
 
 @app.get("/whoami/sync")
 def whoami_sync() -> dict[str, int]:
+    return {"pid": os.getpid(), "tid": threading.get_native_id()}
+
+
+def _held_here(token: str) -> Path:
+    """Say where this runs in $PARITY_DIR/<token>.where; the test says go in <token>.go."""
+    marks = Path(os.environ["PARITY_DIR"])
+    (marks / f"{token}.where").write_text(f"{os.getpid()} {threading.get_native_id()}")
+    return marks / f"{token}.go"
+
+
+@app.get("/whoami/sync/held")
+def whoami_sync_held(token: str) -> dict[str, int]:
+    """`/whoami/sync`, held until the test has looked at /proc while this still runs: under
+    some servers the thread ends with its request."""
+    go = _held_here(token)
+    deadline = time.monotonic() + HOLD_SECONDS
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     return {"pid": os.getpid(), "tid": threading.get_native_id()}
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from asgi_lab.serving import Server, ServerOptions, start
+from asgi_lab.settings import Settings
 
 #: (server, workers): every server with one worker and, where it has workers, two.
 SERVED = [
@@ -37,6 +38,8 @@ class Pair:
     plain: Server
     probed: Server
     marks: Path
+    #: Where the probed server's workers write their records.
+    trace: Path
 
 
 @pytest.fixture(scope="session", params=SERVED, ids=[f"{s}-{w}w" for s, w in SERVED])
@@ -45,9 +48,13 @@ def pair(
 ) -> Iterator[Pair]:
     name, workers = request.param
     marks = tmp_path_factory.mktemp(f"{name}-{workers}")
+    trace = marks / "trace"
     env = {"PARITY_DIR": str(marks)}
+    probing = Settings(trace_dir=str(trace))
     with (
         start(ServerOptions(f"{APP}:app", server=name, workers=workers, env=env)) as plain,
-        start(ServerOptions(f"{APP}:probed", server=name, workers=workers, env=env)) as probed,
+        start(
+            ServerOptions(f"{APP}:probed", server=name, workers=workers, env=env, settings=probing)
+        ) as probed,
     ):
-        yield Pair(name, workers, plain, probed, marks)
+        yield Pair(name, workers, plain, probed, marks, trace)
