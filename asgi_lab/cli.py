@@ -7,10 +7,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from asgi_lab import __version__, serving
+from asgi_lab import __version__, extras, serving, settings
 from asgi_lab.catalogue import LAYERS, app_path
+from asgi_lab.extras import MissingExtra
 from asgi_lab.serving import RUNTIME_MODES, SERVERS, ServerOptionError, ServerOptions
-from asgi_lab.settings import MAX_THREADS, SettingError, Settings
+from asgi_lab.settings import SettingError, Settings, TraceSettings, strict_number
 
 __all__ = ["build_parser", "main"]
 
@@ -23,7 +24,7 @@ def bounded(low: int, high: int) -> Callable[[str], int]:
 
     def parse(text: str) -> int:
         try:
-            value = int(text)
+            value = int(strict_number(text, whole=True))
         except ValueError:
             value = low - 1
         if not low <= value <= high:
@@ -38,7 +39,7 @@ def bounded(low: int, high: int) -> Callable[[str], int]:
 def port(text: str) -> int:
     """An argparse type: a TCP port, 0 to 65535 (0 lets the kernel choose)."""
     try:
-        value = int(text)
+        value = int(strict_number(text, whole=True))
     except ValueError:
         value = -1
     if not 0 <= value <= 65535:
@@ -68,7 +69,7 @@ def add_server_options(parser: argparse.ArgumentParser, servers: Sequence[str]) 
     parser.add_argument("--port", type=port, default=8000, help="0 lets the kernel choose")
     parser.add_argument(
         "--threads",
-        type=bounded(1, MAX_THREADS),
+        type=settings.argument("threads"),
         default=None,
         help="threadpool tokens per worker (anyio: 40)",
     )
@@ -110,14 +111,16 @@ def server_options(
     )
 
 
-def settings_from(args: argparse.Namespace) -> Settings:
-    """The environment's `ASGI_LAB_*` settings with the command line's on top."""
-    base = Settings.from_env()
+def settings_from(args: argparse.Namespace, read: type[TraceSettings] = Settings) -> Settings:
+    """The environment's `ASGI_LAB_*` settings that `read` holds, checked here rather than in
+    each worker, with the command line's on top; the others keep their defaults."""
+    base = Settings.of(read.from_env())
     return base if args.threads is None else base.replace(threads=args.threads)
 
 
 def serve(args: argparse.Namespace) -> int:
     """Run the chosen server on the chosen layer until Ctrl-C or SIGTERM, then stop every worker."""
+    extras.require("lab", "asgi-lab serve")
     options = server_options(args, app_path(args.layer), settings_from(args))
     try:
         with serving.terminate_as_interrupt(), serving.start(options, echo=sys.stderr) as server:
@@ -138,24 +141,12 @@ def serve(args: argparse.Namespace) -> int:
     return 0 if status in (0, None) else 1
 
 
-def block_ms(text: str) -> float:
-    """An argparse type: milliseconds from 1 to 3,600,000, or 0 to turn the watchdog off."""
-    try:
-        value = float(text) if text.isascii() else -1.0
-    except ValueError:
-        value = -1.0
-    if not (value == 0 or 1 <= value <= 3_600_000):
-        raise argparse.ArgumentTypeError(
-            f"expected milliseconds from 1 to 3600000, or 0 for no watchdog, got {text!r}"
-        )
-    return value
-
-
 def trace(args: argparse.Namespace) -> int:
     """Serve the user's app with the probe around it until Ctrl-C, then summarise."""
     from asgi_lab.trace.command import run
 
-    settings = settings_from(args).replace(app=args.app, app_factory=args.factory)
+    # Only the variables a traced worker reads: a lab-only one is no concern of the user's app.
+    settings = settings_from(args, TraceSettings).replace(app=args.app, app_factory=args.factory)
     if args.block_ms is not None:
         settings = settings.replace(block_ms=args.block_ms)
     if args.otlp is not None:
@@ -172,14 +163,6 @@ def trace(args: argparse.Namespace) -> int:
     return run(options, keep=args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
 
 
-def otlp_url(text: str) -> str:
-    """An argparse type: a collector's URL, as $ASGI_LAB_OTLP takes it."""
-    try:
-        return str(Settings().replace(otlp=text).otlp)
-    except SettingError as exc:
-        raise argparse.ArgumentTypeError(f"expected {exc.expected}, got {text!r}") from None
-
-
 def import_string(text: str) -> str:
     """An argparse type: `module:attribute`, as uvicorn takes it."""
     module, sep, attribute = text.partition(":")
@@ -193,7 +176,7 @@ def import_string(text: str) -> str:
 def scale(text: str) -> float:
     """An argparse type: a scale factor above 0 (1 is the experiment's default)."""
     try:
-        value = float(text)
+        value = strict_number(text, whole=False)
     except ValueError:
         value = 0.0
     if not 0 < value <= 100:
@@ -203,6 +186,7 @@ def scale(text: str) -> float:
 
 def experiment(args: argparse.Namespace) -> int:
     """Run one experiment, or list them."""
+    extras.require("lab", "asgi-lab experiment")
     from asgi_lab.lab import runner
 
     if args.list:
@@ -226,6 +210,7 @@ def experiment(args: argparse.Namespace) -> int:
 
 def tour(args: argparse.Namespace) -> int:
     """Run every experiment of the tour at its tour scale, then print a one-screen summary."""
+    extras.require("lab", "asgi-lab tour")
     from asgi_lab.lab import runner
 
     return runner.run_tour(
@@ -290,13 +275,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--block-ms",
-        type=block_ms,
+        type=settings.argument("block_ms"),
         default=None,
         help="report a loop stalled this long (default 100; 0: no watchdog)",
     )
     p.add_argument(
         "--otlp",
-        type=otlp_url,
+        type=settings.argument("otlp"),
         metavar="URL",
         help="every worker exports spans over OTLP/HTTP to this collector (http://host:4318)",
     )
@@ -354,5 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result: int = args.run(args)
     except (SettingError, ServerOptionError) as exc:
         print(f"asgi-lab: {exc}", file=sys.stderr)
+        return 2
+    except MissingExtra as exc:
+        print(exc, file=sys.stderr)
         return 2
     return result

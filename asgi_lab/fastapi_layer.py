@@ -6,16 +6,15 @@ Nothing here but the build: if an experiment's verdict differs between `--layer 
 
 from __future__ import annotations
 
+from asgi_lab.extras import MissingExtra
+
 try:
     import fastapi
     from fastapi.exceptions import RequestValidationError
 except ModuleNotFoundError as missing:
     if missing.name != "fastapi":
         raise
-    raise ModuleNotFoundError(
-        'the fastapi layer needs FastAPI, which is optional: pip install "asgi-lab[fastapi]"',
-        name="fastapi",
-    ) from missing
+    raise MissingExtra("the fastapi layer", "lab", "fastapi") from missing
 
 from asgi_lab.api import RING_SIZE, build
 from asgi_lab.probe import ProbeMiddleware

@@ -1,4 +1,5 @@
-"""Never echo secrets: redact credential headers and query values wherever the lab shows a scope."""
+"""Show what a client sent, safely: credentials redacted wherever the lab shows a scope, a path,
+headers or a query, and control characters escaped wherever a line is printed."""
 
 from __future__ import annotations
 
@@ -7,7 +8,16 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote_plus
 
-__all__ = ["REDACTED", "form", "headers", "is_secret", "query_string", "scope"]
+__all__ = [
+    "REDACTED",
+    "form",
+    "headers",
+    "is_secret",
+    "printable",
+    "query_string",
+    "scope",
+    "userinfo",
+]
 
 REDACTED = "[redacted]"
 
@@ -84,6 +94,43 @@ def query_string(raw: bytes) -> str:
     return form(raw) if raw else ""
 
 
+# `scheme://user:password@` at the start of an absolute-form request target (HTTP/1.1 allows one;
+# uvicorn's h11 parser passes it on as the path).
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@]*@")
+
+
+def userinfo(target: str) -> str:
+    """`target` with the user name and password of an absolute URL replaced by the marker."""
+    if "@" not in target:
+        return target
+    return _USERINFO.sub(rf"\g<1>{REDACTED}@", target, count=1)
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def printable(text: str) -> str:
+    """`text` safe to print on one line: CR, LF, escape sequences and every other character that
+    is not printable (controls, bidi overrides, line separators) written as escapes, and the
+    backslash doubled, so a client cannot forge a line or drive the terminal."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(
+        c if c.isprintable() and c != "\\" else _ESCAPES.get(c) or _escape(c) for c in text
+    )
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    return (
+        f"\\x{code:02x}"
+        if code < 0x100
+        else f"\\u{code:04x}"
+        if code < 0x10000
+        else f"\\U{code:08x}"
+    )
+
+
 def _plain(value: Any) -> Any:
     """A JSON-ready copy of a scope value; objects become their type's name."""
     if value is None or isinstance(value, bool | int | float | str):
@@ -106,6 +153,9 @@ def scope(scope: Mapping[str, Any]) -> dict[str, Any]:
             shown[key] = headers(value)
         elif key == "query_string":
             shown[key] = query_string(value)
+        elif key in ("path", "raw_path"):
+            text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+            shown[key] = userinfo(text)
         elif key == "state":
             # Lifespan state may hold connections and clients; its keys are enough to learn from.
             shown[key] = sorted(str(k) for k in value)

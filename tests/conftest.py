@@ -12,6 +12,7 @@ import pytest
 
 from asgi_lab import settings
 from asgi_lab.catalogue import app_path
+from asgi_lab.probe import faults
 from asgi_lab.records.schema import HEADER, HeaderData
 from asgi_lab.serving import Server, ServerOptions, start
 from asgi_lab.types import ASGIApp, Message
@@ -45,6 +46,14 @@ def fresh_settings() -> Iterator[None]:
     """A test that loads settings (a lifespan, a monkeypatched variable) leaves none behind."""
     yield
     settings.forget()
+
+
+@pytest.fixture(autouse=True)
+def no_probe_faults() -> Iterator[None]:
+    """The probe counts its own faults per process: each test starts from none, leaves none."""
+    faults.counts.clear()
+    yield
+    faults.counts.clear()
 
 
 @pytest.fixture

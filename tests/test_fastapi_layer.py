@@ -14,6 +14,7 @@ from starlette.routing import Route
 import asgi_lab.framework as framework
 from asgi_lab import api, catalogue, fastapi_layer
 from asgi_lab.catalogue import app_path
+from asgi_lab.extras import MissingExtra
 from tests.conftest import facts, serve
 
 pytestmark = pytest.mark.anyio
@@ -70,7 +71,8 @@ async def test_the_probe_sees_the_same_hops_on_the_wrapper_and_on_fastapi() -> N
 def test_without_fastapi_the_layer_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "asgi_lab.fastapi_layer")
     monkeypatch.setitem(sys.modules, "fastapi", None)  # what `import fastapi` finds uninstalled
-    with pytest.raises(ModuleNotFoundError, match=r'pip install "asgi-lab\[fastapi\]"'):
+    expected = r'needs the lab extra \(fastapi is not installed\): pip install "asgi-lab\[lab\]"'
+    with pytest.raises(MissingExtra, match=expected):
         importlib.import_module("asgi_lab.fastapi_layer")
 
 

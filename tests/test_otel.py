@@ -203,7 +203,7 @@ def test_spans_are_built_on_the_writer_thread_not_the_loop() -> None:
         await probe.aclose()
 
     anyio.run(main)
-    assert built == ["asgi-lab-writer"]
+    assert built == ["asgi-lab-sink Watching"]  # its own lane, never the loop
 
 
 def test_traces_url_adds_the_otlp_path_once() -> None:
@@ -381,3 +381,43 @@ def test_trace_refuses_an_otlp_url_it_cannot_send_to(capsys: pytest.CaptureFixtu
         "argument --otlp: expected an http:// or https:// URL, got 'collector:4318'"
         in capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("collector", ["closed port", "never answers"])
+def test_spans_a_collector_never_took_are_counted_and_shutdown_stays_bounded(
+    collector: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import socket
+    import time
+
+    import anyio
+
+    from asgi_lab.probe.otel import EXPORT_TIMEOUT
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    port = listener.getsockname()[1]
+    if collector == "closed port":
+        listener.close()  # nothing listens there now: every connect is refused
+    # Otherwise it listens and never accepts: the request is sent, no answer ever comes.
+    sink = OtelSpans(endpoint=f"http://127.0.0.1:{port}")
+    try:
+
+        async def main() -> float:
+            probe = ProbeMiddleware(fastapi_app(), trace=None, otel=sink)
+            transport = httpx.ASGITransport(app=probe)
+            async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+                for _ in range(3):
+                    assert (await client.get("/async")).status_code == 200
+            began = time.monotonic()
+            await probe.aclose()
+            return time.monotonic() - began
+
+        took = anyio.run(main)
+    finally:
+        listener.close()
+    # Each request is a span and its sync dependency a child span: six spans, none delivered.
+    assert sink.exports.dropped == 6 and sink.exports.exported == 0
+    assert caplog.text.count("OpenTelemetry export failed") == 1
+    # The exporter's own default waits 10 s for an answer, then retries: ours gives up after
+    # EXPORT_TIMEOUT, so a worker's exit is not held up for long (generous, for a busy machine).
+    assert took < 4 * EXPORT_TIMEOUT

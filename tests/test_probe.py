@@ -23,10 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
-import asgi_lab.probe
 from asgi_lab.probe import JsonLines, ProbeMiddleware, Record, RecordWriter, current_loop
 from asgi_lab.records import RecordData, json_line
-from asgi_lab.types import ASGIApp
+from asgi_lab.types import ASGIApp, Message
 from tests.conftest import facts, run_lifespan
 
 pytestmark = pytest.mark.anyio
@@ -265,7 +264,7 @@ async def test_the_writer_formats_and_writes_off_the_loop_thread() -> None:
         for _ in range(5):
             await c.get("/async")
     await probe.aclose()
-    assert Watched.threads == {"asgi-lab-writer"}
+    assert Watched.threads == {"asgi-lab-sink JsonLines"}  # its own lane, never the loop
     assert len(stream.getvalue().splitlines()) == 5
 
 
@@ -290,23 +289,27 @@ async def test_a_missing_trace_directory_is_created_one_file_per_process(tmp_pat
     assert len(path.read_text().splitlines()) == 1
 
 
-async def test_an_unwritable_trace_never_fails_a_request(
+async def test_an_unwritable_trace_stops_startup_and_never_fails_a_request(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    # A directory cannot be made inside a file: the writer fails, on its own thread.
+    # A directory cannot be made inside a file: the app must not start as configured.
+    probe = ProbeMiddleware(starlette_app(), trace=blocker / "traces", writer_interval=0)
+    messages: list[Message] = []
+    said = await run_lifespan(probe, messages=messages)
+    assert said[0] == "lifespan.startup.failed"
+    assert "trace must be a directory this process can write" in messages[0]["message"]
+    # Served without a lifespan, requests go through unprobed, and the fault is said once.
     probe = ProbeMiddleware(starlette_app(), trace=blocker / "traces", writer_interval=0)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=probe), base_url="http://x"
     ) as c:
         statuses = [(await c.get("/async")).status_code for _ in range(3)]
     await probe.aclose()
-    assert statuses == [200, 200, 200]
-    assert len(probe.ring) == 3  # the records are still kept in memory
-    assert probe.writer is not None and isinstance(probe.writer.error, OSError)
-    assert "JSON-lines writer" in caplog.text and "stopped" in caplog.text
-    assert caplog.records[-1].name == "asgi_lab.probe"
+    assert statuses == [200, 200, 200] and len(probe.ring) == 0
+    assert probe.probe_faults["begin"] == 3
+    assert caplog.text.count("probe step 'begin' failed") == 1
 
 
 async def test_a_failing_stream_stops_the_writer_and_later_records_are_dropped(
@@ -330,32 +333,6 @@ async def test_a_failing_stream_stops_the_writer_and_later_records_are_dropped(
         assert (await c.get("/async")).status_code == 200
     assert writer.buffered == 0  # nothing piles up behind a dead writer
     assert "No space left on device" in caplog.text
-
-
-def test_public_names() -> None:
-    # The probe's own names; what it records is asgi_lab.records' (tests/test_records.py).
-    assert set(asgi_lab.probe.__all__) == {
-        "LOGGER",
-        "SCOPE_KEY",
-        "Hop",
-        "JsonLines",
-        "LogLines",
-        "LoopInfo",
-        "ProbeMiddleware",
-        "Record",
-        "RecordRing",
-        "RecordWriter",
-        "Sink",
-        "current_loop",
-        "current_record",
-        "current_thread",
-        "hooked",
-        "install",
-        "served_by",
-        "uninstall",
-    }
-    for name in asgi_lab.probe.__all__:
-        assert getattr(asgi_lab.probe, name) is not None
 
 
 async def test_records_never_share_their_hops_blocks_or_waits() -> None:

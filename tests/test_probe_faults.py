@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from asgi_lab.probe import ProbeMiddleware, faults, hook, middleware, record
+from asgi_lab.probe import ProbeMiddleware, hook, middleware, record
 from asgi_lab.probe.identity import LoopInfo
 from asgi_lab.probe.sinks import RecordRing
 from asgi_lab.records.schema import HEADER
@@ -96,14 +96,6 @@ class _FailingRing(RecordRing):
     def __init__(self) -> None:
         super().__init__(10)
         self.append = failing
-
-
-@pytest.fixture(autouse=True)
-def no_faults_yet() -> Iterator[None]:
-    """Faults are counted per process: each test starts from none and leaves none behind."""
-    faults.counts.clear()
-    yield
-    faults.counts.clear()
 
 
 @pytest.fixture

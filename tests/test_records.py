@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import asgi_lab.records
 from asgi_lab.records import (
     JsonLines,
     RecordData,
@@ -92,29 +91,49 @@ def test_the_overlap_sweep() -> None:
     assert open_over_time([(0, 10), (5, 20)]) == [(0, 1), (5, 2), (10, 1), (20, 0)]
 
 
-def test_public_names() -> None:
-    assert set(asgi_lab.records.__all__) == {
-        "HEADER",
-        "BlockData",
-        "FrameData",
-        "HandlerData",
-        "HeaderData",
-        "HopData",
-        "JsonLines",
-        "LoopData",
-        "RecordData",
-        "RecordsError",
-        "ServedBy",
-        "ThreadData",
-        "ThreadpoolData",
-        "Trace",
-        "WaitData",
-        "file_name",
-        "json_line",
-        "read_records",
-        "read_trace",
-        "request_id",
-        "short_path",
-    }
-    for name in asgi_lab.records.__all__:
-        assert getattr(asgi_lab.records, name) is not None
+def test_a_full_disk_leaves_no_half_line_and_counts_what_it_lost(tmp_path: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system to stand in for a full disk")
+    # /dev/full refuses every write with ENOSPC, as a full disk does: the sink's file is
+    # linked to it, so the sink's own write path meets the fault.
+    records = [record(f"{os.getpid()}-{n}", pid=os.getpid()) for n in range(3)]
+    sink = JsonLines(tmp_path)
+    sink.open()
+    sink.write(records[:1])
+    assert sink.path is not None
+    good = sink.path.read_bytes()
+    os.dup2(os.open("/dev/full", os.O_WRONLY), sink._fd)  # our own sink's descriptor
+    sink.write(records[1:])
+    sink.close()
+    assert sink.lost == 2
+    assert sink.path.read_bytes() == good and read_records(tmp_path) == records[:1]
+
+
+def test_a_deleted_trace_file_is_noticed_counted_and_begun_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    records = [record(f"{os.getpid()}-{n}", pid=os.getpid()) for n in range(4)]
+    sink = JsonLines(tmp_path / "trace")
+    sink.CHECK_EVERY = 0.0  # check at every write: what a second of writes would do
+    sink.open()
+    sink.write(records[:2])
+    for path in (tmp_path / "trace").iterdir():
+        path.unlink()
+    (tmp_path / "trace").rmdir()  # the directory too, as `rm -rf` on a running trace would
+    sink.write(records[2:])
+    sink.close()
+    assert sink.lost == 2  # written into the deleted file since the last check
+    assert caplog.text.count("the file was deleted while in use") == 1
+    assert read_records(tmp_path / "trace") == records[2:]
+
+
+def test_a_trace_directory_that_cannot_be_written_is_refused_before_serving(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(OSError):
+        JsonLines(blocker / "traces").check()
+    JsonLines(tmp_path / "new" / "traces").check()  # made when missing
+    assert (tmp_path / "new" / "traces").is_dir()
+    assert list((tmp_path / "new" / "traces").iterdir()) == []  # and nothing left behind

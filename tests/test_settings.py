@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,8 +11,12 @@ from typing import Any
 
 import pytest
 
-from asgi_lab.settings import VARIABLES, SettingError, Settings
-from asgi_lab.types import Message
+from asgi_lab import settings
+from asgi_lab.cli import build_parser, settings_from
+from asgi_lab.probe import ProbeMiddleware
+from asgi_lab.settings import VARIABLES, ProbeSettings, SettingError, Settings, TraceSettings
+from asgi_lab.trace import app as trace_app
+from asgi_lab.types import Message, Receive, Scope, Send
 from tests.conftest import run_lifespan
 
 #: Per numeric variable: the expected form its error names, values that must be refused, and
@@ -19,7 +24,7 @@ from tests.conftest import run_lifespan
 TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
     "ASGI_LAB_THREADS": (
         "a whole number from 1 to 10000",
-        ["lots", "0", "10001", "-1", "1.5", "١", "٣", "５"],
+        ["lots", "0", "10001", "-1", "1.5", "١", "٣", "５", "5_0", " 7 ", "+3", "0x10"],
         [("1", 1), ("7", 7), ("10000", 10_000)],
     ),
     "ASGI_LAB_MAX_SECONDS": (
@@ -35,8 +40,8 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
     ),
     "ASGI_LAB_LOOPS_PER_MS": (
         "a number from 1 to 1e+09",
-        ["fast", "0.5", "1e10", "nan", "١"],
-        [("1", 1.0), ("2500.5", 2500.5), ("1e9", 1e9)],
+        ["fast", "0.5", "1e10", "1e9", "nan", "١"],
+        [("1", 1.0), ("2500.5", 2500.5), ("1000000000", 1e9)],
     ),
     "ASGI_LAB_DB_POOL": (
         "a whole number from 1 to 1000",
@@ -54,9 +59,10 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
         [("0", 0), ("1048576", 1024**2)],
     ),
     "ASGI_LAB_BLOCK_MS": (
-        "a number from 0 to 3.6e+06",
-        ["slow", "-1", "3600001", "nan", "١٠٠"],
-        [("0", 0.0), ("100", 100.0), ("2.5", 2.5)],
+        "0 (no watchdog) or milliseconds from 1 to 3600000",
+        # Below a millisecond the heartbeat measures noise: an idle worker would burn a core.
+        ["slow", "-1", "3600001", "nan", "١٠٠", "0.001", "0.5", " 7 ", "5_0", "1e2"],
+        [("0", 0.0), ("100", 100.0), ("2.5", 2.5), ("1", 1.0)],
     ),
     "ASGI_LAB_APP": (
         "an import string 'module:attribute'",
@@ -90,7 +96,18 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
     ),
     "ASGI_LAB_OTLP": (
         "an http:// or https:// URL",
-        ["collector:4318", "grpc://127.0.0.1:4317", "http://", "http:///v1/traces", "ftp://x"],
+        [
+            "collector:4318",
+            "grpc://127.0.0.1:4317",
+            "http://",
+            "http:///v1/traces",
+            "ftp://x",
+            "http://a b",
+            "http://host:port",
+            "http://host:99999",
+            " http://host",
+            "http://h\n",
+        ],
         [
             ("http://127.0.0.1:4318", "http://127.0.0.1:4318"),
             ("https://otel.example", "https://otel.example"),
@@ -233,5 +250,110 @@ async def test_a_bad_value_fails_the_layers_startup(
 
 
 def test_replace_names_an_unknown_setting() -> None:
-    with pytest.raises(TypeError, match="no such setting: nope; expected one of threads"):
+    with pytest.raises(TypeError, match="no such setting: nope; expected one of trace_dir, "):
         Settings().replace(nope=1)
+    with pytest.raises(TypeError, match="no such setting: db_pool; expected one of trace_dir, "):
+        ProbeSettings().replace(db_pool=1)
+
+
+#: The variables a probe reads, and those only our layers and the lab read.
+PROBE_VARIABLES = {VARIABLES[f.name] for f in dataclasses.fields(ProbeSettings)}
+TRACE_VARIABLES = {VARIABLES[f.name] for f in dataclasses.fields(TraceSettings)}
+LAB_ONLY = {v: bads[0] for v, (_, bads, _) in TABLE.items() if v not in TRACE_VARIABLES}
+
+
+def test_the_probe_reads_its_own_five_variables() -> None:
+    assert PROBE_VARIABLES == {
+        "ASGI_LAB_TRACE_DIR",
+        "ASGI_LAB_TRACE_MAX_BYTES",
+        "ASGI_LAB_LOG",
+        "ASGI_LAB_BLOCK_MS",
+        "ASGI_LAB_OTLP",
+    }
+    # A traced worker also reads the app to wrap and the tokens to give it (`trace --threads`).
+    assert TRACE_VARIABLES - PROBE_VARIABLES == {
+        "ASGI_LAB_APP",
+        "ASGI_LAB_APP_FACTORY",
+        "ASGI_LAB_THREADS",
+    }
+    assert "ASGI_LAB_DB_POOL" in LAB_ONLY
+    assert settings.load_probe(LAB_ONLY) == ProbeSettings()
+    assert settings.load_probe({**LAB_ONLY, "ASGI_LAB_LOG": "json"}).log == "json"
+
+
+async def plain_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """A user's app that starts and stops and knows nothing of asgi_lab."""
+    assert scope["type"] == "lifespan"
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        else:
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+@pytest.mark.anyio
+async def test_a_lab_only_variable_never_stops_a_probed_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable, bad in {**LAB_ONLY, "ASGI_LAB_DB_POOL": "x"}.items():
+        monkeypatch.setenv(variable, bad)
+    assert await run_lifespan(ProbeMiddleware(plain_app, trace=None)) == [
+        "lifespan.startup.complete",
+        "lifespan.shutdown.complete",
+    ]
+    with pytest.raises(SettingError, match="ASGI_LAB_"):
+        settings.load()  # the lab would refuse it: the environment really is bad
+
+
+@pytest.mark.anyio
+async def test_a_bad_probe_variable_still_stops_a_probed_app(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ASGI_LAB_BLOCK_MS", "slow")
+    messages: list[Message] = []
+    await run_lifespan(ProbeMiddleware(plain_app, trace=None), messages=messages)
+    assert messages[0] == {
+        "type": "lifespan.startup.failed",
+        "message": "$ASGI_LAB_BLOCK_MS must be 0 (no watchdog) or milliseconds from 1 to "
+        "3600000, got 'slow'",
+    }
+
+
+def test_a_traced_worker_and_the_trace_command_read_no_lab_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable, bad in LAB_ONLY.items():
+        monkeypatch.setenv(variable, bad)
+    monkeypatch.setenv("ASGI_LAB_APP", "tests.apps.blockers:app")
+    assert isinstance(trace_app.app(), ProbeMiddleware)
+    args = build_parser().parse_args(["trace", "tests.apps.blockers:app", "--threads", "3"])
+    chosen = settings_from(args, TraceSettings)
+    assert (chosen.app, chosen.threads, chosen.db_pool) == ("tests.apps.blockers:app", 3, 4)
+    # The lab's commands still check every variable before they start a worker.
+    with pytest.raises(SettingError, match="ASGI_LAB_"):
+        settings_from(build_parser().parse_args(["serve"]))
+    monkeypatch.setenv("ASGI_LAB_OTLP", "collector:4318")
+    with pytest.raises(SettingError, match="ASGI_LAB_OTLP"):
+        settings_from(args, TraceSettings)
+
+
+FLAGS = {"ASGI_LAB_THREADS": "--threads", "ASGI_LAB_BLOCK_MS": "--block-ms"}
+FLAGS["ASGI_LAB_OTLP"] = "--otlp"
+
+
+@pytest.mark.parametrize("variable", sorted(FLAGS))
+def test_a_flag_takes_exactly_what_its_variable_takes(
+    variable: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    expected, bads, goods = TABLE[variable]
+    parser = build_parser()
+    for bad in bads:
+        with pytest.raises(SystemExit) as exited:
+            parser.parse_args(["trace", "m:app", FLAGS[variable], bad])
+        assert exited.value.code == 2
+        assert f"expected {expected}, got {bad!r}" in capsys.readouterr().err
+    for good, value in goods:
+        args = parser.parse_args(["trace", "m:app", FLAGS[variable], good])
+        assert getattr(args, FLAGS[variable][2:].replace("-", "_")) == value

@@ -53,21 +53,75 @@ class Stuck:
         pass
 
 
-async def test_a_full_buffer_drops_counts_and_says_so_in_the_next_batch(
+class Collecting:
+    """A sink that keeps what it is given and says when it has `want` records."""
+
+    def __init__(self) -> None:
+        self.records: list[RecordData] = []
+        self.changed = threading.Condition()
+
+    def open(self) -> None:
+        pass
+
+    def write(self, records: Sequence[RecordData]) -> None:
+        with self.changed:
+            self.records.extend(records)
+            self.changed.notify_all()
+
+    def wait_for(self, want: int) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: len(self.records) >= want, timeout=10)
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_stuck_sink_never_delays_another_and_its_losses_are_counted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     [record] = await records_of(starlette_app(), ["/async"])
-    sink = Stuck()
-    writer = RecordWriter([sink], interval=0.001, capacity=2)
+    stuck, other = Stuck(), Collecting()
+    writer = RecordWriter([stuck, other], interval=0.001, capacity=2)
     writer.put(record)
-    assert sink.entered.wait(10)  # the writer is inside write(), holding nothing of ours
-    for _ in range(5):
-        writer.put(record)  # never blocks: two are buffered, three dropped
-    assert writer.buffered == 2 and writer.dropped == 3
-    sink.release.set()
+    assert stuck.entered.wait(10)  # the stuck sink sits inside write()
+    for n in range(2, 7):
+        writer.put(record)
+        assert other.wait_for(n)  # ... and the other sink gets every record all the same
+    [stuck_lane, other_lane] = writer.lanes
+    # The stuck sink's queue holds two; three had no room: counted, logged, never buffered.
+    assert (stuck_lane.queued, stuck_lane.dropped) == (2, 3)
+    assert (other_lane.dropped, writer.dropped) == (0, 0)
+    # Logged once at the first loss, not once per record (at most once per WARN_EVERY).
+    assert caplog.text.count("falls behind: 1 records dropped so far (queue of 2)") == 1
+    assert caplog.text.count("falls behind") == 1
+    stuck.release.set()
+    writer.put(record)  # the next record to reach the stuck sink says what it lost
     writer.close()
-    assert sink.batches == [(1, 0), (2, 3)]
-    assert "3 records dropped" in caplog.text
+    assert stuck.batches == [(1, 0), (2, 0), (1, 3)]
+    assert [r.dropped for r in other.records] == [0] * 7
+
+
+async def test_closing_abandons_a_stuck_sink_with_its_count_within_the_timeout(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    [record] = await records_of(starlette_app(), ["/async"])
+    stuck, other = Stuck(), Collecting()
+    writer = RecordWriter([stuck, other], interval=0.001, capacity=10)
+    for _ in range(4):
+        writer.put(record)
+    assert stuck.entered.wait(10) and other.wait_for(4)
+    writer.close(timeout=0.2)
+    # close() came back while the sink was still stuck: it did not wait for it.
+    assert not stuck.release.is_set() and writer.lanes[0].alive
+    [stuck_lane, other_lane] = writer.lanes
+    assert (
+        stuck_lane.abandoned
+        == stuck_lane.queued
+        == 4 - len(stuck.batches[0:1]) * stuck.batches[0][0]
+    )
+    assert not other_lane.alive and other_lane.written == 4
+    assert "abandoned with" in caplog.text
+    stuck.release.set()
 
 
 async def test_a_json_line_after_a_loss_carries_the_count() -> None:
@@ -127,7 +181,7 @@ async def test_lines_are_logged_on_the_writer_thread(caplog: pytest.LogCaptureFi
     await probe.aclose()
     lines = [r for r in caplog.records if r.name == LOGGER]
     assert [r.getMessage().split()[:3] for r in lines] == [["GET", "/async", "200"]] * 3
-    assert {r.threadName for r in lines} == {"asgi-lab-writer"}
+    assert {r.threadName for r in lines} == {"asgi-lab-sink LogLines"}
 
 
 async def test_asgi_lab_log_wins_over_the_code(

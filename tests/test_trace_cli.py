@@ -82,3 +82,19 @@ def test_an_import_string_without_a_colon_is_refused_before_starting() -> None:
     )
     assert done.returncode == 2
     assert 'Import string "main" must be in format "<module>:<attribute>".' in done.stderr
+
+
+@pytest.mark.server
+def test_threads_applies_to_the_traced_app_in_every_worker(tmp_path: Path) -> None:
+    args = ["trace", "tests.apps.blockers:app", "--workers", "2", "--port", "0"]
+    args += ["--threads", "3", "--trace-dir", str(tmp_path)]
+    with running(*args) as (process, url):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            # New connections, so both workers are likely to answer; every answer must say 3.
+            for _ in range(6):
+                client.get("/cpu/clean", params={"seconds": 0.001}, headers={"connection": "close"})
+        out, err = stop(process)
+    assert process.returncode == 0, err
+    records = read_records(tmp_path)
+    assert len(records) == 6
+    assert {r.threadpool.total for r in records} == {3}

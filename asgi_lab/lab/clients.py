@@ -20,12 +20,13 @@ import json
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from asgi_lab.records.schema import HEADER, HeaderData
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["AsyncClient", "Reply", "SyncClient", "pin_workers"]
 
@@ -82,6 +83,11 @@ class AsyncClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AsyncClient:
+        # aiohttp (the lab extra) is imported when a session opens, not with this module:
+        # `Reply` is read by the records' reader, which `asgi-lab trace` and `report` use on
+        # a core install.
+        import aiohttp
+
         # The connector must be made on the running loop.
         connector = aiohttp.TCPConnector(limit=self._connections, force_close=self._fresh)
         timeout = aiohttp.ClientTimeout(total=self._timeout)

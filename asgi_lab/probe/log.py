@@ -24,6 +24,7 @@ from typing import Any
 from asgi_lab import colour
 from asgi_lab.records.encode import json_line
 from asgi_lab.records.schema import HopData, RecordData
+from asgi_lab.redact import printable
 
 __all__ = ["LOGGER", "LogLines", "as_json", "as_line"]
 
@@ -41,6 +42,21 @@ def _hop_thread(hop: HopData) -> str:
     return f"#{hop.thread.native_id}" if hop.thread is not None else "(never ran)"
 
 
+def _pool(record: RecordData) -> str:
+    """The pool as the handler's call found it: tokens busy with it, never more than there are
+    (a call that found every token out queued, behind those already waiting)."""
+    tokens = record.threadpool
+    endpoint = next((h for h in record.hops if h.endpoint), None)
+    borrowed = endpoint.borrowed if endpoint is not None else tokens.borrowed
+    waiting = endpoint.waiting if endpoint is not None else tokens.waiting
+    if tokens.total == float("inf"):
+        return f"pool {borrowed + 1}/inf busy"
+    total = int(tokens.total)
+    if borrowed < total:
+        return f"pool {borrowed + 1}/{total} busy"
+    return f"pool {total}/{total} busy, queued behind {waiting}"
+
+
 def as_line(record: RecordData) -> str:
     """The request as one line for people: what, how long, and where it ran."""
     loop = record.loop
@@ -49,11 +65,7 @@ def as_line(record: RecordData) -> str:
     if not record.handler.in_threadpool:
         where += " (the loop)"
     else:
-        tokens = record.threadpool
-        endpoint = next((h for h in record.hops if h.endpoint), None)
-        busy = endpoint.borrowed if endpoint is not None else tokens.borrowed
-        total = int(tokens.total) if tokens.total != float("inf") else "inf"
-        where += f" (pool {busy + 1}/{total} busy, waited {_ms(tokens.wait_ns)})"
+        where += f" ({_pool(record)}, waited {_ms(record.threadpool.wait_ns)})"
     line = (
         f"{record.method} {record.path} {record.status} {_ms(record.duration_ns)}  "
         f"worker {record.pid}  loop {loop.id} ({loop.impl})  {where}"
@@ -62,7 +74,9 @@ def as_line(record: RecordData) -> str:
         line += "  hops: " + " → ".join(f"{h.call} {_hop_thread(h)}" for h in record.hops)
     if record.error is not None:
         line += f"  error: {record.error}"
-    return line
+    # Whatever a client sent (method, path) or a thread was named is printed as text: a CR, an
+    # LF or an escape sequence cannot forge a line or drive the terminal.
+    return printable(line)
 
 
 def as_json(record: RecordData) -> str:

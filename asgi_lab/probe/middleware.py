@@ -154,6 +154,7 @@ class ProbeMiddleware:
         watchdog: bool | float = False,
         writer_interval: float = 0.05,
         otel: bool | Sink = False,
+        threads: int | None = None,
     ) -> None:
         """Wrap `app`.
 
@@ -168,7 +169,13 @@ class ProbeMiddleware:
         `otel=True` exports each record as OpenTelemetry spans (see `otel.py`): over OTLP/HTTP
         to $ASGI_LAB_OTLP when that is set (which turns the export on by itself), else to the
         global tracer provider; or pass the sink to use, such as `OtelSpans(tracer_provider=..)`.
+
+        `threads` sets the tokens of anyio's default limiter on every loop the probe meets (as
+        `asgi-lab trace --threads` does); None leaves them as they are.
         """
+        if threads is not None and not (isinstance(threads, int) and threads >= 1):
+            raise ValueError(f"threads must be a whole number from 1, got {threads!r}")
+        self.threads = threads
         self.app = app
         self.headers = headers
         self.ring = RecordRing(ring_size)
@@ -182,6 +189,7 @@ class ProbeMiddleware:
         # Reads a request's tracing parent on arrival, once spans are wanted (see otel.py).
         self._parent: Callable[[Scope], object] | None = None
         self._started = False
+        self._failed: ValueError | None = None  # why start() could not, once it could not
         # The hook this probe last saw in place; a request finding another installs again.
         self._hook: object = None
         self._sequence = 0
@@ -194,17 +202,37 @@ class ProbeMiddleware:
     def start(self) -> None:
         """Read the settings, install the threadpool hook, open the writer; once per process.
 
-        Raises `settings.SettingError` for a bad environment variable.
+        Raises `settings.SettingError` for a bad environment variable, `ValueError` for a trace
+        directory that cannot be written.
         """
         if self._started:
             return
-        current = settings.load()
+        if self._failed is not None:
+            raise self._failed  # once is enough to know: no request pays for it again
+        try:
+            self._start()
+        except ValueError as exc:
+            self._failed = exc
+            raise
+
+    def _start(self) -> None:
+        current = settings.load_probe()
         trace = current.trace_dir if self._trace is _unset else self._trace
         log = current.log or self._log
-        hook.install()
         sinks: list[Sink] = []
         if trace:
-            sinks.append(JsonLines(trace, max_bytes=current.trace_max_bytes))
+            lines = JsonLines(trace, max_bytes=current.trace_max_bytes)
+            try:
+                lines.check()
+            except OSError as exc:
+                expected = f"a directory this process can write ({exc.strerror or exc})"
+                if self._trace is _unset:
+                    raise settings.SettingError(
+                        "ASGI_LAB_TRACE_DIR", str(trace), expected
+                    ) from None
+                raise ValueError(f"trace must be {expected}, got {trace!r}") from None
+            sinks.append(lines)
+        hook.install()
         if log != "off":
             sinks.append(LogLines(log))
         if self._otel is not False or current.otlp:
@@ -229,6 +257,8 @@ class ProbeMiddleware:
     def _meet(self, running: asyncio.AbstractEventLoop) -> tuple[LoopInfo, Watchdog | None]:
         """The identity of a loop met for the first time, and its watchdog when one is wanted."""
         loop = current_loop()
+        if self.threads is not None:
+            loop.limiter.total_tokens = self.threads
         watch = self.watchdogs.get(loop.id)
         if watch is None and self.block_ms > 0:
             watch = self.watchdogs[loop.id] = Watchdog(loop.id, block_ms=self.block_ms)
@@ -352,7 +382,7 @@ class ProbeMiddleware:
                 try:
                     self.start()
                     self._meet(asyncio.get_running_loop())  # watch the loop from the start
-                except settings.SettingError as exc:
+                except ValueError as exc:  # a SettingError, or a trace it cannot write
                     failure = str(exc)
             return message
 

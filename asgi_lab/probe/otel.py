@@ -32,6 +32,7 @@ parents: `asgi_lab.probe` works without the `otel` extra.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable, Sequence
@@ -40,15 +41,29 @@ from typing import TYPE_CHECKING, Any
 from asgi_lab.records.schema import RecordData
 from asgi_lab.types import Scope
 
+logger = logging.getLogger("asgi_lab.probe")
+
 if TYPE_CHECKING:
     from opentelemetry.context import Context
-    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
     from opentelemetry.trace import Tracer
 
-__all__ = ["INSTALL", "OtelSpans", "parent_finder", "require", "traces_url"]
+__all__ = [
+    "EXPORT_TIMEOUT",
+    "INSTALL",
+    "Counted",
+    "OtelSpans",
+    "parent_finder",
+    "require",
+    "traces_url",
+]
 
 #: What to install when OpenTelemetry is missing.
 INSTALL = 'pip install "asgi-lab[otel]"'
+#: Seconds one OTLP export (and so a shutdown's last flush) may take before its spans are
+#: counted as dropped: a collector that never answers delays a worker's exit by no more.
+EXPORT_TIMEOUT = 1.0
 
 
 def require(what: str) -> None:
@@ -107,6 +122,8 @@ class OtelSpans:
         self.service_name = service_name
         self._owned: TracerProvider | None = None
         self._tracer: Tracer | None = None
+        #: The spans our OTLP exporter delivered and could not (with `endpoint` only).
+        self.exports = Counted()
 
     def __repr__(self) -> str:
         where = traces_url(self.endpoint) if self.endpoint else "the tracer provider"
@@ -133,8 +150,11 @@ class OtelSpans:
         name = self.service_name or os.environ.get("OTEL_SERVICE_NAME")
         attributes["service.name"] = name or "asgi-lab"
         provider = TracerProvider(resource=Resource.create(attributes))
+        exporter = OTLPSpanExporter(endpoint=traces_url(endpoint), timeout=EXPORT_TIMEOUT)
         provider.add_span_processor(
-            BatchSpanProcessor(OTLPSpanExporter(endpoint=traces_url(endpoint)))
+            BatchSpanProcessor(
+                counting(exporter, self.exports), export_timeout_millis=EXPORT_TIMEOUT * 1000
+            )
         )
         return provider
 
@@ -233,3 +253,47 @@ class OtelSpans:
             self._owned.shutdown()  # flushes what the batch processor still holds
             self._owned = None
         self._tracer = None
+
+
+class Counted:
+    """Spans an exporter failed to deliver (a closed port, a collector that never answers),
+    counted and warned about once: nothing is dropped silently."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+        self.exported = 0
+
+    def note(self, spans: int, delivered: bool) -> None:
+        if delivered:
+            self.exported += spans
+            return
+        first = self.dropped == 0
+        self.dropped += spans
+        if first:
+            logger.warning(
+                "OpenTelemetry export failed: %d spans dropped (counted in "
+                "OtelSpans.exports.dropped; warned once)",
+                spans,
+            )
+
+
+def counting(exporter: SpanExporter, counts: Counted) -> SpanExporter:
+    """`exporter`, its results noted in `counts`."""
+    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+    class Counting(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            try:
+                result = exporter.export(spans)
+            except Exception:  # an exporter should not raise; if one does, the spans are lost
+                result = SpanExportResult.FAILURE
+            counts.note(len(spans), result is SpanExportResult.SUCCESS)
+            return result
+
+        def shutdown(self) -> None:
+            exporter.shutdown()
+
+        def force_flush(self, timeout_millis: int = 30_000) -> bool:
+            return exporter.force_flush(timeout_millis)
+
+    return Counting()

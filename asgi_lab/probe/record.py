@@ -22,6 +22,7 @@ from asgi_lab.records.schema import (
     WaitData,
     request_id,
 )
+from asgi_lab.redact import userinfo
 from asgi_lab.types import Scope
 
 __all__ = ["Hop", "Record", "resolve_handler"]
@@ -113,7 +114,9 @@ class Record:
         self.type: str = scope["type"]
         # A WebSocket upgrade is a GET, but its scope has no method.
         self.method: str = scope.get("method", "GET")
-        self.path: str = scope["path"]
+        path: str = scope["path"]
+        # An absolute-form target may carry `user:password@` (h11 passes it on as the path).
+        self.path = userinfo(path) if "@" in path else path
         self.client: Any = scope.get("client")
         self.loop = loop
         limiter = loop.limiter

@@ -1,4 +1,4 @@
-"""Where finished records go: a bounded ring per worker, and sinks fed by one background thread.
+"""Where finished records go: a bounded ring per worker, and sinks that never wait on each other.
 
 Theory of operation
 -------------------
@@ -7,16 +7,22 @@ under the GIL), or, when the buffer already holds `capacity` records because the
 behind, a counter bump instead. It never blocks and never waits for a lock.
 
 The writer thread wakes every `interval` seconds (sooner on close), takes everything buffered,
-turns each record into its frozen `RecordData` once, and hands the batch to each sink on its own
-thread: building, formatting, file I/O and logging never run on the loop. Sinks read `RecordData`
-and nothing else. A sink that fails is logged once (logger `asgi_lab.probe`) and dropped; the
-others go on, the ring still has the records, and no request ever fails for a sink's sake.
-Records dropped because the buffer was full are counted, logged, and announced in the next
-record written (its `dropped` field).
+turns each record into its frozen `RecordData` once, and appends the batch to each sink's own
+lane: a bounded queue with a thread of its own. Building, formatting, file I/O and logging never
+run on the loop, and a slow or stuck sink (a log read by nobody, a collector that never answers)
+fills only its own lane: its later records are counted as dropped while the others go on.
+Memory stays bounded whatever a consumer does: `capacity` records in the buffer and in each lane.
 
-`close()` drains the buffer and closes the sinks; the probe calls it on lifespan shutdown, and
-as a fallback it runs at exit. A SIGKILLed worker loses what was still buffered: at most
-`interval` seconds of records.
+Nothing is lost silently. Records dropped for want of room, in the buffer or in a lane, are
+counted (`dropped`, and per lane `Lane.dropped`), logged at most once per `WARN_EVERY` seconds,
+and announced in the next record that reaches each sink (its `dropped` field). A sink that fails
+is logged and stopped; the others go on, the ring still has the records, and no request ever
+fails for a sink's sake.
+
+`close()` drains the buffer and the lanes and closes the sinks within its timeout; a sink still
+stuck then is abandoned with the count of what it never wrote, never waited for longer. The probe
+calls it on lifespan shutdown, and as a fallback it runs at exit. A SIGKILLed worker loses what
+was still buffered: at most `interval` seconds of records.
 """
 
 from __future__ import annotations
@@ -25,17 +31,21 @@ import atexit
 import dataclasses
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.record import Record
 from asgi_lab.records.schema import RecordData
 
-__all__ = ["RecordRing", "RecordWriter", "Sink"]
+__all__ = ["WARN_EVERY", "Lane", "RecordRing", "RecordWriter", "Sink"]
 
 logger = logging.getLogger("asgi_lab.probe")
+
+#: At most one warning about dropped records per this many seconds, per lane.
+WARN_EVERY = 10.0
 
 
 class RecordRing:
@@ -66,7 +76,7 @@ class RecordRing:
 
 
 class Sink(Protocol):
-    """Something the writer thread feeds; every method runs on the writer thread."""
+    """Something a lane feeds; every method runs on that lane's own thread."""
 
     def open(self) -> None: ...
 
@@ -76,26 +86,122 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
+class Lane:
+    """One sink's bounded queue and its thread: what it is owed, what it lost, how it ended."""
+
+    def __init__(self, sink: Sink, capacity: int) -> None:
+        self.sink = sink
+        self.capacity = capacity
+        self.dropped = 0  # records this sink lost because its queue was full
+        self.written = 0  # records this sink took
+        self.error: BaseException | None = None
+        self.abandoned = 0  # records left in the queue of a sink abandoned on close
+        self._queue: deque[RecordData] = deque()
+        self._owed = 0  # drops not yet announced to this sink
+        self._warned = 0.0
+        self._wake = threading.Event()
+        self._closing = False
+        self.thread = threading.Thread(
+            target=self._run, name=f"asgi-lab-sink {type(sink).__name__}", daemon=True
+        )
+
+    def __repr__(self) -> str:
+        return repr(self.sink)
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def offer(self, batch: list[RecordData], lost: int) -> None:
+        """Queue a batch (writer thread); what does not fit is counted; `lost` records were
+        dropped before the lanes, for every sink."""
+        self._owed += lost
+        room = self.capacity - len(self._queue)
+        if room < len(batch):
+            missed = len(batch) - max(room, 0)
+            self.dropped += missed
+            self._owed += missed
+            self._warn(missed)
+            batch = batch[: max(room, 0)]
+        if batch:
+            owed, self._owed = self._owed, 0
+            if owed:
+                batch[0] = dataclasses.replace(batch[0], dropped=batch[0].dropped + owed)
+            self._queue.extend(batch)
+            self._wake.set()
+
+    def _warn(self, missed: int) -> None:
+        now = time.monotonic()
+        if now - self._warned >= WARN_EVERY:
+            self._warned = now
+            logger.warning(
+                "%s falls behind: %d records dropped so far (queue of %d)",
+                self.sink,
+                self.dropped,
+                self.capacity,
+            )
+
+    def _run(self) -> None:
+        try:
+            self.sink.open()
+            while True:
+                self._wake.wait()
+                self._wake.clear()
+                queue = self._queue
+                batch = [queue.popleft() for _ in range(len(queue))]
+                if batch:
+                    self.sink.write(batch)
+                    self.written += len(batch)
+                if self._closing and not self._queue:
+                    break
+            self.sink.close()
+        except Exception as exc:  # a full disk, a closed stream, a broken handler
+            # Said before it is known: whoever waits on `error` finds the message logged.
+            logger.error("%s stopped, records kept in memory only: %s", self.sink, exc)
+            self._queue.clear()
+            self.error = exc
+
+    def finish(self) -> None:
+        """Write what is queued, then close the sink (the thread ends by itself)."""
+        self._closing = True
+        self._wake.set()
+
+
 class RecordWriter:
-    """One background thread per probe that feeds finished records to its sinks."""
+    """The writer thread of one probe: records into `RecordData`, then into each sink's lane."""
 
     def __init__(
-        self, sinks: Sequence[Sink], *, interval: float = 0.05, capacity: int = 100_000
+        self, sinks: Sequence[Sink], *, interval: float = 0.05, capacity: int = 10_000
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
-        self.sinks = list(sinks)
+        self.lanes = [Lane(sink, capacity) for sink in sinks]
         self.interval = interval
         self.capacity = capacity
-        self.dropped = 0  # records lost so far because the buffer was full
-        self.written = 0  # records handed to the sinks so far
-        self.error: BaseException | None = None  # the last sink failure
+        self.dropped = 0  # records lost before the lanes because the buffer was full
+        self.written = 0  # records handed to the lanes so far
         self._buffer: deque[Record] = deque()
-        self._announced = 0  # dropped records already told to the sinks
+        self._announced = 0  # buffer drops already handed to the lanes
+        self._warned = 0.0
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+
+    @property
+    def sinks(self) -> list[Sink]:
+        """The sinks still working."""
+        return [lane.sink for lane in self.lanes if lane.error is None]
+
+    @property
+    def error(self) -> BaseException | None:
+        """The last sink failure, if any."""
+        errors = [lane.error for lane in self.lanes if lane.error is not None]
+        return errors[-1] if errors else None
 
     def put(self, record: Record) -> None:
         """Buffer a finished record for the sinks; on the loop thread, so never blocks."""
@@ -126,62 +232,69 @@ class RecordWriter:
         with self._lock:
             if self._thread is not None or self._closed:
                 return
+            for lane in self.lanes:
+                lane.thread.start()
             self._thread = threading.Thread(target=self._run, name="asgi-lab-writer", daemon=True)
             self._thread.start()
             atexit.register(self.close)
 
     def _run(self) -> None:
-        for sink in list(self.sinks):
-            self._guard(sink, sink.open)
-        while self.sinks:
+        while True:
             closing = self._wake.wait(self.interval)
             self._drain()
-            if closing:
+            if closing or not any(lane.error is None for lane in self.lanes):
                 break
-        for sink in self.sinks:
-            self._guard(sink, sink.close)
+        if not any(lane.error is None for lane in self.lanes):
+            # Nothing left to feed: stop taking records rather than buffer them for nobody.
+            self._closed = True
+            self._buffer.clear()
 
     def _drain(self) -> None:
         buffer = self._buffer
         batch = [buffer.popleft() for _ in range(len(buffer))]
-        dropped = self.dropped - self._announced
+        lost = self.dropped - self._announced
         if not batch:
             return
-        self._announced += dropped
+        self._announced += lost
+        if lost:
+            now = time.monotonic()
+            if now - self._warned >= WARN_EVERY:
+                self._warned = now
+                logger.warning(
+                    "writer buffer full: %d records dropped so far (capacity %d)",
+                    self.dropped,
+                    self.capacity,
+                )
         data = _frozen(batch)
-        if dropped and data:
-            logger.warning(
-                "writer buffer full: %d records dropped (capacity %d)", dropped, self.capacity
-            )
-            data[0] = dataclasses.replace(data[0], dropped=dropped)
-        for sink in list(self.sinks):
-            self._guard(sink, sink.write, data)
+        for lane in self.lanes:
+            if lane.error is None:
+                lane.offer(list(data), lost)
         self.written += len(batch)
 
-    def _guard(self, sink: Sink, method: Any, *args: Any) -> None:
-        try:
-            method(*args)
-        except Exception as exc:  # a full disk, a closed stream, a broken handler
-            self.error = exc
-            if sink in self.sinks:
-                self.sinks.remove(sink)
-            logger.error("%s stopped, records kept in memory only: %s", sink, exc)
-            if not self.sinks:
-                # Nothing left to feed: stop taking records rather than buffer them for nobody.
-                self._closed = True
-                self._wake.set()
-                self._buffer.clear()
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Write everything buffered so far, close the sinks, stop the thread; later records
-        are dropped. Blocking: call it off the loop."""
+    def close(self, timeout: float = 2.0) -> None:
+        """Write everything buffered so far, close the sinks and stop the threads, within
+        `timeout` seconds in all; a sink still stuck then is abandoned with the count of what it
+        never wrote. Later records are dropped. Blocking: call it off the loop."""
         with self._lock:
             self._closed = True
             thread = self._thread
-        if thread is None or not thread.is_alive():
+        if thread is None:
             return
+        deadline = time.monotonic() + timeout
         self._wake.set()
-        thread.join(timeout)
+        thread.join(max(0.0, deadline - time.monotonic()))
+        for lane in self.lanes:
+            lane.finish()
+        for lane in self.lanes:
+            lane.thread.join(max(0.0, deadline - time.monotonic()))
+            if lane.alive:
+                lane.abandoned = lane.queued
+                logger.error(
+                    "%s did not finish within %.1f s: abandoned with %d records unwritten",
+                    lane.sink,
+                    timeout,
+                    lane.abandoned,
+                )
         atexit.unregister(self.close)
 
 

@@ -47,6 +47,7 @@ from typing import Any
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.record import Record
 from asgi_lab.records.schema import BlockData, FrameData, WaitData
+from asgi_lab.redact import printable
 
 __all__ = ["Stall", "Watchdog", "culprit_frame"]
 
@@ -333,7 +334,7 @@ class Watchdog:
         shares = stall.cpu_shares()
         if shares is not None:
             message += f" [cpu: loop thread {shares[0]:.0%}, other threads {shares[1]:.0%}]"
-        self._messages.append(message)
+        self._messages.append(printable(message))
 
     # On the watchdog thread.
 

@@ -11,8 +11,12 @@ line raises `RecordsError` naming the file, the line number and the field.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +24,8 @@ from typing import IO
 
 from asgi_lab.records.encode import json_line
 from asgi_lab.records.schema import RecordData
+
+logger = logging.getLogger("asgi_lab.probe")
 
 __all__ = [
     "PATTERN",
@@ -95,17 +101,42 @@ def read_records(directory: str | os.PathLike[str]) -> list[RecordData]:
 
 class JsonLines:
     """A sink writing one JSON line per record to `file_name(pid)` in a directory, or to an open
-    text stream. With `max_bytes`, at most twice that on disk per worker (see above)."""
+    text stream. With `max_bytes`, at most twice that on disk per worker (see above).
+
+    A directory's file is never left with half a line: each batch goes out in one `os.write`,
+    and a write that fails part way (a full disk) is cut back to the last whole line, its
+    records counted in `lost`. A file deleted while running (its directory removed) is noticed
+    within `CHECK_EVERY` seconds, said once, the records written into it since the last check
+    counted in `lost`, and a new file begun.
+    """
+
+    #: How often, in seconds at most, the file is checked to be still where it was.
+    CHECK_EVERY = 1.0
 
     def __init__(self, target: str | os.PathLike[str] | IO[str], *, max_bytes: int = 0):
         self.target = target
         self.max_bytes = max_bytes
         self.path: Path | None = None
+        self.lost = 0  # records that never reached the file (full disk, deleted file)
         self._stream: IO[str] | None = None
+        self._fd = -1
         self._size = 0
+        self._checked = 0.0
+        self._since_check = 0  # records written since the file was last seen in place
 
     def __repr__(self) -> str:
         return f"JSON-lines writer ({self.path or self.target})"
+
+    def check(self) -> None:
+        """Raise `OSError` unless the directory can be made and written: at startup, so a trace
+        directory that cannot be written stops the app before it serves."""
+        target = self.target
+        if isinstance(target, str | os.PathLike):
+            directory = Path(target)
+            directory.mkdir(parents=True, exist_ok=True)
+            probe = directory / f".{file_name(os.getpid())}.check"
+            probe.write_bytes(b"")
+            probe.unlink()
 
     def open(self) -> None:
         target = self.target
@@ -115,28 +146,73 @@ class JsonLines:
         directory = Path(target)
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / file_name(os.getpid())
-        self._stream = self.path.open("a", encoding="utf-8")
-        self._size = self._stream.tell()
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self._size = os.fstat(self._fd).st_size
+        self._checked = time.monotonic()
+        self._since_check = 0
 
     def write(self, records: Sequence[RecordData]) -> None:
-        if self._stream is None:
-            return
         text = "".join([json_line(r) for r in records])
-        if self.max_bytes and self.path is not None and self._size + len(text) > self.max_bytes:
+        if self._stream is not None:
+            self._stream.write(text)
+            self._stream.flush()
+            return
+        if self._fd < 0 or self.path is None:
+            return
+        self._notice_deletion()
+        data = text.encode("utf-8")
+        if self.max_bytes and self._size + len(data) > self.max_bytes:
             self._rotate()
-        self._stream.write(text)
-        self._stream.flush()
-        self._size += len(text)
+        before = self._size
+        try:
+            written = os.write(self._fd, data)
+            if written != len(data):
+                raise OSError(errno.ENOSPC, f"wrote {written} of {len(data)} bytes")
+        except OSError as exc:
+            # Never leave half a line behind: back to the last whole line, and say what was lost.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, before)
+            self.lost += len(records)
+            logger.error("%s: %d records lost: %s", self, len(records), exc)
+            return
+        self._size += written
+        self._since_check += len(records)
+
+    def _notice_deletion(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < self.CHECK_EVERY or self.path is None:
+            return
+        self._checked = now
+        try:
+            here = os.stat(self.path)
+            mine = os.fstat(self._fd)
+            gone = (here.st_ino, here.st_dev) != (mine.st_ino, mine.st_dev)
+        except FileNotFoundError:
+            gone = True
+        if not gone:
+            self._since_check = 0
+            return
+        lost, self._since_check = self._since_check, 0
+        self.lost += lost
+        logger.error(
+            "%s: the file was deleted while in use; up to %d records written since the last "
+            "check are lost, a new file begins",
+            self,
+            lost,
+        )
+        os.close(self._fd)
+        self.open()
 
     def _rotate(self) -> None:
-        if self._stream is None or self.path is None:
+        if self._fd < 0 or self.path is None:
             return
-        self._stream.close()
+        os.close(self._fd)
         self.path.replace(self.path.with_name(self.path.name + ".1"))
-        self._stream = self.path.open("w", encoding="utf-8")
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         self._size = 0
 
     def close(self) -> None:
-        if self._stream is not None and self._stream is not self.target:
-            self._stream.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         self._stream = None

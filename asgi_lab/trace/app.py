@@ -41,10 +41,12 @@ def load(target: str, *, factory: bool = False) -> ASGIApp:
 
 def app() -> ProbeMiddleware:
     """The factory uvicorn calls in each worker."""
-    current = settings.load()
+    # The app to wrap, and nothing of the lab's: a user's app never fails on a lab-only variable.
+    current = settings.TraceSettings.from_env()
     if current.app is None:
         raise TraceAppError("$ASGI_LAB_APP must name the app to trace, as 'module:attribute'")
-    return ProbeMiddleware(load(current.app, factory=current.app_factory), log=True, watchdog=True)
+    wrapped = load(current.app, factory=current.app_factory)
+    return ProbeMiddleware(wrapped, log=True, watchdog=True, threads=current.threads)
 
 
 _made: list[ProbeMiddleware] = []

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from asgi_lab.records.schema import RecordData
+from asgi_lab.redact import printable
 
 __all__ = ["summary"]
 
@@ -29,7 +30,7 @@ def served(records: Sequence[RecordData]) -> Table:
         table.add_column(column, justify="right" if column in ("requests",) else "left")
     counts: Counter[tuple[int, str, str, bool]] = Counter()
     for r in records:
-        thread = f"#{r.handler.thread.native_id} {r.handler.thread.name}"
+        thread = printable(f"#{r.handler.thread.native_id} {r.handler.thread.name}")
         counts[(r.pid, f"{r.loop.id} ({r.loop.impl})", thread, r.handler.in_threadpool)] += 1
     for (pid, loop, thread, pool), n in sorted(counts.items()):
         table.add_row(str(pid), loop, thread, str(n), "yes" if pool else "no (the loop)")
@@ -45,7 +46,7 @@ def slowest(records: Sequence[RecordData]) -> Table:
         table.add_column(column, justify="left" if left else "right", overflow="fold")
     by_path: defaultdict[str, list[RecordData]] = defaultdict(list)
     for r in records:
-        by_path[f"{r.method} {r.path}"].append(r)
+        by_path[printable(f"{r.method} {r.path}")].append(r)
     ranked = sorted(by_path.items(), key=lambda kv: -max(r.duration_ns for r in kv[1]))
     for path, group in ranked[:SLOWEST]:
         durations = [r.duration_ns for r in group]
@@ -79,7 +80,8 @@ def stalls(records: Sequence[RecordData]) -> RenderableType:
         table.add_column(column, justify="right" if right else "left", overflow="fold")
     for r, b in sorted(blocks, key=lambda rb: -rb[1].ms):
         where = b.frame.where()
-        table.add_row(f"{b.ms:.0f}", f"{r.method} {r.path} ({r.id})", where, str(waited[r.id]))
+        request = printable(f"{r.method} {r.path} ({r.id})")
+        table.add_row(f"{b.ms:.0f}", request, printable(where), str(waited[r.id]))
     if starved:
         table.caption = f"{starved} request(s) waited on a starved loop (no request to blame)"
     return table

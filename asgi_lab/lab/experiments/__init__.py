@@ -1,5 +1,9 @@
 """Every experiment, one module per idea, listed once below in the order the tour runs them."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from asgi_lab.lab.experiments import (
     blocker,
     clients,
@@ -14,7 +18,10 @@ from asgi_lab.lab.experiments import (
     worker_kill,
     workers,
 )
-from asgi_lab.lab.harness import Experiment
+
+if TYPE_CHECKING:
+    # For the annotations only: the package exports its registry, not the class.
+    from asgi_lab.lab.harness import Experiment
 
 #: The order of the tour and of `--list`: from the client in, then out to processes and data.
 EXPERIMENTS: tuple[Experiment, ...] = (
