@@ -123,6 +123,11 @@ class Context:
         self._started = time.perf_counter()
 
     @property
+    def server_name(self) -> str:
+        """The server every phase runs on (`asgi_lab.serving.SERVERS`)."""
+        return self.result.server
+
+    @property
     def app(self) -> str:
         """The import string of the layer under test."""
         return app_path(self.layer)
