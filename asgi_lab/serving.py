@@ -343,6 +343,8 @@ class Server:
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, wait up to `timeout`, then SIGKILL the whole process group. Idempotent."""
         proc = self.process
+        # Its processes now: once it has exited, its orphans are no longer below it.
+        tree = procfs.descendants(proc.pid)
         try:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -358,6 +360,11 @@ class Server:
                 pass
             if proc.poll() is None:
                 proc.wait(timeout)
+            # SIGKILL is delivered at once but a process takes a moment to die: return when
+            # none of them runs any more (bounded), so that no caller sees a survivor.
+            deadline = time.monotonic() + timeout
+            while any(procfs.alive(pid) for pid in tree) and time.monotonic() < deadline:
+                time.sleep(_POLL)
             if self.sock is not None:
                 self.sock.close()
             if self._reader is not None:

@@ -139,6 +139,9 @@ class ProbeSettings:
     trace_dir: str | None = None
     #: ASGI_LAB_TRACE_MAX_BYTES: past this a worker's file is rotated (`.1`); 0 never rotates.
     trace_max_bytes: int = 64 * 1024 * 1024
+    #: ASGI_LAB_TRACE_KEEP: rotated files kept per worker (`.1` newest); older ones are deleted,
+    #: their records counted as rotated away.
+    trace_keep: int = 3
     #: ASGI_LAB_LOG: a log line per request: "off", "line" or "json"; None leaves it to the app.
     log: str | None = None
     #: ASGI_LAB_BLOCK_MS: the watchdog reports a loop stalled this long; 0 turns it off; None
@@ -253,6 +256,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_body": _number(0, 1024**3, whole=True),
     "trace_dir": (_text, "a directory path"),
     "trace_max_bytes": _number(0, 2**40, whole=True),
+    "trace_keep": _number(1, 1000, whole=True),
     "log": (_choice(LOG_MODES), "one of " + ", ".join(LOG_MODES)),
     "block_ms": (_block_ms, "0 (no watchdog) or milliseconds from 1 to 3600000"),
     "app": (_import_string, "an import string 'module:attribute'"),

@@ -106,6 +106,10 @@ async def test_each_hop_is_a_child_span_timed_on_its_own_thread(exporter: Any) -
         assert attributes["thread.name"] == hop.thread.name
         assert attributes["asgi_lab.hop.endpoint"] is (hop.call == "_run_sync_endpoint")
         assert attributes["asgi_lab.hop.queued_ms"] == hop.queued_ns / 1e6
+        assert attributes["asgi_lab.hop.pool"] == hop.pool.name == "anyio"
+        assert attributes["asgi_lab.hop.pool.size"] == hop.pool.size == 40
+        assert attributes["asgi_lab.hop.pool.busy"] == hop.pool.busy
+        assert attributes["asgi_lab.hop.pool.processes"] is False
 
 
 async def test_an_async_endpoint_runs_on_the_loop_thread_in_its_span(exporter: Any) -> None:

@@ -344,8 +344,8 @@ async def test_records_never_share_their_hops_blocks_or_waits() -> None:
     loop = current_loop()
     scope = {"type": "http", "method": "GET", "path": "/", "headers": []}
     first, second = Record(1, scope, loop, 0), Record(2, scope, loop, 0)
-    first.add_hop(Hop("f", True, 1, 0, 0))
-    first.add_hop(Hop("g", False, 2, 0, 0))
+    first.add_hop(Hop("f", True, 1, "anyio", 40, 0, 0))
+    first.add_hop(Hop("g", False, 2, "anyio", 40, 0, 0))
     first.add_block(BlockData(1.0, "a.py", 1, "f", (), "blocked", 0))
     first.add_wait(WaitData(None, 1.0, "starved"))
     assert [h.call for h in first.hops] == ["f", "g"]

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 import asgi_lab.testing
-from asgi_lab.records.schema import HopData, RecordData, ThreadData
+from asgi_lab.records.schema import HopData, PoolData, RecordData, ThreadData
 from asgi_lab.testing import (
     Lifespan,
     LifespanError,
@@ -121,7 +121,8 @@ def record(
     return dataclasses.replace(
         made,
         hops=tuple(
-            HopData(call, endpoint, ThreadData("w", t), s, s, e, 0, 0, 0) for call, t, s, e in hops
+            HopData(call, endpoint, ThreadData("w", t), s, s, e, 0, PoolData("anyio", 40, 0, 0))
+            for call, t, s, e in hops
         ),
     )
 
@@ -134,6 +135,19 @@ def test_the_peak_is_swept_from_the_hops_own_times() -> None:
     assert_max_tokens([three], 2)
     with pytest.raises(AssertionError, match=r"^2 threadpool tokens were held at once \(a x1"):
         assert_max_tokens([three], 1)
+
+
+def test_the_peak_is_counted_per_pool() -> None:
+    # Two calls overlap, one through anyio and one through the default executor.
+    both = record(("a", 2, 0, 10), ("b", 3, 5, 15))
+    b = dataclasses.replace(both.hops[1], pool=PoolData("default-executor", 6, 0, 0))
+    mixed = dataclasses.replace(both, hops=(both.hops[0], b))
+    assert peak_tokens(mixed)[0] == 1 == peak_tokens(mixed, pool="default-executor")[0]
+    assert peak_tokens(mixed, pool=None)[0] == 2
+    assert_max_tokens([mixed], 1)
+    assert_max_tokens([mixed], 1, pool="default-executor")
+    with pytest.raises(AssertionError, match=r"^2 threads of any pool were held at once"):
+        assert_max_tokens([mixed], 1, pool=None)
 
 
 def test_where_it_ran_is_told_in_a_sentence() -> None:

@@ -13,7 +13,7 @@ import pytest
 from asgi_lab import redact
 from asgi_lab.console import plain
 from asgi_lab.probe.log import as_line
-from asgi_lab.records import ThreadData, read_records
+from asgi_lab.records import PoolData, ThreadData, read_records
 from asgi_lab.trace.summary import summary
 from tests.conftest import serve
 from tests.lab.fakes import record
@@ -117,17 +117,17 @@ def test_no_password_from_an_absolute_form_target_reaches_a_record(
 @pytest.mark.parametrize(
     ("borrowed", "waiting", "said"),
     [
-        (0, 0, "pool 1/40 busy, waited"),
-        (39, 0, "pool 40/40 busy, waited"),
-        (40, 0, "pool 40/40 busy, queued behind 0, waited"),  # was "41/40"
-        (40, 3, "pool 40/40 busy, queued behind 3, waited"),
+        (0, 0, "anyio 1/40 busy, waited"),
+        (39, 0, "anyio 40/40 busy, waited"),
+        (40, 0, "anyio 40/40 busy, queued behind 0, waited"),  # was "41/40"
+        (40, 3, "anyio 40/40 busy, queued behind 3, waited"),
     ],
 )
 def test_the_log_line_never_says_more_tokens_busy_than_there_are(
     borrowed: int, waiting: int, said: str
 ) -> None:
     base = record("7-1", handler=9, hops=[(0.0, 0.001)])
-    hop = dataclasses.replace(base.hops[0], endpoint=True, borrowed=borrowed, waiting=waiting)
-    tokens = dataclasses.replace(base.threadpool, total=40)
-    line = as_line(dataclasses.replace(base, hops=(hop,), threadpool=tokens))
+    pool = PoolData("anyio", 40, borrowed, waiting)
+    hop = dataclasses.replace(base.hops[0], endpoint=True, pool=pool)
+    line = as_line(dataclasses.replace(base, hops=(hop,)))
     assert said in line

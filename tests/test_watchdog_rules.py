@@ -13,22 +13,39 @@ from asgi_lab.probe.watchdog import Stall, Watchdog, _Clocks, _Sample, culprit_f
 from asgi_lab.records import FrameData
 
 
-def sample(record: object, line: int, *, user: bool = True, top: bool = True) -> _Sample:
-    return _Sample(None, record, "app.py" if user else None, line, "f", [], user, top)  # type: ignore[arg-type]
+def sample(
+    record: object, line: int, at: float = 0.0, *, user: bool = True, top: bool = True
+) -> _Sample:
+    file = "app.py" if user else None
+    return _Sample(at, None, record, file, line, "f", [], user, top)  # type: ignore[arg-type]
 
 
-def test_the_line_most_samples_show_is_blamed_not_the_last() -> None:
+def test_the_line_that_held_the_loop_longest_is_blamed_not_the_last() -> None:
     request = object()
-    stall = Stall(0, 0.0, [sample(request, 10), sample(request, 10), sample(request, 12)])
-    chosen = stall.culprit()
+    seen = [sample(request, 10, 0.1), sample(request, 10, 0.2), sample(request, 12, 0.3)]
+    chosen, lines = Stall(0, 0.0, seen).culprit(end=0.32)
     assert chosen is not None and chosen.line == 10
+    assert [(x.frame.line, x.share, x.samples) for x in lines] == [
+        (10, 0.938, 2),
+        (12, 0.063, 1),
+    ]  # 0.30 and 0.02 of 0.32 s
 
 
-def test_the_request_seen_most_is_the_culprit() -> None:
+def test_a_sample_stands_for_the_time_until_the_next_not_for_one_tick() -> None:
+    # One sample, then the watchdog could not run for 300 ms (a call that held the GIL), then
+    # four quick samples on the next line: the long call is the culprit, seen once.
+    request = object()
+    seen = [sample(request, 10, 0.1)] + [sample(request, 12, 0.4 + i / 100) for i in range(4)]
+    chosen, lines = Stall(0, 0.0, seen).culprit(end=0.44)
+    assert chosen is not None and chosen.line == 10
+    assert lines[0].samples == 1 and lines[0].share > 0.9
+
+
+def test_the_request_seen_running_longest_is_the_culprit() -> None:
     a, b = object(), object()
-    stall = Stall(0, 0.0, [sample(a, 1), sample(b, 2), sample(b, 2)])
-    chosen = stall.culprit()
-    assert chosen is not None and chosen.record is b
+    seen = [sample(a, 1, 0.1), sample(b, 2, 0.11), sample(b, 2, 0.12), sample(a, 1, 0.13)]
+    chosen, _ = Stall(0, 0.0, seen).culprit(end=0.4)  # a: 0.11 + 0.27; b: 0.02
+    assert chosen is not None and chosen.record is a
 
 
 def clocks(wall: float, loop: float, process: float) -> _Clocks:
@@ -50,7 +67,7 @@ def test_an_idle_loop_thread_while_others_burn_is_starved_unless_stuck_on_a_user
 
 
 def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:
-    stall = Stall(0, 0.0, [_Sample(None, None, None, 0, "?", [], False, False)])
+    stall = Stall(0, 0.0, [_Sample(0.0, None, None, None, 0, "?", [], False, False)])
     assert stall.starved()
 
 

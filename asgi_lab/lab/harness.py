@@ -49,6 +49,8 @@ class Experiment:
     scale: float = 1.0
     tour_scale: float = 1.0
     tiny_scale: float = 0.2
+    #: The app it serves when it serves one of its own rather than a `--layer` of the catalogue.
+    serves: str | None = None
 
 
 def experiment(
@@ -59,12 +61,14 @@ def experiment(
     scale: float = 1.0,
     tour_scale: float | None = None,
     tiny_scale: float = 0.2,
+    serves: str | None = None,
 ) -> Callable[[Runner], Experiment]:
-    """Make `run` an `Experiment` called `name`; `title` is the one line `--list` prints."""
+    """Make `run` an `Experiment` called `name`; `title` is the one line `--list` prints;
+    `serves` names the app of its own it serves, whatever `--layer` says."""
 
     def make(run: Runner) -> Experiment:
         tour = scale if tour_scale is None else tour_scale
-        return Experiment(name, title, chapter, run, scale, tour, tiny_scale)
+        return Experiment(name, title, chapter, run, scale, tour, tiny_scale, serves)
 
     return make
 
@@ -77,6 +81,8 @@ class Result:
     title: str
     scale: float
     layer: str
+    #: The app of its own the experiment served, if it did not serve `layer`.
+    serves: str | None = None
     #: The server every phase ran on (`asgi_lab.serving.SERVERS`).
     server: str = "uvicorn"
     verdicts: list[Verdict] = field(default_factory=list)
@@ -100,6 +106,7 @@ class Result:
             "title": self.title,
             "scale": self.scale,
             "layer": self.layer,
+            "serves": self.serves,
             "server": self.server,
             "passed": self.passed,
             "seconds": self.seconds,
@@ -233,7 +240,8 @@ def run_experiment(
     """Run one experiment; an exception becomes a failed result (Ctrl-C still propagates)."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
-    result = Result(exp.name, exp.title, exp.scale if scale is None else scale, layer, server)
+    scale = exp.scale if scale is None else scale
+    result = Result(exp.name, exp.title, scale, layer, exp.serves, server=server)
     if result.scale <= 0:
         raise ValueError(f"scale must be a number above 0, got {result.scale!r}")
     started = time.perf_counter()

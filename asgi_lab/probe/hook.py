@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 
+from asgi_lab.probe.endpoints import carries_endpoint, endpoint_of
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.identity import current_thread, tasks_waiting
 from asgi_lab.probe.record import Hop, Record
@@ -58,26 +59,6 @@ def call_name(func: Callable[..., Any]) -> str:
     return str(getattr(func, "__qualname__", None) or type(func).__qualname__)
 
 
-def carries_endpoint(func: Callable[..., Any], endpoint: object) -> bool:
-    """Whether calling `func` runs the route's endpoint (`scope["endpoint"]`).
-
-    Starlette hands the threadpool `partial(endpoint, request)`, a class endpoint's bound method,
-    FastAPI `partial(_run_sync_endpoint, function=endpoint, ...)`; all three count.
-    """
-    if endpoint is None:
-        return False
-    while True:
-        if func is endpoint:
-            return True
-        if isinstance(endpoint, type) and isinstance(getattr(func, "__self__", None), endpoint):
-            return True
-        if not isinstance(func, functools.partial):
-            return False
-        if any(arg is endpoint for arg in (*func.args, *func.keywords.values())):
-            return True
-        func = func.func
-
-
 class _Observed:
     """A function on its way to a worker thread, noting the thread and times in its `Hop`."""
 
@@ -108,13 +89,18 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             # wrapper above us still calls us: pass through.
             return await original(func, *args, **kwargs)  # type: ignore[no-any-return]
         try:
-            limiter = kwargs.get("limiter") or record.loop.limiter
-            scope = record.scope
+            default = record.loop.limiter
+            limiter = kwargs.get("limiter") or default
+            endpoint = endpoint_of(record.scope)
+            if endpoint is not None:
+                record.endpoint_known = True
             borrowed = limiter.borrowed_tokens
             hop = Hop(
                 call_name(func),
-                carries_endpoint(func, scope.get("endpoint") if scope is not None else None),
+                carries_endpoint(func, endpoint),
                 time.time_ns(),
+                "anyio" if limiter is default else "anyio-limiter",
+                limiter.total_tokens,
                 borrowed,
                 tasks_waiting(limiter, borrowed),
             )

@@ -39,22 +39,25 @@ def _ms(ns: int) -> str:
 
 
 def _hop_thread(hop: HopData) -> str:
-    return f"#{hop.thread.native_id}" if hop.thread is not None else "(never ran)"
+    if hop.thread is not None:
+        return f"#{hop.thread.native_id}"
+    return "(another process)" if hop.pool.processes else "(never ran)"
 
 
-def _pool(record: RecordData) -> str:
-    """The pool as the handler's call found it: tokens busy with it, never more than there are
-    (a call that found every token out queued, behind those already waiting)."""
-    tokens = record.threadpool
-    endpoint = next((h for h in record.hops if h.endpoint), None)
-    borrowed = endpoint.borrowed if endpoint is not None else tokens.borrowed
-    waiting = endpoint.waiting if endpoint is not None else tokens.waiting
-    if tokens.total == float("inf"):
-        return f"pool {borrowed + 1}/inf busy"
-    total = int(tokens.total)
-    if borrowed < total:
-        return f"pool {borrowed + 1}/{total} busy"
-    return f"pool {total}/{total} busy, queued behind {waiting}"
+def _pool(hop: HopData) -> str:
+    """`executor reports 2/2 busy`: the pool as the hop found it, itself included, never more
+    busy than it has (a hop that found every thread out queued, behind those already waiting)."""
+    pool = hop.pool
+    name = pool.name.replace(":", " ")
+    size = pool.size
+    if size is None:
+        return f"{name} {pool.busy + 1} busy"
+    if size == float("inf"):
+        return f"{name} {pool.busy + 1}/inf busy"
+    total = int(size)
+    if pool.busy < total:
+        return f"{name} {pool.busy + 1}/{total} busy"
+    return f"{name} {total}/{total} busy, queued behind {pool.queued}"
 
 
 def as_line(record: RecordData) -> str:
@@ -65,13 +68,20 @@ def as_line(record: RecordData) -> str:
     if not record.handler.in_threadpool:
         where += " (the loop)"
     else:
-        where += f" ({_pool(record)}, waited {_ms(record.threadpool.wait_ns)})"
+        ran = [h for h in record.hops if h.thread is not None and h.thread == thread]
+        hop = next((h for h in ran if h.endpoint), ran[-1] if ran else None)
+        if hop is not None:
+            where += f" ({_pool(hop)}, waited {_ms(hop.queued_ns)})"
+        else:  # served_by() from a thread no hop was seen going to
+            where += f" (waited {_ms(record.threadpool.wait_ns)})"
     line = (
         f"{record.method} {record.path} {record.status} {_ms(record.duration_ns)}  "
         f"worker {record.pid}  loop {loop.id} ({loop.impl})  {where}"
     )
     if len(record.hops) > 1:
-        line += "  hops: " + " → ".join(f"{h.call} {_hop_thread(h)}" for h in record.hops)
+        line += "  hops: " + " → ".join(
+            f"{h.call} {_hop_thread(h)} ({h.pool.name})" for h in record.hops
+        )
     if record.error is not None:
         line += f"  error: {record.error}"
     # Whatever a client sent (method, path) or a thread was named is printed as text: a CR, an

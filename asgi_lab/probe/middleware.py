@@ -7,7 +7,10 @@ For every HTTP request, on the loop thread, the middleware:
 1. reads who is running: pid, the loop (cached per loop), the anyio limiter's tokens;
 2. creates a `Record` and puts it in the `current_record` context variable. anyio copies the
    context into worker threads, so `served_by()` in a handler and the threadpool hook
-   (see `hook.py`) both find it, on whatever thread they run;
+   (see `hook.py`) both find it, on whatever thread they run. Every other road off the loop
+   (`asyncio.to_thread`, `run_in_executor`, Django's asgiref, Quart, Litestar) goes through the
+   loop's `run_in_executor`, whose wrapper reads the record on the loop at submission (see
+   `executors.py`): a hop is attributed to its request even when the context is not copied;
 3. on `http.response.start`, decides which thread ran the handler (below), stamps the status and
    adds one `x-asgi-lab` header (`pid=..; loop=..; thread=..; request=..`, see `schema.py`);
 4. when the app returns, stamps the end time and hands the record to the ring (a deque append)
@@ -15,13 +18,17 @@ For every HTTP request, on the loop thread, the middleware:
    and logging happen on the writer's own thread, never on the loop (see `sinks.py`).
 
 Which thread ran the handler, in order of trust: the thread that called `served_by()`; the
-threadpool hop whose function is `scope["endpoint"]` (Starlette and FastAPI set it); the loop
-thread when the endpoint is known but was never sent to a thread (an `async def`); otherwise the
-last hop that started before the response did, or the loop thread.
+hop whose function is the route's endpoint, as the framework names it (`scope["endpoint"]` for
+Starlette and FastAPI, `scope["route_handler"]` for Litestar, the request context for Quart,
+Django's URL resolver for Django: see `endpoints.py`); the loop thread when the endpoint is known
+but was never sent to a thread (an `async def`, even when other hops, such as Django's signal
+receivers, left the loop); otherwise the last hop that started before the response did, or the
+loop thread. Each hop names its pool ("anyio", "default-executor", "asgiref", ...).
 
-Nothing happens at import. Settings (the trace directory) are read, and the threadpool hook
-installed, when the app starts (lifespan) or on its first request; every request checks with one
-identity test that the hook is still in place (see `hook.py`).
+Nothing happens at import. Settings (the trace directory) are read, and the hooks installed, when
+the app starts (lifespan) or on its first request: anyio's once per process, the executor hook on
+each loop when the probe first meets it. Every request checks with one identity test that the
+anyio hook is still in place (see `hook.py`); the executor hook is checked when a loop is met.
 
 Clients that leave
 ------------------
@@ -68,7 +75,7 @@ from typing import IO, Any
 import anyio.to_thread
 
 from asgi_lab import settings
-from asgi_lab.probe import faults, hook
+from asgi_lab.probe import executors, faults, hook
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
@@ -221,7 +228,7 @@ class ProbeMiddleware:
         log = current.log or self._log
         sinks: list[Sink] = []
         if trace:
-            lines = JsonLines(trace, max_bytes=current.trace_max_bytes)
+            lines = JsonLines(trace, max_bytes=current.trace_max_bytes, keep=current.trace_keep)
             try:
                 lines.check()
             except OSError as exc:
@@ -233,6 +240,7 @@ class ProbeMiddleware:
                 raise ValueError(f"trace must be {expected}, got {trace!r}") from None
             sinks.append(lines)
         hook.install()
+        executors.install()
         if log != "off":
             sinks.append(LogLines(log))
         if self._otel is not False or current.otlp:
@@ -259,6 +267,7 @@ class ProbeMiddleware:
         loop = current_loop()
         if self.threads is not None:
             loop.limiter.total_tokens = self.threads
+        executors.watch(running, loop.data.impl)
         watch = self.watchdogs.get(loop.id)
         if watch is None and self.block_ms > 0:
             watch = self.watchdogs[loop.id] = Watchdog(loop.id, block_ms=self.block_ms)
@@ -338,6 +347,8 @@ class ProbeMiddleware:
             # First request, or someone replaced or removed the hook since (see hook.py).
             self.start()
             self._hook = hook.ensure_installed()
+            executors.install()
+            self._loop = None  # meet the loop again: its executor hook is checked there
         running = asyncio.get_running_loop()
         cached = self._loop
         if cached is not None and cached[0] is running:

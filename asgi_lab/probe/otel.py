@@ -9,8 +9,11 @@ record, so nothing of OpenTelemetry runs on the loop but one context read per re
 - the request: a span named `GET /path`, from the record's start to its end, with where it ran
   (`process.pid`, `thread.id` and `thread.name` of the handler's thread, `asgi_lab.loop.*`) and
   the tokens it found (`asgi_lab.threadpool.*`, `asgi_lab.token_wait_ms`);
-- each threadpool hop: a child span named after the function, from the moment it started on
-  its thread to the moment it returned, with that thread's `thread.id` and `thread.name`;
+- each hop: a child span named after the function, from the moment it started on its thread to
+  the moment it returned, with that thread's `thread.id` and `thread.name`, and the pool it went
+  through (`asgi_lab.hop.pool`: "anyio", "default-executor", ..., with `.size` when known,
+  `.busy`, `.queued` when it was submitted, `.processes`: a process pool's hop has no thread and
+  spans from the call to the answer);
 - the watchdog's findings as span events: `asgi_lab.loop_blocked` (with `code.filepath`,
   `code.lineno`, `code.function`) on the request that blocked the loop, `asgi_lab.waited_on`
   on the requests that sat through it.
@@ -233,9 +236,13 @@ class OtelSpans:
             hop_attributes: dict[str, Any] = {
                 "asgi_lab.hop.endpoint": hop.endpoint,
                 "asgi_lab.hop.queued_ms": hop.queued_ns / 1e6,
-                "asgi_lab.threadpool.borrowed": hop.borrowed,
-                "asgi_lab.threadpool.waiting": hop.waiting,
+                "asgi_lab.hop.pool": hop.pool.name,
+                "asgi_lab.hop.pool.busy": hop.pool.busy,
+                "asgi_lab.hop.pool.queued": hop.pool.queued,
+                "asgi_lab.hop.pool.processes": hop.pool.processes,
             }
+            if hop.pool.size is not None:  # an attribute cannot be None: absent when unknown
+                hop_attributes["asgi_lab.hop.pool.size"] = hop.pool.size
             if hop.thread is not None:
                 hop_attributes["thread.id"] = hop.thread.native_id
                 hop_attributes["thread.name"] = hop.thread.name
@@ -243,7 +250,7 @@ class OtelSpans:
             child = tracer.start_span(
                 hop.call, context=context, attributes=hop_attributes, start_time=started
             )
-            if hop.thread is None:
+            if hop.thread is None and not hop.pool.processes:
                 child.set_status(Status(StatusCode.ERROR, "cancelled before a thread took it"))
             child.end(end_time=max(started, hop.end_ns or data.end_ns))
         span.end(end_time=data.end_ns)

@@ -15,6 +15,7 @@ from asgi_lab.probe.identity import LoopInfo, tasks_waiting
 from asgi_lab.records.schema import (
     BlockData,
     HopData,
+    PoolData,
     RecordData,
     ServedBy,
     ThreadData,
@@ -31,7 +32,8 @@ T = TypeVar("T")
 
 
 class Hop:
-    """One call the request made into a worker thread (`anyio.to_thread.run_sync`)."""
+    """One call the request made into a worker thread or process: through anyio
+    (`hook.py`) or the loop's `run_in_executor` (`executors.py`)."""
 
     __slots__ = (
         "call",
@@ -40,22 +42,38 @@ class Hop:
         "called_ns",
         "start_ns",
         "end_ns",
-        "borrowed",
-        "waiting",
+        "pool",
+        "size",
+        "busy",
+        "queued",
+        "processes",
     )
 
     def __init__(
-        self, call: str, endpoint: bool, called_ns: int, borrowed: int, waiting: int
+        self,
+        call: str,
+        endpoint: bool,
+        called_ns: int,
+        pool: object,
+        size: float | None,
+        busy: int,
+        queued: int,
+        processes: bool = False,
     ) -> None:
         self.call = call
-        # True when the function is the route's endpoint (`scope["endpoint"]`).
+        # True when the function is the route's endpoint (see `endpoints.py`).
         self.endpoint = endpoint
         self.thread: ThreadData | None = None
         self.called_ns = called_ns
         self.start_ns = 0
         self.end_ns = 0
-        self.borrowed = borrowed
-        self.waiting = waiting
+        # The pool's name, or an object whose str() is its name: an executor's name is learnt
+        # from its threads, maybe after this hop was submitted (see `executors.py`).
+        self.pool = pool
+        self.size = size
+        self.busy = busy
+        self.queued = queued
+        self.processes = processes
 
     @property
     def queued_ns(self) -> int:
@@ -71,8 +89,7 @@ class Hop:
             self.start_ns,
             self.end_ns,
             self.queued_ns,
-            self.borrowed,
-            self.waiting,
+            PoolData(str(self.pool), self.size, self.busy, self.queued, self.processes),
         )
 
 
@@ -92,6 +109,9 @@ class Record:
     status = 0
     #: Set by whoever knows best which thread ran the handler (see ProbeMiddleware).
     handler: ThreadData | None = None
+    #: Set when a framework named the route's endpoint to a hook (see `endpoints.py`), so that
+    #: an endpoint never sent to a thread is known to have run on the loop.
+    endpoint_known = False
     error: str | None = None
     #: Set when the probe sees the client gone before the response completed.
     disconnected_ns = 0
@@ -206,8 +226,9 @@ class Record:
 
 def resolve_handler(record: Record, before_ns: int) -> ThreadData:
     """The thread that ran the handler, in order of trust: the thread that called `served_by()`
-    (already in `record.handler`); the hop whose function is `scope["endpoint"]`; the loop
-    thread when the endpoint is known but was never sent to a thread (an `async def`);
+    (already in `record.handler`); the hop whose function is the route's endpoint (as the
+    framework names it, see `endpoints.py`); the loop thread when the endpoint is known but was
+    never sent to a thread (an `async def`);
     otherwise the last hop that started before `before_ns`, or the loop thread."""
     if record.handler is not None:
         return record.handler
@@ -216,7 +237,7 @@ def resolve_handler(record: Record, before_ns: int) -> ThreadData:
         if hop.endpoint and hop.thread is not None:
             return hop.thread
     scope = record.scope
-    if scope is not None and scope.get("endpoint") is not None:
+    if record.endpoint_known or (scope is not None and scope.get("endpoint") is not None):
         return record.loop.thread
     for hop in reversed(hops):
         if hop.thread is not None and hop.start_ns <= before_ns:

@@ -37,7 +37,7 @@ import sys
 import sysconfig
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +46,7 @@ from typing import Any
 
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.record import Record
-from asgi_lab.records.schema import BlockData, FrameData, WaitData
+from asgi_lab.records.schema import BlockData, FrameData, LineShareData, WaitData
 from asgi_lab.redact import printable
 
 __all__ = ["Stall", "Watchdog", "culprit_frame"]
@@ -78,7 +78,13 @@ _LIBRARIES = tuple(
     if p
 )
 _STACK_DEPTH = 20
-_MAX_SAMPLES = 200
+#: Samples kept per stall: at `_STALL_BEAT` apart, two seconds' worth; a longer stall keeps
+#: its first ones, each still standing for the time until the next.
+_MAX_SAMPLES = 1000
+#: How often a stalled loop is sampled: dense enough to place a 20 ms call in a 500 ms stall.
+_STALL_BEAT = 0.002
+#: The lines a stall report names.
+_TOP_LINES = 5
 
 
 def _machinery(frame: FrameType) -> bool:
@@ -127,6 +133,7 @@ def culprit_frame(top: FrameType | None) -> tuple[FrameType | None, list[FrameDa
 
 @dataclass
 class _Sample:
+    at: float  # monotonic seconds when it was taken
     task: asyncio.Task[Any] | None
     record: Record | None
     file: str | None
@@ -166,15 +173,32 @@ class Stall:
         others = (self.last.process - self.first.process) - loop
         return loop / wall, others / wall
 
-    def culprit(self) -> _Sample | None:
-        """The request seen running in most samples, at the line seen most often (a sample
-        can catch the last instant of a stall, after the blocking line); else the line of user
-        code seen most often."""
-        seen = Counter(id(s.record) for s in self.samples if s.record is not None)
-        if seen:
-            most = seen.most_common(1)[0][0]
-            return _most_common_line([s for s in self.samples if id(s.record) == most])
-        return _most_common_line([s for s in self.samples if s.user])
+    def weighted(self, end: float) -> list[tuple[_Sample, float]]:
+        """Each sample with the seconds it stands for: until the next sample (or the stall's
+        end), the first also for the unseen start of the stall. A sample that waited for the
+        GIL still stands for the whole gap, so a long call that held it is not under-counted."""
+        out = []
+        samples = self.samples
+        for i, sample in enumerate(samples):
+            until = samples[i + 1].at if i + 1 < len(samples) else end
+            seconds = until - sample.at + (sample.at - self.start_mono if i == 0 else 0.0)
+            out.append((sample, max(seconds, 0.0)))
+        return out
+
+    def culprit(self, end: float) -> tuple[_Sample | None, list[LineShareData]]:
+        """The request seen running for the most time, at the line it spent the most time on
+        (with every line's share of the stall); else the user's line seen the longest."""
+        weighted = self.weighted(end)
+        by_request: defaultdict[int, float] = defaultdict(float)
+        for sample, seconds in weighted:
+            if sample.record is not None:
+                by_request[id(sample.record)] += seconds
+        if by_request:
+            most = max(by_request, key=by_request.__getitem__)
+            mine = [(s, w) for s, w in weighted if id(s.record) == most]
+        else:
+            mine = [(s, w) for s, w in weighted if s.user]
+        return _longest_line(mine, end - self.start_mono)
 
     def starved(self) -> bool:
         """The loop thread could not run: it waited for the GIL or a core, not on a line of
@@ -301,7 +325,7 @@ class Watchdog:
         self._attribute(stall, end_ns, ms, set(self.requests.values()))
 
     def _attribute(self, stall: Stall, end_ns: int, ms: float, in_flight: Iterable[Record]) -> None:
-        culprit = stall.culprit()
+        culprit, lines = stall.culprit(stall.start_mono + ms / 1000)
         starved = stall.starved()
         blamed = culprit.record if culprit is not None and not starved else None
         running = [] if not starved else _running_hops(in_flight)
@@ -316,6 +340,8 @@ class Watchdog:
                         tuple(culprit.stack),
                         "blocked",
                         stall.start_ns,
+                        tuple(lines),
+                        len(stall.samples),
                     )
                 )
                 continue
@@ -331,6 +357,9 @@ class Watchdog:
                 )
             )
         message = _describe(self.loop_id, ms, culprit, blamed, starved, running)
+        if lines and not starved:
+            spent = "; ".join(f"{x.frame.where()} {x.share:.0%}" for x in lines[:3])
+            message += f" (of the stall: {spent}; {len(stall.samples)} samples)"
         shares = stall.cpu_shares()
         if shares is not None:
             message += f" [cpu: loop thread {shares[0]:.0%}, other threads {shares[1]:.0%}]"
@@ -343,7 +372,7 @@ class Watchdog:
         # counted from there, so even a stall sampled once can tell blocked from starved.
         quiet = self._clocks()
         loop = self._loop
-        while not self._stop.wait(self.beat):
+        while not self._stop.wait(self.beat if self.stall is None else _STALL_BEAT):
             if loop is None or loop.is_closed():
                 break  # the loop is gone (a test's loop, a finished asyncio.run): so are we
             if not loop.is_running():
@@ -361,6 +390,7 @@ class Watchdog:
         task = asyncio.current_task(loop) if loop is not None else None
         chosen, stack = culprit_frame(frame)
         sample = _Sample(
+            time.monotonic(),
             task,
             self.requests.get(task) if task is not None else None,
             chosen.f_code.co_filename if chosen is not None else None,
@@ -392,13 +422,32 @@ class Watchdog:
             logger.warning(self._messages.popleft())
 
 
-def _most_common_line(samples: list[_Sample]) -> _Sample | None:
-    """The first sample at the line most samples show."""
-    if not samples:
-        return None
-    lines = Counter((s.file, s.line) for s in samples)
-    top = lines.most_common(1)[0][0]
-    return next(s for s in samples if (s.file, s.line) == top)
+def _longest_line(
+    weighted: list[tuple[_Sample, float]], stall_seconds: float
+) -> tuple[_Sample | None, list[LineShareData]]:
+    """The first sample at the line that stood for the most time, and the lines longest first
+    with their share of the stall and how many samples saw each."""
+    if not weighted:
+        return None, []
+    seconds: defaultdict[tuple[str | None, int], float] = defaultdict(float)
+    seen: Counter[tuple[str | None, int]] = Counter()
+    first: dict[tuple[str | None, int], _Sample] = {}
+    for sample, weight in weighted:
+        key = (sample.file, sample.line)
+        seconds[key] += weight
+        seen[key] += 1
+        first.setdefault(key, sample)
+    ranked = sorted(seconds, key=lambda k: -seconds[k])
+    total = max(stall_seconds, sum(seconds.values()), 1e-9)
+    lines = [
+        LineShareData(
+            FrameData(first[k].file or "?", first[k].line, first[k].function),
+            round(seconds[k] / total, 3),
+            seen[k],
+        )
+        for k in ranked[:_TOP_LINES]
+    ]
+    return first[ranked[0]], lines
 
 
 def _forget(requests: dict[asyncio.Task[Any], Record]) -> Callable[[asyncio.Future[Any]], None]:

@@ -25,7 +25,9 @@ __all__ = [
     "HandlerData",
     "HeaderData",
     "HopData",
+    "LineShareData",
     "LoopData",
+    "PoolData",
     "RecordData",
     "ServedBy",
     "ThreadData",
@@ -157,18 +159,64 @@ class ThreadpoolData:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolData:
+    """The pool a hop went through, as it stood when the hop was submitted (see
+    `probe/executors.py` for how each is named and counted).
+
+    `name` is "anyio" (anyio's default limiter; "anyio-limiter" for another one),
+    "default-executor" (the loop's), "asgiref" (one of asgiref's one-thread executors for
+    thread-sensitive calls), "executor:<thread name prefix>" for any other thread pool, or
+    "processes:<n>" for a process pool. `size` is the pool's threads or tokens (inf when
+    unbounded), None when it cannot be read by public means (a `ThreadPoolExecutor` does not
+    say its `max_workers`). `busy` and `queued` count the calls running and waiting then (for
+    anyio its tokens borrowed and tasks waiting; for a process pool `busy` is every call in
+    flight and `queued` 0: the parent cannot tell the two apart).
+    """
+
+    name: str
+    size: float | None
+    busy: int
+    queued: int
+    #: True when the pool's workers are other processes: the hop's thread is then None and
+    #: its start (so `queued_ns`) unknown; its end is when the parent saw the answer.
+    processes: bool = False
+
+    @classmethod
+    def from_json(cls, data: JSON) -> PoolData:
+        size = data["size"]
+        return cls(
+            _text(data["name"]),
+            None if size is None else size if isinstance(size, int) else float(size),
+            int(data["busy"]),
+            int(data["queued"]),
+            bool(data["processes"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        size = self.size
+        return {
+            "name": self.name,
+            # A whole number as one (anyio says 40, not 40.0); inf stays a float.
+            "size": int(size) if size is not None and float(size).is_integer() else size,
+            "busy": self.busy,
+            "queued": self.queued,
+            "processes": self.processes,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class HopData:
-    """One call into a worker thread: what ran, where, and when it was asked for, began, ended."""
+    """One call into a worker thread (or process): what ran, where, through which pool, and when
+    it was asked for, began, ended."""
 
     call: str
     endpoint: bool
-    thread: ThreadData | None  # None when the call never started (cancelled while queued)
+    thread: ThreadData | None  # None when the call never started, or ran in another process
     called_ns: int
     start_ns: int
     end_ns: int
     queued_ns: int
-    borrowed: int
-    waiting: int
+    pool: PoolData
 
     @classmethod
     def from_json(cls, data: JSON) -> HopData:
@@ -181,8 +229,7 @@ class HopData:
             int(data["start_ns"]),
             int(data["end_ns"]),
             int(data["queued_ns"]),
-            int(data["borrowed"]),
-            int(data["waiting"]),
+            PoolData.from_json(data["pool"]),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -194,9 +241,24 @@ class HopData:
             "start_ns": self.start_ns,
             "end_ns": self.end_ns,
             "queued_ns": self.queued_ns,
-            "borrowed": self.borrowed,
-            "waiting": self.waiting,
+            "pool": self.pool.to_json(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LineShareData:
+    """A line a stall was spent on: its share of the stall's time, and the samples that saw it."""
+
+    frame: FrameData
+    share: float  # 0..1 of the stall
+    samples: int
+
+    @classmethod
+    def from_json(cls, data: JSON) -> LineShareData:
+        return cls(FrameData.from_json(data), float(data["share"]), int(data["samples"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.frame.to_json(), "share": self.share, "samples": self.samples}
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +275,11 @@ class BlockData:
     kind: str  # "blocked"
     #: Wall clock of the last heartbeat before the stall.
     start_ns: int = 0
+    #: The lines of the culprit's code the stall was spent on, longest first, each with its
+    #: share of the stall's time (every sample weighted by the time until the next).
+    lines: tuple[LineShareData, ...] = ()
+    #: Samples the watchdog took of the loop thread during the stall.
+    samples: int = 0
 
     @classmethod
     def from_json(cls, data: JSON) -> BlockData:
@@ -224,6 +291,8 @@ class BlockData:
             tuple(FrameData.from_json(s) for s in data["stack"]),
             str(data["kind"]),
             int(data["start_ns"]),
+            tuple(LineShareData.from_json(x) for x in data["lines"]),
+            int(data["samples"]),
         )
 
     @property
@@ -240,6 +309,8 @@ class BlockData:
             "stack": [f.to_json() for f in self.stack],
             "kind": self.kind,
             "start_ns": self.start_ns,
+            "lines": [x.to_json() for x in self.lines],
+            "samples": self.samples,
         }
 
     @property
@@ -304,6 +375,9 @@ class RecordData:
     #: Records the worker's writer lost, for want of room, just before this one (JSON lines
     #: only; the key is present only when non-zero).
     dropped: int = 0
+    #: Records of this worker's JSON lines deleted with its oldest rotated file just before
+    #: this one was written (present only when non-zero).
+    rotated_away: int = 0
     #: The ASGI scope type: "http", or "websocket" for an upgrade (whose status is 101 when
     #: accepted, 403 when closed before accepting).
     type: str = "http"
@@ -344,6 +418,7 @@ class RecordData:
                 tuple(BlockData.from_json(b) for b in data["blocks"]),
                 tuple(WaitData.from_json(w) for w in data["waited_on"]),
                 int(data.get("dropped", 0)),  # written only when non-zero
+                int(data.get("rotated_away", 0)),  # likewise
                 str(data["type"]),
                 int(data["disconnected_ns"]),
                 str(data["departure_check"]),
@@ -374,6 +449,7 @@ class RecordData:
             "blocks": [b.to_json() for b in self.blocks],
             "waited_on": [w.to_json() for w in self.waited_on],
             **({"dropped": self.dropped} if self.dropped else {}),
+            **({"rotated_away": self.rotated_away} if self.rotated_away else {}),
             "type": self.type,
             "disconnected_ns": self.disconnected_ns,
             "departure_check": self.departure_check,

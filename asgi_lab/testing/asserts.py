@@ -164,32 +164,39 @@ def assert_no_loop_block(
 
 
 def peak_tokens(
-    target: RecordData | HasRecords | Iterable[RecordData],
+    target: RecordData | HasRecords | Iterable[RecordData], *, pool: str | None = "anyio"
 ) -> tuple[int, list[HopData]]:
-    """The most threadpool calls these requests had running at one instant, and those calls.
+    """The most calls these requests had running at one instant in `pool` (a hop's
+    `pool.name`: "anyio" by default, "default-executor", "executor:reports", ...; None for every
+    pool together), and those calls.
 
-    Swept from each hop's own start and end, not read from `borrowed` at arrival: a request
-    that starts 40 calls at once arrives with every token free. A token is taken a moment
-    before its call starts and given back a moment after it ends, so this is a lower bound.
+    Swept from each hop's own start and end, not read from the counts at submission: a request
+    that starts 40 calls at once finds every token free. A token is taken a moment before its
+    call starts and given back a moment after it ends, so this is a lower bound.
     """
     hops = [
         hop
         for record in _records(target)
         for hop in record.hops
-        if hop.thread is not None and hop.end_ns >= hop.start_ns
+        if hop.thread is not None
+        and hop.end_ns >= hop.start_ns
+        and (pool is None or hop.pool.name == pool)
     ]
     most, when = peak((h.start_ns, h.end_ns) for h in hops)
     return most, [h for h in hops if h.start_ns <= when < h.end_ns] if most else []
 
 
-def assert_max_tokens(target: HasRecords | Iterable[RecordData], n: int) -> None:
-    """At no instant did these requests hold more than `n` threadpool tokens (see `peak_tokens`)."""
-    peak, running = peak_tokens(target)
+def assert_max_tokens(
+    target: HasRecords | Iterable[RecordData], n: int, *, pool: str | None = "anyio"
+) -> None:
+    """At no instant did these requests hold more than `n` threads of `pool` (anyio's tokens
+    by default; see `peak_tokens`)."""
+    peak, running = peak_tokens(target, pool=pool)
     if peak > n:
         calls = Counter(h.call for h in running)
         shown = ", ".join(f"{call} x{count}" for call, count in calls.most_common(3))
         threads = len({h.thread.native_id for h in running if h.thread is not None})
+        held = "threadpool tokens" if pool == "anyio" else f"threads of {pool or 'any pool'}"
         raise AssertionError(
-            f"{peak} threadpool tokens were held at once ({shown}, on {threads} threads); "
-            f"expected at most {n}"
+            f"{peak} {held} were held at once ({shown}, on {threads} threads); expected at most {n}"
         )

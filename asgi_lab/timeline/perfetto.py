@@ -88,7 +88,7 @@ def events(timeline: Timeline) -> list[Event]:
                     "request": hop.request,
                     "path": hop.path,
                     "queued_ms": hop.hop.queued_ns / 1e6,
-                    "tokens_borrowed_when_called": hop.hop.borrowed,
+                    "pool": hop.hop.pool.to_json(),
                 },
             }
         )

@@ -131,8 +131,10 @@ def _hop(hop: HopBar, y: float, x: _X, colour: int) -> str:
     bx, bw = x.bar(h.start_ns, h.end_ns)
     tip = (
         f"{h.call} for {hop.path} ({hop.request})\n"
-        f"ran {_ms(h.end_ns - h.start_ns)}, waited {_ms(h.queued_ns)} for a token and a thread\n"
-        f"tokens borrowed when called: {h.borrowed}, waiting: {h.waiting}"
+        f"ran {_ms(h.end_ns - h.start_ns)}, waited {_ms(h.queued_ns)} for a thread\n"
+        f"pool {h.pool.name}"
+        f" (size {'unknown' if h.pool.size is None else f'{h.pool.size:g}'}) when called:"
+        f" {h.pool.busy} busy, {h.pool.queued} queued"
     )
     return _bar("hop", hop.request, hop.path, tip, bx, bw, y, colour)
 

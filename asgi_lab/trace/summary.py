@@ -11,6 +11,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from asgi_lab.records.lines import Trace
 from asgi_lab.records.schema import RecordData
 from asgi_lab.redact import printable
 
@@ -87,10 +88,13 @@ def stalls(records: Sequence[RecordData]) -> RenderableType:
     return table
 
 
-def summary(records: Sequence[RecordData]) -> RenderableType:
-    """The whole summary of a traced run."""
+def summary(records: Sequence[RecordData], trace: Trace | None = None) -> RenderableType:
+    """The whole summary of a traced run; with its `trace`, what it could not read too."""
+    said = trace.losses() if trace is not None else None
+    lost = Text(said) if said is not None else None
     if not records:
-        return Text("no requests were served")
+        return Group(*(x for x in (Text("no requests were served"), lost) if x is not None))
     pids = sorted({r.pid for r in records})
     head = Text(f"{len(records)} requests, {len(pids)} worker(s): {', '.join(map(str, pids))}")
-    return Group(head, served(records), slowest(records), stalls(records))
+    parts: list[RenderableType] = [head, *([lost] if lost is not None else []), served(records)]
+    return Group(*parts, slowest(records), stalls(records))

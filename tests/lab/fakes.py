@@ -8,6 +8,7 @@ from asgi_lab.records.schema import (
     HandlerData,
     HopData,
     LoopData,
+    PoolData,
     RecordData,
     ThreadData,
     ThreadpoolData,
@@ -48,7 +49,16 @@ def record(
         in_flight=0,
         threadpool=ThreadpoolData(40, 0, 0, int(wait * NS)),
         hops=tuple(
-            HopData("sync_sleep", True, worker, int(a * NS), int(a * NS), int(b * NS), 0, 0, 0)
+            HopData(
+                "sync_sleep",
+                True,
+                worker,
+                int(a * NS),
+                int(a * NS),
+                int(b * NS),
+                0,
+                PoolData("anyio", 40, 0, 0),
+            )
             for a, b in hops
         ),
         error=None,
