@@ -83,6 +83,8 @@ class Result:
     layer: str
     #: The app of its own the experiment served, if it did not serve `layer`.
     serves: str | None = None
+    #: The server every phase ran on (`asgi_lab.serving.SERVERS`).
+    server: str = "uvicorn"
     verdicts: list[Verdict] = field(default_factory=list)
     facts: list[tuple[str, str]] = field(default_factory=list)
     records: list[Observed] = field(default_factory=list)
@@ -105,6 +107,7 @@ class Result:
             "scale": self.scale,
             "layer": self.layer,
             "serves": self.serves,
+            "server": self.server,
             "passed": self.passed,
             "seconds": self.seconds,
             "error": self.error,
@@ -125,6 +128,11 @@ class Context:
         self.layer = result.layer
         self._progress = progress
         self._started = time.perf_counter()
+
+    @property
+    def server_name(self) -> str:
+        """The server every phase runs on (`asgi_lab.serving.SERVERS`)."""
+        return self.result.server
 
     @property
     def app(self) -> str:
@@ -172,12 +180,16 @@ class Context:
             chosen = replace(chosen, threads=threads)
         options = ServerOptions(
             app=app or self.app,
+            server=self.result.server,
             factory=factory,
             workers=workers,
             nodelay=nodelay,
             settings=replace(chosen, trace_dir=str(trace.path)),
         )
-        self.step(f"{phase}: starting {options.app} (workers={workers}, nodelay={nodelay})")
+        self.step(
+            f"{phase}: starting {options.app} on {options.server} "
+            f"(workers={workers}, nodelay={nodelay})"
+        )
         try:
             with serving.start(options) as server:
                 self.step(f"{phase}: ready at {server.url}, worker pids {server.worker_pids}")
@@ -222,12 +234,14 @@ def run_experiment(
     *,
     scale: float | None = None,
     layer: str = "raw",
+    server: str = "uvicorn",
     progress: Progress = lambda _: None,
 ) -> Result:
     """Run one experiment; an exception becomes a failed result (Ctrl-C still propagates)."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
-    result = Result(exp.name, exp.title, exp.scale if scale is None else scale, layer, exp.serves)
+    scale = exp.scale if scale is None else scale
+    result = Result(exp.name, exp.title, scale, layer, exp.serves, server=server)
     if result.scale <= 0:
         raise ValueError(f"scale must be a number above 0, got {result.scale!r}")
     started = time.perf_counter()

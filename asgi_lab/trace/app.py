@@ -1,8 +1,10 @@
 """What each worker of `asgi-lab trace` serves: the user's app with the probe around it.
 
-uvicorn imports `asgi_lab.trace.app:app` as a factory in every worker; the app to wrap is named
-by $ASGI_LAB_APP (and $ASGI_LAB_APP_FACTORY), which `asgi-lab trace` sets for its workers. The
-user's code is imported as uvicorn would import it, unchanged.
+uvicorn, granian and hypercorn call the factory `asgi_lab.trace.app:app` in every worker; daphne,
+which calls no factory, looks up `asgi_lab.trace.app:traced`, made by the same factory on that
+first look-up. The app to wrap is named by $ASGI_LAB_APP (and $ASGI_LAB_APP_FACTORY), which
+`asgi-lab trace` sets for its workers. The user's code is imported as uvicorn would import it,
+unchanged.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from asgi_lab import settings
 from asgi_lab.probe import ProbeMiddleware
 from asgi_lab.types import ASGIApp
 
-__all__ = ["TraceAppError", "app", "load"]
+__all__ = ["TraceAppError", "app", "load"]  # and `traced`, made on demand
 
 
 class TraceAppError(RuntimeError):
@@ -45,3 +47,15 @@ def app() -> ProbeMiddleware:
         raise TraceAppError("$ASGI_LAB_APP must name the app to trace, as 'module:attribute'")
     wrapped = load(current.app, factory=current.app_factory)
     return ProbeMiddleware(wrapped, log=True, watchdog=True, threads=current.threads)
+
+
+_made: list[ProbeMiddleware] = []
+
+
+def __getattr__(name: str) -> ProbeMiddleware:
+    """`traced`: the factory's app, made when a server that calls no factory looks it up."""
+    if name != "traced":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _made:
+        _made.append(app())
+    return _made[0]

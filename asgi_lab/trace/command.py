@@ -21,8 +21,10 @@ from asgi_lab.trace.summary import summary
 
 __all__ = ["run"]
 
-#: The app uvicorn imports in each worker: the user's app, wrapped (see `trace/app.py`).
+#: The factory each worker calls: the user's app, wrapped (see `trace/app.py`).
 WRAPPER = "asgi_lab.trace.app:app"
+#: The same app for a server that calls no factory (daphne), made on its first look-up.
+WRAPPED = "asgi_lab.trace.app:traced"
 
 
 def run(
@@ -38,7 +40,10 @@ def run(
     when it opens a live page, is fed by every worker while they run."""
     trace_dir = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="asgi-lab-trace-"))
     settings = options.settings.replace(trace_dir=str(trace_dir))
-    options = replace(options, app=WRAPPER, factory=True, settings=settings)
+    if options.server == "daphne":
+        options = replace(options, app=WRAPPED, factory=False, settings=settings)
+    else:
+        options = replace(options, app=WRAPPER, factory=True, settings=settings)
     target = options.settings.app
     status = 0
     try:
@@ -77,7 +82,7 @@ def run(
 
 
 def _reason(output: str) -> str:
-    """The line of uvicorn's output that says why (an exception's message), when there is one."""
+    """The line of the server's output that says why (an exception's message), when there is one."""
     for line in reversed(output.splitlines()):
         if "Error" in line or "error" in line or "must" in line:
             kind, sep, message = line.strip().partition(": ")
