@@ -1,0 +1,90 @@
+"""The book's claims about today's asyncio and aiohttp, read back from its examples' own output:
+what chapter 8 and chapter 5 say is what the scripts print on this machine."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
+
+
+def run(name: str) -> str:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_wait_refuses_coroutines_and_takes_tasks() -> None:
+    out = run("wait_coroutines.py")
+    refused, fixed = out.split("2. the same with tasks", 1)
+    assert "raised TypeError: Passing coroutines is forbidden, use tasks explicitly." in refused
+    # Both coroutines it was given were made and never run.
+    assert refused.count("RuntimeWarning: coroutine 'job' was never awaited") == 2
+    assert "-> 2 done, 0 pending" in fixed
+    assert "results in the order you made them: ['a', 'b']" in fixed
+
+
+def test_each_python_says_what_get_event_loop_and_wait_do() -> None:
+    out = run("asyncio_versions.py")
+    blocks = dict(re.findall(r"^Python (3\.\d+)\.\d+.*\n((?:  .*\n?)*)", out, re.M))
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" in blocks  # this interpreter
+    assert "(this interpreter)" in out
+    for version, block in blocks.items():
+        minor = int(version.split(".")[1])
+        lines = block.splitlines()
+        first = lines[: lines.index("  get_event_loop() after asyncio.run(...)")]
+        warned = any("DeprecationWarning: There is no current event loop" in x for x in first)
+        assert warned == (minor in (12, 13)), version
+        after = block.split("after asyncio.run(...)\n", 1)[1]
+        assert after.startswith("    raises RuntimeError: There is no current event loop")
+        if minor >= 11:
+            assert "raises TypeError: Passing coroutines is forbidden" in block, version
+        else:
+            assert "DeprecationWarning: The explicit passing of coroutine objects" in block
+    if "3.14" not in blocks:
+        assert "Python 3.14: not installed here, not run." in out
+
+
+def test_the_repl_awaits_at_top_level_on_its_loop_thread() -> None:
+    out = run("asyncio_repl.py")
+    assert out.startswith("asyncio REPL 3.")
+    assert ">>> threading.current_thread().name\n'MainThread'\n" in out
+    assert ">>> print(asyncio.current_task())\nNone\n" in out  # a line without await: no task
+    assert ">>> await asyncio.sleep(0.1, result=\"slept\")\n'slept'\n" in out
+    assert re.search(r">>> await whoami\(\)\n'Task-\d+'\n", out)
+    assert ">>> later.done()\nFalse\n" in out
+    assert "(True, 'ran between lines')" in out  # it ran while the next lines were typed
+    assert "RuntimeError: asyncio.run() cannot be called from a running event loop" in out
+    assert out.rstrip().endswith("exiting asyncio REPL...")
+
+
+@pytest.mark.server
+def test_a_session_per_request_opens_a_connection_per_request() -> None:
+    out = run("client_sessions.py")
+    rows = {
+        m["label"]: (int(m["opened"]), int(m["ports"]), int(m["requests"]))
+        for m in re.finditer(
+            r"^  (?P<label>one .+?)\s+[\d.]+ s"
+            r"\s+(?P<opened>\d+)\s+(?P<ports>\d+)\s+(?P<requests>\d+)$",
+            out,
+            re.M,
+        )
+    }
+    assert rows["one ClientSession per request"] == (200, 200, 200)
+    opened, ports, requests = rows["one shared ClientSession"]
+    assert requests == 200
+    # The shared pool opens at most one connection per request in flight, and the server saw
+    # exactly the connections aiohttp opened.
+    assert 1 <= opened <= 10 and ports == opened
