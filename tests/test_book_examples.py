@@ -88,3 +88,20 @@ def test_a_session_per_request_opens_a_connection_per_request() -> None:
     # The shared pool opens at most one connection per request in flight, and the server saw
     # exactly the connections aiohttp opened.
     assert 1 <= opened <= 10 and ports == opened
+
+
+@pytest.mark.server
+def test_quick_def_goes_to_a_thread_and_async_def_stays_on_the_loop() -> None:
+    out = run("quick_def_vs_async.py")
+    # Each load's table: "N GETs a round, C in flight", then its rows.
+    tables = re.split(r"^(\d+) GETs a round, (\d+) in flight$", out, flags=re.M)[1:]
+    loads = [(int(n), int(c)) for n, c in zip(tables[0::3], tables[1::3], strict=True)]
+    assert [c for _, c in loads] == [1, 8]
+    for (requests, _), table in zip(loads, tables[2::3], strict=True):
+        rounds = re.findall(r"^  (/quick/\w+)\s+\d+\s+\d+\s+[\d.]+\s+[\d.]+  (.+)$", table, re.M)
+        assert [path for path, _ in rounds] == ["/quick/async"] * 3 + ["/quick/def"] * 3
+        for path, ran in rounds:
+            # Every answer of a round came from one kind of thread: the loop's, or the pool's.
+            expected = "MainThread" if path == "/quick/async" else "AnyIO worker thread"
+            assert ran == f"{expected} x{requests}", (path, ran)
+        assert len(re.findall(r"^\s+median\s+\d+\s+[\d.]+$", table, re.M)) == 2
