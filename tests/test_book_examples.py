@@ -105,3 +105,27 @@ def test_quick_def_goes_to_a_thread_and_async_def_stays_on_the_loop() -> None:
             expected = "MainThread" if path == "/quick/async" else "AnyIO worker thread"
             assert ran == f"{expected} x{requests}", (path, ran)
         assert len(re.findall(r"^\s+median\s+\d+\s+[\d.]+$", table, re.M)) == 2
+
+
+@pytest.mark.server
+def test_async_sessions_on_fastapi_one_per_task_pool_waits_and_finally() -> None:
+    out = run("async_db.py")
+    shared, rest = out.split("a Session per task, three gathered:\n", 1)
+    assert "task 1: ok, 1" in shared
+    refused = "sqlalchemy.exc.InvalidRequestError: This session is provisioning a new connection"
+    assert shared.count(refused) == 2
+    assert "results [1, 1, 1]" in rest
+    # Two connections, six requests holding one 0.3 s each: at least four waited a hold, and at
+    # least two waited two (a floor the machine's load can only raise), all on the loop thread.
+    found = re.search(r"\(s\): ([\d. ]+)$", rest, re.M)
+    assert found is not None
+    waits = sorted(float(w) for w in found[1].split())
+    assert len(waits) == 6
+    assert all(w >= 0.3 * 0.95 for w in waits[2:]) and all(w >= 0.6 * 0.95 for w in waits[4:])
+    assert "threads that ran them: MainThread\n" in rest
+    finally_part, leaked = rest.split("x /fail/after-yield", 1)
+    assert "answered [409, 409, 409, 409]" in finally_part
+    assert "pool: 0 checked out, Sessions closed: {'finally': 4}" in finally_part
+    assert "pool: 2 checked out, Sessions closed: {'finally': 4}" in leaked  # none after yield
+    assert re.search(r"then GET /hold: 500 'Internal Server Error' after [\d.]+ s", leaked)
+    assert "sqlalchemy.exc.TimeoutError raised 1 time(s)" in leaked
