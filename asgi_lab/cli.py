@@ -71,6 +71,14 @@ def add_server_options(parser: argparse.ArgumentParser, servers: Sequence[str]) 
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     parser.add_argument("--port", type=port, default=8000, help="0 lets the kernel choose")
     parser.add_argument(
+        "--timeout-graceful-shutdown",
+        type=bounded(0, 3600),
+        default=None,
+        metavar="SECONDS",
+        help=f"on SIGTERM, requests in flight get this long, then are cut off and recorded as "
+        f"such (default {GRACEFUL_DEFAULT} under uvicorn and hypercorn)",
+    )
+    parser.add_argument(
         "--threads",
         type=settings.argument("threads"),
         default=None,
@@ -112,6 +120,18 @@ def live_page(args: argparse.Namespace) -> AbstractContextManager[Live | None]:
     return open_live(args.live_host, args.live_port)
 
 
+#: What `serve` and `trace` give requests in flight at a shutdown, where the server can bound it:
+#: below the parent's own wait, so that the workers cut them off and write their records.
+GRACEFUL_DEFAULT = 5
+
+
+def graceful(args: argparse.Namespace) -> int | None:
+    """`--timeout-graceful-shutdown`, or our default where the chosen server takes one."""
+    if args.timeout_graceful_shutdown is not None:
+        return int(args.timeout_graceful_shutdown)
+    return GRACEFUL_DEFAULT if args.server in serving.GRACEFUL else None
+
+
 def server_options(
     args: argparse.Namespace, app: str, settings: Settings, **more: Any
 ) -> ServerOptions:
@@ -122,6 +142,7 @@ def server_options(
         runtime_threads=args.runtime_threads,
         runtime_mode=args.runtime_mode,
         blocking_threads=args.blocking_threads,
+        timeout_graceful_shutdown=graceful(args),
         workers=args.workers,
         loop=args.loop,
         http=args.http,

@@ -22,12 +22,14 @@ the whole group.
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -99,6 +101,9 @@ class ServerOptions:
     runtime_threads: int | None = None
     runtime_mode: str | None = None
     blocking_threads: int | None = None
+    #: Seconds a shutdown waits for requests in flight before the server cuts them off (None:
+    #: the server's own default, which for uvicorn is to wait for ever).
+    timeout_graceful_shutdown: int | None = None
 
     def __post_init__(self) -> None:
         self.check()
@@ -136,6 +141,11 @@ class ServerOptions:
                 raise ServerOptionError(
                     f"{server} cannot honour --{name.replace('_', '-')} {value}: it takes {takes}"
                 )
+        if self.timeout_graceful_shutdown is not None and server not in GRACEFUL:
+            raise ServerOptionError(
+                f"{server} cannot honour --timeout-graceful-shutdown: only "
+                f"{' and '.join(GRACEFUL)} bound how long a shutdown waits for requests"
+            )
         if server == "daphne" and self.factory:
             raise ServerOptionError(
                 "daphne cannot honour --factory: it imports an app, never calls a factory"
@@ -188,9 +198,16 @@ class ServerOptions:
             # daphne logs each request at verbosity 1 and up; 0 keeps only its errors.
             verbosity = "2" if self.log_level == "debug" else "1" if self.access_log else "0"
             command = [sys.executable, "-m", "daphne", self.app, "--fd", str(fd), "-v", verbosity]
+        if self.timeout_graceful_shutdown is not None:
+            command += [GRACEFUL[self.server], str(self.timeout_graceful_shutdown)]
         if self.cpus is not None:
             command = ["taskset", "-c", self.cpus, *command]
         return command
+
+    @property
+    def stop_timeout(self) -> float:
+        """How long `Server.stop()` waits before it kills: past the graceful shutdown's own."""
+        return 10.0 + (self.timeout_graceful_shutdown or 0)
 
     def environment(self) -> dict[str, str]:
         """The workers' environment: ours, the settings, then `env`."""
@@ -202,6 +219,9 @@ class ServerOptions:
         return env
 
 
+#: The servers that bound a shutdown's wait for requests in flight, and their flag for it.
+GRACEFUL = {"uvicorn": "--timeout-graceful-shutdown", "hypercorn": "--graceful-timeout"}
+
 #: uvicorn's option values each other server takes (anything else is refused by name).
 _REFUSED: dict[str, dict[str, tuple[object, ...]]] = {
     # granian: Rust's hyper parses HTTP (1 and 2 negotiated); its own loop choice.
@@ -211,6 +231,15 @@ _REFUSED: dict[str, dict[str, tuple[object, ...]]] = {
     # daphne: Twisted parses HTTP on its asyncio reactor, in one process.
     "daphne": {"http": ("auto",), "loop": ("auto", "asyncio"), "workers": (1,)},
 }
+
+
+#: Lines of a server's output kept, newest last: enough for any error report, bounded however
+#: long it runs (a traced server logs a line per request).
+TAIL_LINES = 10_000
+#: Lines waiting to be passed on to a terminal before more are counted and left out.
+ECHO_LINES = 10_000
+#: Seconds `stop()` lets the echo thread finish what it has.
+ECHO_DRAIN = 2.0
 
 
 def bind(host: str = "127.0.0.1", port: int = 0, *, nodelay: bool = True) -> socket.socket:
@@ -244,7 +273,10 @@ class Server:
         self.process = process
         #: The socket we bound and passed (None under granian, which binds its own).
         self.sock = sock
-        self.lines: list[str] = []
+        #: The server's latest output lines (a bounded tail: what a failure or a test reads).
+        self.lines: deque[str] = deque(maxlen=TAIL_LINES)
+        #: Lines not passed on to `echo` because it did not keep up (a stalled terminal).
+        self.unechoed = 0
         self.ready = threading.Event()
         self._port = port
         self._ours = {os.fstat(sock.fileno()).st_ino} if sock is not None else set()
@@ -252,9 +284,10 @@ class Server:
         # Workers seen starting, and those that accepted a connection (`wait_ready`).
         self._starting: set[int] = set()
         self._accepted: set[int] = set()
-        self._echoed = 0
         self._lock = threading.Lock()
         self._reader: threading.Thread | None = None
+        self._echo_queue: queue.Queue[str | None] = queue.Queue(maxsize=ECHO_LINES)
+        self._echoer: threading.Thread | None = None
 
     def __enter__(self) -> Server:
         return self
@@ -313,11 +346,14 @@ class Server:
         self._seen.extend(pid for pid in pids if pid not in self._seen)
 
     def output(self) -> str:
-        return "".join(self.lines)
+        """The latest of what the server printed (its last `TAIL_LINES` lines)."""
+        with self._lock:
+            return "".join(self.lines)
 
-    def read_output(self, echo: TextIO | None) -> None:
-        """Collect what the server prints; once it is ready, pass every line on to `echo` (a
-        server that fails to start says why through `ServerError`, not on the terminal)."""
+    def read_output(self) -> None:
+        """Collect what the server prints, whole lines, into the tail; once it is ready, hand
+        each line to the echo thread. Never blocks on `echo`: a line the echo thread has no room
+        for is counted in `unechoed`, so a stalled terminal never stops the workers' output."""
         stdout = self.process.stdout
         if stdout is None:
             raise ServerError("the server's output is not a pipe")
@@ -325,13 +361,41 @@ class Server:
             with self._lock:
                 self.lines.append(line)
                 if self.ready.is_set():
-                    self._echo(echo)
+                    self._hand_on(line)
+        if self._echoer is not None:  # end of output: the echo thread ends when it gets there
+            try:
+                self._echo_queue.put(None, timeout=ECHO_DRAIN)
+            except queue.Full:
+                pass  # a stalled terminal: `stop()` leaves that thread behind
 
-    def _echo(self, echo: TextIO | None) -> None:
-        if echo is not None and self._echoed < len(self.lines):
-            echo.write("".join(self.lines[self._echoed :]))
-            echo.flush()
-        self._echoed = len(self.lines)
+    def _hand_on(self, line: str | None) -> None:
+        if self._echoer is None:
+            return
+        try:
+            self._echo_queue.put_nowait(line)
+        except queue.Full:
+            if line is not None:
+                self.unechoed += 1
+
+    def start_echo(self, echo: TextIO | None) -> None:
+        """Pass what was printed so far, then every later line, on to `echo` on a thread of its
+        own, one whole line at a time (so two workers' lines never mix mid-line)."""
+        if echo is None:
+            return
+        self._echoer = threading.Thread(
+            target=self._echo, args=(echo,), name=f"{self.name}-echo", daemon=True
+        )
+        for line in self.lines:
+            self._hand_on(line)
+        self._echoer.start()
+
+    def _echo(self, echo: TextIO) -> None:
+        while (line := self._echo_queue.get()) is not None:
+            try:
+                echo.write(line)
+                echo.flush()
+            except (OSError, ValueError):  # the terminal went away: keep draining, show none
+                self.unechoed += 1
 
     def wait(self, timeout: float | None = None) -> int | None:
         """Until the server exits (or `timeout`); its exit status, or None if still running."""
@@ -340,8 +404,10 @@ class Server:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGTERM, wait up to `timeout`, then SIGKILL the whole process group. Idempotent."""
+    def stop(self, timeout: float | None = None) -> int | None:
+        """SIGTERM, wait up to `timeout` (by default the options' `stop_timeout`), then SIGKILL
+        the whole process group. Idempotent."""
+        timeout = self.options.stop_timeout if timeout is None else timeout
         proc = self.process
         # Its processes now: once it has exited, its orphans are no longer below it.
         tree = procfs.descendants(proc.pid)
@@ -369,6 +435,9 @@ class Server:
                 self.sock.close()
             if self._reader is not None:
                 self._reader.join(timeout)
+            if self._echoer is not None:
+                # Bounded: an echo stuck on a stalled terminal is left behind, not waited for.
+                self._echoer.join(min(timeout, ECHO_DRAIN))
             # The reader has seen end-of-file; closing our end of the pipe keeps the
             # Popen object from leaking it (a ResourceWarning under `-W error`).
             if proc.stdout is not None and (self._reader is None or not self._reader.is_alive()):
@@ -478,7 +547,7 @@ def start(options: ServerOptions | None = None, *, echo: TextIO | None = None) -
             raise
         with server._lock:
             server.ready.set()
-            server._echo(echo)
+            server.start_echo(echo)
         return server
     raise AssertionError("unreachable: the last try returns or raises")
 
@@ -509,7 +578,7 @@ def _start_once(options: ServerOptions, echo: TextIO | None) -> Server:
         raise
     server = Server(options, process, sock, port)
     server._reader = threading.Thread(
-        target=server.read_output, args=(echo,), name=f"{options.server}-output", daemon=True
+        target=server.read_output, name=f"{options.server}-output", daemon=True
     )
     server._reader.start()
     return server

@@ -56,7 +56,9 @@ PACKAGES: dict[str, set[str]] = {
         "uninstall",
     },
     "asgi_lab.records": {
+        "CANCELLED",
         "HEADER",
+        "STILL_RUNNING",
         "BlockData",
         "FrameData",
         "HandlerData",

@@ -98,3 +98,31 @@ def test_threads_applies_to_the_traced_app_in_every_worker(tmp_path: Path) -> No
     records = read_records(tmp_path)
     assert len(records) == 6
     assert {r.threadpool.total for r in records} == {3}
+
+
+@pytest.mark.server
+def test_sigterm_with_long_requests_in_flight_records_them_as_cut_off(tmp_path: Path) -> None:
+    import concurrent.futures
+    import time
+
+    from asgi_lab.records import CANCELLED
+
+    args = ["trace", "tests.apps.long:app", "--port", "0", "--trace-dir", str(tmp_path)]
+    args += ["--timeout-graceful-shutdown", "1"]
+    paths = ["/async/long"] * 3 + ["/sync/long"] * 2
+    with running(*args) as (process, url), concurrent.futures.ThreadPoolExecutor(5) as pool:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            answers = [pool.submit(client.get, path) for path in paths]
+            deadline = time.monotonic() + 20
+            while client.get("/started").json() < len(paths):  # every one of them has begun
+                assert time.monotonic() < deadline, "the long requests never all began"
+            out, err = stop(process)
+            for answer in answers:  # the server closed on them: each ends, one way or another
+                answer.exception(timeout=30)
+    # The drain was incomplete, and the exit status and the records say so.
+    assert process.returncode == 1, err
+    assert "the drain was incomplete: 5 request(s) cut off" in err
+    cut = [r for r in read_records(tmp_path) if r.path.endswith("/long")]
+    assert len(cut) == len(paths) and all(r.cut_off for r in cut)
+    # The server cancels every request task; a sync one's thread runs on regardless.
+    assert {r.error for r in cut if r.path == "/async/long"} == {CANCELLED}

@@ -85,7 +85,7 @@ from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
 from asgi_lab.probe.watchdog import Watchdog
 from asgi_lab.records.lines import JsonLines
-from asgi_lab.records.schema import HEADER, LoopData, ServedBy
+from asgi_lab.records.schema import CANCELLED, HEADER, STILL_RUNNING, LoopData, ServedBy
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
@@ -319,7 +319,7 @@ class ProbeMiddleware:
         try:
             await self.app(scope, probed_receive, probed_send)
         except BaseException as exc:
-            record.error = repr(exc)
+            record.error = CANCELLED if isinstance(exc, asyncio.CancelledError) else repr(exc)
             if not record.status:
                 record.status = 500
             raise
@@ -332,10 +332,11 @@ class ProbeMiddleware:
                         watch.settle()  # the loop runs again: findings reach this record in time
                     if task is not None:
                         watch.requests.pop(task, None)
-                record.finish()
-                self.ring.append(record)
-                if self.writer is not None:
-                    self.writer.put(record)
+                if not record.end_ns:  # else written as cut off at shutdown, while it ran
+                    record.finish()
+                    self.ring.append(record)
+                    if self.writer is not None:
+                        self.writer.put(record)
             except Exception as exc:
                 fault("finish", exc)
 
@@ -425,12 +426,27 @@ class ProbeMiddleware:
 
     async def aclose(self) -> None:
         """Stop the watchdogs, flush the sinks and stop the writer, off the loop thread."""
+        self._write_still_running()
         for watch in self.watchdogs.values():
             watch.stop()
         if self.live is not None:
             await anyio.to_thread.run_sync(self.live.stop)
         if self.writer is not None:
             await anyio.to_thread.run_sync(self.writer.close)
+
+    def _write_still_running(self) -> None:
+        """Requests still running at shutdown (a sync call no cancel stops) would leave no
+        record once the writer closes: write what is known of them, marked as cut off. The
+        watchdogs know every request in flight; without one, these go unrecorded."""
+        flying = {id(r): r for w in self.watchdogs.values() for r in w.requests.values()}
+        for record in flying.values():
+            if record.end_ns:
+                continue
+            record.error = STILL_RUNNING
+            record.finish()
+            self.ring.append(record)
+            if self.writer is not None:
+                self.writer.put(record)
 
     def close(self) -> None:
         """Flush the sinks and stop the writer (blocking; not on a running loop)."""

@@ -16,7 +16,9 @@ from asgi_lab.records.lines import (
     read_trace,
 )
 from asgi_lab.records.schema import (
+    CANCELLED,
     HEADER,
+    STILL_RUNNING,
     BlockData,
     FrameData,
     HandlerData,
@@ -35,7 +37,9 @@ from asgi_lab.records.schema import (
 )
 
 __all__ = [
+    "CANCELLED",
     "HEADER",
+    "STILL_RUNNING",
     "BlockData",
     "FrameData",
     "HandlerData",

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CANCELLED",
     "HEADER",
+    "STILL_RUNNING",
     "BlockData",
     "FrameData",
     "HandlerData",
@@ -46,6 +48,14 @@ JSON = Mapping[str, Any]
 def request_id(pid: int, seq: int) -> str:
     """A request's id, unique across the workers of a machine: the pid, then the probe's count."""
     return f"{pid}-{seq}"
+
+
+#: A record's `error` when the server cancelled its request before it answered: a shutdown's
+#: graceful timeout ran out (uvicorn, hypercorn), or a server that cancels on a client gone.
+CANCELLED = "cancelled: the server cut the request off before it completed"
+#: A record's `error` when its request was still running as its worker shut down (a sync call a
+#: cancel cannot stop): the probe writes what it has rather than lose the record.
+STILL_RUNNING = "cut off: still running when the worker shut down"
 
 
 def short_path(path: str) -> str:
@@ -463,6 +473,11 @@ class RecordData:
     @property
     def seconds(self) -> float:
         return self.duration_ns / 1e9
+
+    @property
+    def cut_off(self) -> bool:
+        """Whether a shutdown (or the server) cut this request off before it completed."""
+        return self.error in (CANCELLED, STILL_RUNNING)
 
     @property
     def disconnected(self) -> bool:

@@ -46,6 +46,7 @@ def run(
         options = replace(options, app=WRAPPER, factory=True, settings=settings)
     target = options.settings.app
     status = 0
+    server: serving.Server | None = None
     try:
         try:
             with serving.terminate_as_interrupt(), live or contextlib.nullcontext() as page:
@@ -75,6 +76,22 @@ def run(
             print(f"wrote {perfetto_path}", file=sys.stderr)
         if keep:
             print(f"records kept in {trace_dir}", file=sys.stderr)
+        if server is not None and server.unechoed:
+            print(
+                f"asgi-lab trace: {server.unechoed} lines of the server's output were not shown "
+                "(the terminal did not keep up)",
+                file=sys.stderr,
+            )
+        cut = sum(1 for r in records if r.cut_off)
+        if cut:
+            wait = options.timeout_graceful_shutdown
+            print(
+                f"asgi-lab trace: the drain was incomplete: {cut} request(s) cut off by the "
+                f"shutdown"
+                + (f" after --timeout-graceful-shutdown {wait} s" if wait is not None else ""),
+                file=sys.stderr,
+            )
+            status = 1
     finally:
         if not keep:
             shutil.rmtree(trace_dir, ignore_errors=True)
