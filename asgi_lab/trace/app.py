@@ -9,6 +9,7 @@ unchanged.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from uvicorn.importer import ImportFromStringError, import_from_string
@@ -32,11 +33,32 @@ def load(target: str, *, factory: bool = False) -> ASGIApp:
         raise TraceAppError(str(exc)) from None
     if factory:
         found = found()
-    if not callable(found):
+    if not callable(found) or not _takes_three(found):
         raise TraceAppError(
-            f'"{target}" is not an ASGI app (a callable), got {type(found).__name__}'
+            f'"{target}" is not an ASGI app: expected a callable taking (scope, receive, send), '
+            f"such as `async def app(scope, receive, send)`, got {_shown(found)}"
         )
     return found  # type: ignore[no-any-return]
+
+
+def _takes_three(found: Any) -> bool:
+    """Whether `found` can be called with three positional arguments, as a server calls an
+    ASGI app (a signature that cannot be read, as some C callables', is given the benefit)."""
+    try:
+        inspect.signature(found).bind(None, None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read
+        return True
+    return True
+
+
+def _shown(found: Any) -> str:
+    name = getattr(found, "__qualname__", None) or type(found).__qualname__
+    try:
+        return f"{name}{inspect.signature(found)}"
+    except (TypeError, ValueError):
+        return str(name)
 
 
 def app() -> ProbeMiddleware:

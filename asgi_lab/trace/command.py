@@ -15,6 +15,7 @@ from asgi_lab.console import console
 from asgi_lab.lab.traces import write_html, write_perfetto
 from asgi_lab.live import Live, feeding
 from asgi_lab.records import read_trace
+from asgi_lab.redact import printable
 from asgi_lab.serving import ServerOptions
 from asgi_lab.timeline import build
 from asgi_lab.trace.summary import summary
@@ -98,10 +99,30 @@ def run(
     return status
 
 
+#: The server's last lines quoted when it did not start: what it said last says why.
+REASON_LINES = 12
+
+
 def _reason(output: str) -> str:
-    """The line of the server's output that says why (an exception's message), when there is one."""
-    for line in reversed(output.splitlines()):
-        if "Error" in line or "error" in line or "must" in line:
+    """Why the server did not start: the line of its output that says so (an exception's
+    message); when none does, its last lines as it printed them."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    if not lines:
+        return "it exited without a word"
+    for index in range(len(lines) - 1, -1, -1):
+        line = lines[index]
+        if "startup failed" in line and index > 0:
+            # The app's own message (lifespan.startup.failed), which the server logs just
+            # before its "Application startup failed", says more than that line does.
+            return f"{_after_level(lines[index - 1])} (the app's lifespan startup failed)"
+        if "Error" in line or "error" in line or "must" in line or "failed" in line:
             kind, sep, message = line.strip().partition(": ")
             return message if sep and kind.split(".")[-1].endswith("Error") else line.strip()
-    return output.strip().splitlines()[-1] if output.strip() else "it exited"
+    last = "\n".join(f"  | {printable(line)}" for line in lines[-REASON_LINES:])
+    return f"its last lines:\n{last}"
+
+
+def _after_level(line: str) -> str:
+    """A log line without its `ERROR:` level prefix."""
+    level, sep, rest = line.partition(":")
+    return rest.strip() if sep and level.strip().isupper() else line.strip()
