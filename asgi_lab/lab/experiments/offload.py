@@ -143,7 +143,7 @@ def run(ctx: Context) -> None:
         if road.pool == "default-executor":
             ctx.check(
                 exactly(
-                    f"{road.label}: the pool's size in the records = min(32, cpus + 4)",
+                    f"{road.label}: its size in the records, min(32, cpus+4)",
                     int(size),
                     default_size(),
                 )
@@ -199,7 +199,7 @@ def run(ctx: Context) -> None:
     away = sum(1 for h in process_hops if h.pool.processes and h.thread is None)
     ctx.check(
         exactly(
-            "CPU on processes: hops that ran in another process (no thread here)",
+            "CPU on processes: hops run in another process",
             away,
             len(process_records),
         )
@@ -209,7 +209,7 @@ def run(ctx: Context) -> None:
     usable = min(PROCESSES, best.free_cores)
     ctx.check(
         at_least(
-            f"CPU: {jobs} jobs, speed-up of {PROCESSES} processes over {THREADS} threads",
+            f"CPU: speed-up, {PROCESSES} processes over {THREADS} threads",
             threads_best / best.seconds,
             usable,
             "x",
@@ -221,6 +221,7 @@ def run(ctx: Context) -> None:
     ctx.fact("process pool", f"{', '.join(names)}, its processes' pids {pids[1:]}")
     for kind, seen in trials.items():
         ctx.fact(
-            f"CPU on {kind} ({jobs} x {ms} ms), per trial",
-            "; ".join(f"{t.seconds * 1e3:.0f} ms, {t.cores_used:.2f} cores" for t in seen),
+            f"CPU on {kind}, per trial",
+            f"{jobs} x {ms} ms: "
+            + "; ".join(f"{t.seconds * 1e3:.0f} ms, {t.cores_used:.2f} cores" for t in seen),
         )
