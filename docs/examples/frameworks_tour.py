@@ -18,8 +18,11 @@ from asgi_lab.records import read_records
 from asgi_lab.records.schema import RecordData
 from asgi_lab.serving import ServerOptions, start
 from asgi_lab.settings import Settings
+from asgi_lab.timeline import build, terminal
 
 APPS = Path(__file__).parent / "apps"
+#: The frameworks whose burst is drawn: a thread per request, and a pool of six.
+TIMELINES = {"Django", "Quart"}
 SLEEP = 0.3
 N = default_size() + 2
 
@@ -92,3 +95,6 @@ for label, module, paths, slow, env in SERVED:
         waves = round(seconds / SLEEP)
         print(f"  {N} x GET {path}?seconds={SLEEP} at once: on {len(ran)} threads, "
               f"{seconds:.2f} s = {waves} x {SLEEP} s")  # fmt: skip
+        if label in TIMELINES:
+            burst = build(records[r.record_id] for r in replies)
+            print(terminal.render(burst, width=100, max_rows=2, max_threads=N).plain)
