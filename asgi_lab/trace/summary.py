@@ -1,5 +1,6 @@
-"""What the records of a traced run say, in a few tables: who served what, what was slow, who
-waited for a token, and every stall of a loop with the request and the line that caused it."""
+"""What the records of a traced run say, in a few tables: who served what, the pools the hops
+went through, what was slow, who waited for a token, and every stall of a loop with the request
+and the line that caused it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from rich.text import Text
 from asgi_lab.records.lines import Trace
 from asgi_lab.records.schema import RecordData
 from asgi_lab.redact import printable
+from asgi_lab.timeline.model import pool_curves
 
 __all__ = ["summary"]
 
@@ -24,17 +26,60 @@ def _ms(ns: float) -> str:
     return f"{ns / 1e6:.1f}"
 
 
+def handler_pool(record: RecordData) -> str:
+    """The pool of the hop that ran the handler, "" when it ran on the loop."""
+    if not record.handler.in_threadpool:
+        return ""
+    ran = record.handler.thread.native_id
+    for hop in record.hops:
+        if hop.endpoint and hop.thread is not None and hop.thread.native_id == ran:
+            return hop.pool.name
+    return "?"
+
+
 def served(records: Sequence[RecordData]) -> Table:
-    """Requests per worker, loop and handler thread."""
+    """Requests per worker, loop, handler thread and the pool that thread belongs to."""
     table = Table(title="who served the requests", title_justify="left")
-    for column in ("worker", "loop", "handler thread", "requests", "in the pool"):
+    for column in ("worker", "loop", "handler thread", "requests", "in a pool"):
         table.add_column(column, justify="right" if column in ("requests",) else "left")
-    counts: Counter[tuple[int, str, str, bool]] = Counter()
+    counts: Counter[tuple[int, str, str, str]] = Counter()
     for r in records:
         thread = printable(f"#{r.handler.thread.native_id} {r.handler.thread.name}")
-        counts[(r.pid, f"{r.loop.id} ({r.loop.impl})", thread, r.handler.in_threadpool)] += 1
+        counts[(r.pid, f"{r.loop.id} ({r.loop.impl})", thread, handler_pool(r))] += 1
     for (pid, loop, thread, pool), n in sorted(counts.items()):
-        table.add_row(str(pid), loop, thread, str(n), "yes" if pool else "no (the loop)")
+        shown = f"yes ({printable(pool)})" if pool else "no (the loop)"
+        table.add_row(str(pid), loop, thread, str(n), shown)
+    return table
+
+
+def pools(records: Sequence[RecordData]) -> RenderableType:
+    """Per worker, each pool its hops went through: its size, and how full it got.
+
+    "running at most" is read from the hops' own times (the timelines' pool curves, the same
+    count); "queued at most" is the most calls a hop found waiting when it was submitted.
+    """
+    by_pid: defaultdict[int, list[RecordData]] = defaultdict(list)
+    for r in records:
+        by_pid[r.pid].append(r)
+    table = Table(title="pools the hops went through", title_justify="left")
+    for column in ("worker", "pool", "size", "hops", "running at most", "queued at most"):
+        table.add_column(column, justify="left" if column in ("worker", "pool") else "right")
+    table.add_column("max wait ms", justify="right")
+    for pid, group in sorted(by_pid.items()):
+        for curve in pool_curves(group):
+            hops = [h for r in group for h in r.hops if h.pool.name == curve.name]
+            running = f"{curve.busy.peak}" + (" (in flight)" if curve.processes else "")
+            table.add_row(
+                str(pid),
+                printable(curve.name),
+                curve.shown_size,
+                str(curve.hops),
+                running,
+                str(max(h.pool.queued for h in hops)),
+                _ms(max(h.queued_ns for h in hops)),
+            )
+    if not table.row_count:
+        return Text("no hops: every handler ran on its loop")
     return table
 
 
@@ -97,4 +142,4 @@ def summary(records: Sequence[RecordData], trace: Trace | None = None) -> Render
     pids = sorted({r.pid for r in records})
     head = Text(f"{len(records)} requests, {len(pids)} worker(s): {', '.join(map(str, pids))}")
     parts: list[RenderableType] = [head, *([lost] if lost is not None else []), served(records)]
-    return Group(*parts, slowest(records), stalls(records))
+    return Group(*parts, pools(records), slowest(records), stalls(records))
