@@ -45,6 +45,27 @@ def test_an_idle_loop_thread_while_others_burn_is_starved_unless_stuck_on_a_user
     assert not sleeping.starved()  # time.sleep on a user's line while threads burn: a block
 
 
+def test_a_user_line_is_no_evidence_when_the_watchdog_itself_waited_for_the_gil() -> None:
+    """Seen once on a shared box: the loop thread waited for the GIL at the call on a user's line
+    (a middleware's `await self.app(...)`) while eight threads burned, and the watchdog, late by
+    more than the threshold itself, sampled it only there."""
+    waiting = Stall(
+        0,
+        0.0,
+        [sample(object(), 41, top=True)],
+        clocks(0, 0, 0),
+        clocks(1, 0.02, 0.9),
+        contended=True,
+    )
+    assert waiting.starved()
+    # Without other threads busy, a late watchdog proves nothing: the loop thread's own line
+    # holds it (a time.sleep with a slow box around it).
+    alone = Stall(
+        0, 0.0, [sample(object(), 41, top=True)], clocks(0, 0, 0), clocks(1, 0.02, 0.1), True
+    )
+    assert not alone.starved()
+
+
 def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:
     stall = Stall(0, 0.0, [_Sample(None, None, None, 0, "?", [], False, False)])
     assert stall.starved()

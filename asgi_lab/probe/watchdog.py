@@ -22,7 +22,10 @@ One watchdog per event loop: a heartbeat on the loop and a daemon thread beside 
   The thread tells them apart by CPU time over the stall (`time.pthread_getcpuclockid`): the
   loop thread barely ran while the other threads of the process kept a core busy, or the
   samples show no task and no user frame. Then no request is blamed; the requests in flight get
-  `waited_on` of kind "starved" naming the threadpool calls running then.
+  `waited_on` of kind "starved" naming the threadpool calls running then. A loop thread that
+  waits for the GIL on a user's line (at the call into a Python function, say) looks like one
+  stuck in a blocking call there; the watchdog thread waits for the GIL too, so when it woke
+  later than the threshold during the stall, the line it saw is no evidence of a block.
 
 A stall that ends before the thread has sampled it is not reported: the threshold is a floor,
 and the watchdog never reports what it did not see. The WARNING line for each stall is logged by
@@ -154,6 +157,9 @@ class Stall:
     samples: list[_Sample] = field(default_factory=list)
     first: _Clocks | None = None
     last: _Clocks | None = None
+    #: The watchdog thread woke later than the threshold while it sampled: it waited for the
+    #: GIL as long as a block lasts, so the process was short of the GIL.
+    contended: bool = False
 
     def cpu_shares(self) -> tuple[float, float] | None:
         """Share of a core the loop thread and the other threads used between the first and
@@ -181,15 +187,17 @@ class Stall:
 
         A loop thread busy on the CPU (half a core or more) is blocked by what it runs. One
         that barely ran while other threads kept a core busy waited for the GIL, unless every
-        sample shows it stuck on a user's line (a blocking call made from user code). And when
-        no sample shows a task or a user frame, nobody's code held it.
+        sample shows it stuck on a user's line (a blocking call made from user code) and the
+        watchdog itself got the GIL on time (else waiting for it on that line looks the same).
+        And when no sample shows a task or a user frame, nobody's code held it.
         """
         shares = self.cpu_shares()
         if shares is not None:
             loop, others = shares
             if loop >= 0.5:
                 return False
-            if others > 0.3 and not all(s.top for s in self.samples):
+            stuck = all(s.top for s in self.samples) and not self.contended
+            if others > 0.3 and not stuck:
                 return True
         return all(s.task is None and not s.user for s in self.samples)
 
@@ -328,19 +336,23 @@ class Watchdog:
         # counted from there, so even a stall sampled once can tell blocked from starved.
         quiet = self._clocks()
         loop = self._loop
+        asked = time.monotonic()
         while not self._stop.wait(self.beat):
+            # How much later than asked this thread runs: its own wait for the GIL.
+            woke = time.monotonic()
+            late_ms, asked = (woke - asked - self.beat) * 1000, woke
             if loop is None or loop.is_closed():
                 break  # the loop is gone (a test's loop, a finished asyncio.run): so are we
             if not loop.is_running():
                 continue
-            lag_ms = (time.monotonic() - self._last_mono) * 1000
+            lag_ms = (woke - self._last_mono) * 1000
             if lag_ms >= self.block_ms:
-                self._sample(quiet)
+                self._sample(quiet, contended=late_ms >= self.block_ms)
             else:
                 quiet = self._clocks()
             self._flush_messages()
 
-    def _sample(self, quiet: _Clocks | None) -> None:
+    def _sample(self, quiet: _Clocks | None, *, contended: bool = False) -> None:
         loop = self._loop
         frame = sys._current_frames().get(self._thread_ident)
         task = asyncio.current_task(loop) if loop is not None else None
@@ -364,6 +376,7 @@ class Watchdog:
             if len(self.stall.samples) < _MAX_SAMPLES:  # a stall of minutes stays small
                 self.stall.samples.append(sample)
             self.stall.last = clocks
+            self.stall.contended |= contended
 
     def _clocks(self) -> _Clocks | None:
         try:
