@@ -66,6 +66,18 @@ def test_a_user_line_is_no_evidence_when_the_watchdog_itself_waited_for_the_gil(
     assert not alone.starved()
 
 
+def test_on_a_loaded_box_threads_running_while_the_loop_thread_does_not_starve_it() -> None:
+    """Seen on a shared box: 314 ms, the loop thread at 0 % of a core inside the framework's
+    code under a user's middleware, eight burning threads at 27 % (other processes had the
+    rest): starved. The same stall with the other threads idle is a block (a blocking call in a
+    library, `requests.get` say, made from the user's line)."""
+    samples = [sample(object(), 41, top=False), sample(object(), 41, top=False)]
+    loaded = Stall(0, 0.0, samples, clocks(0, 0, 0), clocks(0.314, 0.0, 0.085))
+    assert loaded.starved()
+    idle = Stall(0, 0.0, samples, clocks(0, 0, 0), clocks(0.314, 0.0, 0.01))
+    assert not idle.starved()
+
+
 def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:
     stall = Stall(0, 0.0, [_Sample(None, None, None, 0, "?", [], False, False)])
     assert stall.starved()

@@ -189,7 +189,9 @@ class Stall:
         that barely ran while other threads kept a core busy waited for the GIL, unless every
         sample shows it stuck on a user's line (a blocking call made from user code) and the
         watchdog itself got the GIL on time (else waiting for it on that line looks the same).
-        And when no sample shows a task or a user frame, nobody's code held it.
+        On a loaded box the process gets less than a core: other threads that ran a tenth of
+        one while the loop thread ran next to nothing held the GIL too. And when no sample
+        shows a task or a user frame, nobody's code held it.
         """
         shares = self.cpu_shares()
         if shares is not None:
@@ -197,7 +199,8 @@ class Stall:
             if loop >= 0.5:
                 return False
             stuck = all(s.top for s in self.samples) and not self.contended
-            if others > 0.3 and not stuck:
+            busy = others > 0.3 or (loop < 0.05 and others > 0.1)
+            if busy and not stuck:
                 return True
         return all(s.task is None and not s.user for s in self.samples)
 
