@@ -78,6 +78,15 @@ def test_on_a_loaded_box_threads_running_while_the_loop_thread_does_not_starve_i
     assert not idle.starved()
 
 
+def test_the_watchdogs_own_sampling_is_not_other_threads_work() -> None:
+    """A time.sleep on the loop, sampled every beat on a loaded box (the watchdog late): the
+    CPU the process used is the watchdog's own, so nothing starved the loop thread."""
+    first, last = _Clocks(0, 0, 0, watchdog=0), _Clocks(0.2, 0.0, 0.05, watchdog=0.05)
+    sleeping = Stall(0, 0.0, [sample(object(), 52, top=True)], first, last, contended=True)
+    assert sleeping.cpu_shares() == (0.0, 0.0)
+    assert not sleeping.starved()
+
+
 def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:
     stall = Stall(0, 0.0, [_Sample(None, None, None, 0, "?", [], False, False)])
     assert stall.starved()

@@ -141,11 +141,13 @@ class _Sample:
 
 @dataclass
 class _Clocks:
-    """CPU seconds of the loop thread and of the whole process, at one instant."""
+    """CPU seconds of the loop thread, of the whole process and of the watchdog's own thread,
+    at one instant."""
 
     wall: float
     loop: float
     process: float
+    watchdog: float = 0.0
 
 
 @dataclass
@@ -163,13 +165,15 @@ class Stall:
 
     def cpu_shares(self) -> tuple[float, float] | None:
         """Share of a core the loop thread and the other threads used between the first and
-        the last sample; None with fewer than two samples."""
+        the last sample; None with fewer than two samples. The watchdog's own sampling is not
+        counted among the others: it is no request's work."""
         if self.first is None or self.last is None or self.last.wall <= self.first.wall:
             return None
         wall = self.last.wall - self.first.wall
         loop = self.last.loop - self.first.loop
-        others = (self.last.process - self.first.process) - loop
-        return loop / wall, others / wall
+        watchdog = self.last.watchdog - self.first.watchdog
+        others = (self.last.process - self.first.process) - loop - watchdog
+        return loop / wall, max(others, 0.0) / wall
 
     def culprit(self) -> _Sample | None:
         """The request seen running in most samples, at the line seen most often (a sample
@@ -386,7 +390,8 @@ class Watchdog:
             loop_cpu = time.clock_gettime(time.pthread_getcpuclockid(self._thread_ident))
         except (OSError, AttributeError):  # not on this platform, or the thread is gone
             return None
-        return _Clocks(time.monotonic(), loop_cpu, time.process_time())
+        # Called on the watchdog's thread: thread_time() is its own CPU.
+        return _Clocks(time.monotonic(), loop_cpu, time.process_time(), time.thread_time())
 
     def _flush_messages(self) -> None:
         while self._messages:
