@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -59,6 +60,25 @@ def test_example_runs(example: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+@pytest.mark.server
+def test_the_testing_tour_runs_beside_other_pytest_plugins() -> None:
+    """A user's pytest loads plugins of their own: inline-snapshot's (FastAPI's suite has it)
+    reads the terminal plugin's options at the end of the session, which `-p no:terminal`
+    took away (`no option named 'color'`)."""
+    plugins = {ep.name for ep in importlib.metadata.entry_points(group="pytest11")}
+    assert "inline_snapshot" in plugins, "the dev extra installs inline-snapshot"
+    done = subprocess.run(
+        [sys.executable, str(DOCS / "examples" / "testing_tour.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert re.search(r"^5 failed \(the mistakes\), \d+ passed", done.stdout, re.M), done.stdout
 
 
 def test_include_names_a_function_class_or_variable() -> None:
