@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import event
+from sqlalchemy.pool import QueuePool
 
 from asgi_lab.lab.apps import sqla
 from asgi_lab.lab.apps.sqla import api
@@ -90,7 +91,7 @@ async def test_the_session_a_lesson_leaks_is_closed_at_shutdown() -> None:
     async def check(client: httpx.AsyncClient) -> None:
         assert (await client.get("/sqla/close/after-yield")).status_code == 409
         pool = sqla.lab().roomy.pool
-        assert pool.checkedout() == 1  # the lesson: nobody closed it
+        assert isinstance(pool, QueuePool) and pool.checkedout() == 1  # nobody closed it
         event.listen(pool, "checkin", lambda connection, _record: returned.append(connection))
 
     await served(check)
