@@ -39,8 +39,15 @@ CLAIMED = [
 ]
 
 #: What FastAPI 0.115 shipped with: the oldest releases the core (probe, trace, the pytest
-#: plugin) is meant to run on. Installed over the dev extra, which wants newer ones.
-OLDEST = ["starlette==0.46.2", "uvicorn[standard]==0.32.1", "httpx==0.27.2", "anyio==4.6.2"]
+#: plugin) is meant to run on, and that FastAPI itself (the dev extra's needs Starlette 1.6+).
+#: Installed over the dev extra, which wants newer ones.
+OLDEST = [
+    "fastapi==0.115.14",
+    "starlette==0.46.2",
+    "uvicorn[standard]==0.32.1",
+    "httpx==0.27.2",
+    "anyio==4.6.2",
+]
 #: The tests of the core: the probe and its hook, sinks, schema and watchdog, `asgi-lab trace`,
 #: and the pytest plugin users load.
 CORE_TESTS = [

@@ -304,7 +304,7 @@ class Watchdog:
         culprit = stall.culprit()
         starved = stall.starved()
         blamed = culprit.record if culprit is not None and not starved else None
-        running = [] if not starved else _running_hops(in_flight)
+        running = [] if not starved else _running_hops(in_flight, stall.start_ns)
         for record in in_flight:
             if record is blamed and culprit is not None:
                 record.add_block(
@@ -414,13 +414,15 @@ def _forget(requests: dict[asyncio.Task[Any], Record]) -> Callable[[asyncio.Futu
     return done
 
 
-def _running_hops(records: Iterable[Record]) -> list[str]:
-    """The threadpool calls still running, named `call #tid (request)`."""
+def _running_hops(records: Iterable[Record], since_ns: int) -> list[str]:
+    """The threadpool calls that ran during a stall begun at `since_ns` (wall clock), named
+    `call #tid (request)`: those still running, and those that ended after it began (the
+    burner that starved the loop may be done by the time the loop settles the stall)."""
     return [
         f"{h.call} #{h.thread.native_id} ({r.id})"
         for r in records
         for h in r.hops
-        if h.thread is not None and not h.end_ns
+        if h.thread is not None and (not h.end_ns or h.end_ns > since_ns)
     ]
 
 
