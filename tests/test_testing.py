@@ -81,11 +81,11 @@ def test_the_shop_example_as_its_users_run_it(pytester: pytest.Pytester) -> None
             " a threadpool thread",
             "E * AssertionError: * threadpool tokens were held at once (fetch_price x*, on *"
             " threads); expected at most 10",
-            "FAILED test_shop.py::test_the_session_stays_on_one_thread[[]*-/items-*",
-            "FAILED test_shop.py::test_the_report_does_not_block_the_loop[[]*-/report[]]*",
-            "FAILED test_shop.py::test_the_report_runs_in_the_threadpool[[]*-/report[]]*",
-            "FAILED test_shop.py::test_no_page_blocks_the_loop[[]*-/report[]]*",
-            "FAILED test_shop.py::test_prices_take_few_tokens[[]*-/prices[]]*",
+            "FAILED test_shop.py::test_the_session_stays_on_one_thread[[]/items-*",
+            "FAILED test_shop.py::test_the_report_does_not_block_the_loop[[]/report[]]*",
+            "FAILED test_shop.py::test_the_report_runs_in_the_threadpool[[]/report[]]*",
+            "FAILED test_shop.py::test_no_page_blocks_the_loop[[]/report[]]*",
+            "FAILED test_shop.py::test_prices_take_few_tokens[[]/prices[]]*",
         ]
     )
     # The marker's failure is the same sentence, raised after the test body passed.

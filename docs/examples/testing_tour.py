@@ -39,7 +39,7 @@ class Show:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and not report.failed:
             return
-        name = report.nodeid.split("::")[-1].replace("[asyncio-", "[")
+        name = report.nodeid.split("::")[-1]
         # Not imported before pytest has loaded asgi_lab's plugin, which it rewrites for asserts.
         from asgi_lab.console import plain, width
 
