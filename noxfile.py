@@ -143,15 +143,16 @@ def tests(key: str, lane: str) -> Callable[[nox.Session], None]:
             external=True,
         )
 
-    session.__doc__ = f"The {lane} suite on Python {key} ({PYTHONS[key][1]})."
+    what = "whole suite" if lane == "full" else "fast lane (not serial)"
+    session.__doc__ = f"The {what} on Python {key} ({PYTHONS[key][1]})."
     return session
 
 
 def absent(key: str) -> Callable[[nox.Session], None]:
     def session(session: nox.Session) -> None:
         root = pyenv_root()
-        where = f"PATH (python{key})" + (f" nor in {root}/versions" if root else " (no pyenv)")
-        session.skip(f"Python {key} is claimed in pyproject's classifiers but not found on {where}")
+        where = f"on PATH (python{key})" + (f" nor in {root}/versions" if root else ", no pyenv")
+        session.skip(f"Python {key} is claimed in pyproject's classifiers but not found {where}")
 
     session.__doc__ = f"Python {key}: not found on this machine, skipped."
     return session
