@@ -21,6 +21,8 @@ from asgi_lab.console import WIDTH  # noqa: E402
 from asgi_lab.lab.experiments import REGISTRY  # noqa: E402
 
 EXAMPLES = sorted(p for p in (DOCS / "examples").glob("*.py") if p.name != "show.py")
+#: Examples whose output judges timings (a 50 ms loop block): in the serial lane.
+TIMED = {"testing_tour.py"}
 
 
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
@@ -53,7 +55,11 @@ def test_every_example_is_shown_in_a_chapter() -> None:
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "example",
+    [pytest.param(p, marks=pytest.mark.serial) if p.name in TIMED else p for p in EXAMPLES],
+    ids=lambda p: p.name,
+)
 def test_example_runs(example: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(example)], cwd=ROOT, capture_output=True, text=True, timeout=120
@@ -63,6 +69,7 @@ def test_example_runs(example: Path) -> None:
 
 
 @pytest.mark.server
+@pytest.mark.serial
 def test_the_testing_tour_runs_beside_other_pytest_plugins() -> None:
     """A user's pytest loads plugins of their own: inline-snapshot's (FastAPI's suite has it)
     reads the terminal plugin's options at the end of the session, which `-p no:terminal`

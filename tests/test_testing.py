@@ -64,6 +64,8 @@ def test_loading_the_plugin_loads_no_probe() -> None:
     assert done.stdout.strip() == "[]"
 
 
+# serial: its mistakes and twins are told apart by a 50 ms loop block, which load can fake.
+@pytest.mark.serial
 def test_the_shop_example_as_its_users_run_it(pytester: pytest.Pytester) -> None:
     """The docs' FastAPI shop and its tests: each helper fails on its mistake, with a sentence
     naming what ran where, and passes on the fixed twin."""
