@@ -39,15 +39,24 @@ class Stuck:
         self.entered = threading.Event()
         self.release = threading.Event()
         self.batches: list[tuple[int, int]] = []
+        self.wrote = threading.Condition()
 
     def open(self) -> None:
         pass
 
     def write(self, records: Sequence[RecordData]) -> None:
-        self.batches.append((len(records), records[0].dropped))
+        with self.wrote:
+            self.batches.append((len(records), records[0].dropped))
         self.entered.set()
         if not self.release.wait(10):
             raise TimeoutError("the test never released the sink")
+        with self.wrote:
+            self.wrote.notify_all()
+
+    def wait_for(self, batches: int) -> bool:
+        """Until `batches` writes have returned (bounded)."""
+        with self.wrote:
+            return self.wrote.wait_for(lambda: len(self.batches) >= batches, timeout=10)
 
     def close(self) -> None:
         pass
@@ -95,7 +104,10 @@ async def test_a_stuck_sink_never_delays_another_and_its_losses_are_counted(
     assert caplog.text.count("falls behind: 1 records dropped so far (queue of 2)") == 1
     assert caplog.text.count("falls behind") == 1
     stuck.release.set()
-    writer.put(record)  # the next record to reach the stuck sink says what it lost
+    # Its queue emptied (the two it held are written): the next record has room, and says
+    # what the sink lost before it.
+    assert stuck.wait_for(2) and stuck_lane.queued == 0
+    writer.put(record)
     writer.close()
     assert stuck.batches == [(1, 0), (2, 0), (1, 3)]
     assert [r.dropped for r in other.records] == [0] * 7
