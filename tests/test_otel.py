@@ -85,7 +85,10 @@ async def test_a_request_is_a_server_span_with_where_it_ran(exporter: Any) -> No
         "asgi_lab.threadpool.total": int(data.threadpool.total),
         "asgi_lab.threadpool.borrowed": data.threadpool.borrowed,
         "asgi_lab.threadpool.waiting": data.threadpool.waiting,
-        "asgi_lab.token_wait_ms": data.threadpool.wait_ns / 1e6,
+        "asgi_lab.wait.pool_ms": data.waits.pool_ns / 1e6,
+        "asgi_lab.wait.loop_ms": data.waits.loop_ns / 1e6,
+        "asgi_lab.wait.stall_ms": 0.0,
+        "http.route": "/sync",
     }
 
 

@@ -8,7 +8,9 @@ record, so nothing of OpenTelemetry runs on the loop but one context read per re
 
 - the request: a span named `GET /path`, from the record's start to its end, with where it ran
   (`process.pid`, `thread.id` and `thread.name` of the handler's thread, `asgi_lab.loop.*`) and
-  the tokens it found (`asgi_lab.threadpool.*`, `asgi_lab.token_wait_ms`);
+  the tokens it found (`asgi_lab.threadpool.*`), what it waited for by cause
+  (`asgi_lab.wait.pool_ms`, `.loop_ms`, `.stall_ms`, see `records/waits.py`) and its route
+  (`http.route`, when the framework names one);
 - each hop: a child span named after the function, from the moment it started on its thread to
   the moment it returned, with that thread's `thread.id` and `thread.name`, and the pool it went
   through (`asgi_lab.hop.pool`: "anyio", "default-executor", ..., with `.size` when known,
@@ -191,8 +193,12 @@ class OtelSpans:
             "asgi_lab.in_flight": data.in_flight,
             "asgi_lab.threadpool.borrowed": tokens.borrowed,
             "asgi_lab.threadpool.waiting": tokens.waiting,
-            "asgi_lab.token_wait_ms": tokens.wait_ns / 1e6,
+            "asgi_lab.wait.pool_ms": data.waits.pool_ns / 1e6,
+            "asgi_lab.wait.loop_ms": data.waits.loop_ns / 1e6,
+            "asgi_lab.wait.stall_ms": data.waits.stall_ns / 1e6,
         }
+        if data.route:
+            attributes["http.route"] = data.route
         if tokens.total != float("inf"):
             attributes["asgi_lab.threadpool.total"] = int(tokens.total)
         span = tracer.start_span(

@@ -345,7 +345,8 @@ class Watchdog:
                     )
                 )
                 continue
-            overlap = (end_ns - max(stall.start_ns, record.start_ns)) / 1e6
+            since = max(stall.start_ns, record.start_ns)
+            overlap = (end_ns - since) / 1e6
             if overlap <= 0:
                 continue
             record.add_wait(
@@ -354,6 +355,7 @@ class Watchdog:
                     round(min(overlap, ms), 3),
                     "starved" if starved else "blocked",
                     tuple(running),
+                    max(since, end_ns - int(ms * 1e6)),
                 )
             )
         message = _describe(self.loop_id, ms, culprit, blamed, starved, running)

@@ -30,9 +30,11 @@ from asgi_lab.records.schema import (
     ThreadData,
     ThreadpoolData,
     WaitData,
+    WaitsData,
     request_id,
     short_path,
 )
+from asgi_lab.records.waits import split_waits
 
 __all__ = [
     "HEADER",
@@ -52,10 +54,12 @@ __all__ = [
     "ThreadpoolData",
     "Trace",
     "WaitData",
+    "WaitsData",
     "file_name",
     "json_line",
     "read_records",
     "read_trace",
     "request_id",
     "short_path",
+    "split_waits",
 ]

@@ -6,8 +6,12 @@ one worker: first the worker's loop thread, named after the loop, then the threa
 hops, in the order they first ran one. A request is a bar on its loop lane; requests overlap
 there (the loop interleaves them), so each gets the lowest sub-row free at its start. A hop is a
 bar on the lane of the thread that ran it and keeps its request's id, so every view can link the
-two; hops never overlap on one thread. Per worker, two step curves: threadpool tokens in use
-(hops running at each instant) and requests in flight. Times stay wall-clock ns, so the workers
+two; hops never overlap on one thread. Per worker, two step curves: anyio's tokens in use and
+requests in flight. A hop holds its token until its task runs again on the loop (anyio gives it
+back there), not just while its thread runs: an answer waiting for a busy loop keeps its token.
+It takes the token a little before its thread starts, at a moment no record says, so the curve
+counts it from the start: it never shows more tokens than a record saw at that instant (a hop's
+`pool.busy`, a request's `threadpool.borrowed`). Times stay wall-clock ns, so the workers
 of one run share an axis; `Timeline.start_ns` is time zero for the views.
 
 Everything here is pure: records in, frozen data out, nothing printed or read.
@@ -71,6 +75,11 @@ class RequestBar:
     def end_ns(self) -> int:
         return self.record.end_ns
 
+    @property
+    def route(self) -> str:
+        """What its colour stands for: the route as the framework names it, else the path."""
+        return self.record.route or self.record.path
+
 
 @dataclass(frozen=True, slots=True)
 class HopBar:
@@ -133,7 +142,7 @@ class Worker:
     pid: int
     lanes: tuple[Lane, ...]
     rows: int  # sub-rows its loop lane needs
-    tokens: Series  # hops running
+    tokens: Series  # anyio's tokens in use
     in_flight: Series  # requests between start and end
 
 
@@ -158,6 +167,11 @@ class Timeline:
     @property
     def duration_ns(self) -> int:
         return self.end_ns - self.start_ns
+
+    def routes(self) -> dict[str, str]:
+        """Each request's route (`RequestBar.route`), by request id, in the order they began:
+        one colour per route in every view, whatever the paths' slugs."""
+        return {bar.id: bar.route for bar in self.requests}
 
     def requests_on(self, lane: Lane) -> list[RequestBar]:
         return [r for r in self.requests if r.lane == lane.key]
@@ -192,6 +206,14 @@ def _sub_rows(records: Sequence[RecordData]) -> list[int]:
             ends.append(record.end_ns)
         rows.append(row)
     return rows
+
+
+def _tokens(hops: Iterable[HopData]) -> Iterable[tuple[int, int]]:
+    """When each anyio hop surely held a token (see the theory above); older records, which do
+    not say when the task ran again, until the hop's end."""
+    for h in hops:
+        if h.pool.name == "anyio" and h.thread is not None:
+            yield h.start_ns, max(h.resumed_ns, h.end_ns)
 
 
 def _loop_lane(record: RecordData) -> Lane:
@@ -256,7 +278,7 @@ def build(records: Iterable[RecordData]) -> Timeline:
                 pid,
                 tuple(ordered_lanes),
                 depth,
-                tokens=steps((h.start_ns, h.end_ns) for *_, h, _ in started),
+                tokens=steps(_tokens(h for r in mine for h in r.hops)),
                 in_flight=steps((r.start_ns, r.end_ns) for r in mine),
             )
         )

@@ -3,7 +3,7 @@
 Per worker: its loop lane (requests, one sub-row each while they overlap), its worker-thread
 lanes (hops), then a band with two curves, tokens in use and requests in flight. Every bar
 carries `data-req` (its request's id): the page's script highlights a request and all its hops
-together and shows the lines from the request to its hops. Each path has a colour and a pattern
+together and shows the lines from the request to its hops. Each route has a colour and a pattern
 whose lightness differs from its neighbours', so the chart survives greyscale printing; every
 bar has a `<title>` for hover. Thousands of requests: every request up to `MAX_ROWS` deep on its
 loop lane is drawn; deeper ones (a lane that deep is a solid block anyway) are folded into one
@@ -117,7 +117,8 @@ def _request(bar: RequestBar, y: float, x: _X, colour: int) -> str:
     tip = (
         f"{r.method} {r.path} → {r.status} ({r.id})\n"
         f"took {_ms(r.end_ns - r.start_ns)} (response started at {_ms(r.response_ns - r.start_ns)})"
-        f"\ntoken wait {_ms(r.threadpool.wait_ns)}, {len(r.hops)} hop(s)"
+        f"\nwaited for a full pool {_ms(r.waits.pool_ns)}, for the loop {_ms(r.waits.loop_ns)},"
+        f" behind a stall {_ms(r.waits.stall_ns)}; {len(r.hops)} hop(s)"
         f"\ntokens at arrival: {r.threadpool.borrowed} of {r.threadpool.total:g} borrowed,"
         f" {r.threadpool.waiting} waiting"
     )
@@ -131,7 +132,8 @@ def _hop(hop: HopBar, y: float, x: _X, colour: int) -> str:
     bx, bw = x.bar(h.start_ns, h.end_ns)
     tip = (
         f"{h.call} for {hop.path} ({hop.request})\n"
-        f"ran {_ms(h.end_ns - h.start_ns)}, waited {_ms(h.queued_ns)} for a thread\n"
+        f"ran {_ms(h.end_ns - h.start_ns)}, queued {_ms(h.queued_ns)}"
+        f" ({'the pool was full' if h.pool.full else 'the pool had room'})\n"
         f"pool {h.pool.name}"
         f" (size {'unknown' if h.pool.size is None else f'{h.pool.size:g}'}) when called:"
         f" {h.pool.busy} busy, {h.pool.queued} queued"
@@ -196,9 +198,10 @@ def _ticks(x: _X, top: float, bottom: float) -> str:
 def render(timeline: Timeline, *, width: int = 1400) -> str:
     """The `<svg>` of `timeline`, `width` pixels wide, as tall as its lanes need."""
     x = _X(timeline, width)
+    routes = timeline.routes()
     colours: dict[str, int] = {}
-    for bar in timeline.requests:
-        colours.setdefault(bar.record.path, len(colours) % len(PATTERNS))
+    for route in routes.values():
+        colours.setdefault(route, len(colours) % len(PATTERNS))
     body: list[str] = []
     y = float(AXIS_H)
     for worker in timeline.workers:
@@ -238,7 +241,7 @@ def render(timeline: Timeline, *, width: int = 1400) -> str:
                     if bar.row < MAX_ROWS:
                         top = y + bar.row * ROW_H
                         row_y[bar.id] = top + ROW_H / 2
-                        parts.append(_request(bar, top, x, colours[bar.record.path]))
+                        parts.append(_request(bar, top, x, colours[bar.route]))
                 if deeper:
                     top = y + MAX_ROWS * ROW_H
                     for start, end in _union([(b.start_ns, b.end_ns) for b in deeper]):
@@ -275,7 +278,7 @@ def render(timeline: Timeline, *, width: int = 1400) -> str:
                     )
             else:
                 for hop in timeline.hops_on(lane):
-                    colour = colours.get(hop.path, 0)
+                    colour = colours.get(routes.get(hop.request, ""), 0)
                     parts.append(_hop(hop, y, x, colour))
                     if hop.request in row_y:
                         parts.append(
@@ -304,7 +307,7 @@ def render(timeline: Timeline, *, width: int = 1400) -> str:
         peak = max(worker.tokens.peak, worker.in_flight.peak, 1)
         base = y + CURVE_H - 2
         group.append(_el("rect", x=0, y=y, width=width, height=CURVE_H, class_="curve-bg"))
-        tokens_label = f"  tokens in use (max {worker.tokens.peak}): grey"
+        tokens_label = f"  anyio tokens in use (max {worker.tokens.peak}): grey"
         flight_label = f"  in flight (max {worker.in_flight.peak}): dashed"
         group.append(_el("text", escape(tokens_label), x=14, y=y + 16, class_="lane-name"))
         group.append(_el("text", escape(flight_label), x=14, y=y + 32, class_="lane-name"))

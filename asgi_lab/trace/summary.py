@@ -1,20 +1,27 @@
-"""What the records of a traced run say, in a few tables: who served what, what was slow, who
-waited for a token, and every stall of a loop with the request and the line that caused it."""
+"""What the records of a traced run say, in a few tables: who served what, which routes were
+slow and what they waited for, by cause, and every stall of a loop with the request and the line
+that caused it.
+
+Requests are grouped by route, as the framework names it (`GET /api/recipes/{slug}`, see
+`RecordData.route`), so a thousand slugs make one row. A worker is one row, its threads counted
+by pool. Cells wrap at spaces and after a `/` (`console.Wrapped`): no word is cut in two.
+"""
 
 from __future__ import annotations
 
 import statistics
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from asgi_lab.console import Wrapped
 from asgi_lab.records.schema import RecordData
 from asgi_lab.redact import printable
 
-__all__ = ["summary"]
+__all__ = ["route_key", "summary"]
 
 SLOWEST = 8
 
@@ -23,41 +30,88 @@ def _ms(ns: float) -> str:
     return f"{ns / 1e6:.1f}"
 
 
-def served(records: Sequence[RecordData]) -> Table:
-    """Requests per worker, loop and handler thread."""
-    table = Table(title="who served the requests", title_justify="left")
-    for column in ("worker", "loop", "handler thread", "requests", "in the pool"):
-        table.add_column(column, justify="right" if column in ("requests",) else "left")
-    counts: Counter[tuple[int, str, str, bool]] = Counter()
+def route_key(record: RecordData) -> str:
+    """`GET /api/recipes/{slug}`: the method and the route (the path, for older records)."""
+    return printable(f"{record.method} {record.route or record.path}")
+
+
+def _threads(records: Sequence[RecordData]) -> str:
+    """`loop + 12 threads (anyio 11, default-executor 1)`: the worker's threads that ran a
+    hop, by the pool they ran it for."""
+    by_pool: defaultdict[str, set[int]] = defaultdict(set)
     for r in records:
-        thread = printable(f"#{r.handler.thread.native_id} {r.handler.thread.name}")
-        counts[(r.pid, f"{r.loop.id} ({r.loop.impl})", thread, r.handler.in_threadpool)] += 1
-    for (pid, loop, thread, pool), n in sorted(counts.items()):
-        table.add_row(str(pid), loop, thread, str(n), "yes" if pool else "no (the loop)")
+        for h in r.hops:
+            if h.thread is not None:
+                by_pool[h.pool.name].add(h.thread.native_id)
+    loops = len({r.loop.id for r in records})
+    text = "loop" if loops == 1 else f"{loops} loops"
+    threads = len(set().union(*by_pool.values())) if by_pool else 0
+    if threads:
+        pools = ", ".join(f"{name} {len(ids)}" for name, ids in sorted(by_pool.items()))
+        text += f" + {threads} thread{'s' if threads > 1 else ''} ({pools})"
+    return text
+
+
+def served(records: Sequence[RecordData]) -> Table:
+    """One row per worker: its loop, its threads, and where its handlers ran."""
+    table = Table(title="who served the requests", title_justify="left")
+    for column in ("worker", "loop", "threads", "requests", "handler on the loop", "in a thread"):
+        table.add_column(column, justify="left" if column in ("loop", "threads") else "right")
+    by_pid: defaultdict[int, list[RecordData]] = defaultdict(list)
+    for r in records:
+        by_pid[r.pid].append(r)
+    for pid, mine in sorted(by_pid.items()):
+        loops = ", ".join(sorted({f"{r.loop.id} ({r.loop.impl})" for r in mine}))
+        threaded = sum(r.handler.in_threadpool for r in mine)
+        table.add_row(
+            str(pid),
+            Wrapped(loops),
+            Wrapped(_threads(mine)),
+            str(len(mine)),
+            str(len(mine) - threaded),
+            str(threaded),
+        )
     return table
 
 
 def slowest(records: Sequence[RecordData]) -> Table:
-    """The paths with the slowest requests, and how long their requests waited for tokens."""
-    table = Table(title="slowest paths", title_justify="left")
-    for column in ("path", "requests", "median ms", "max ms", "max token wait ms"):
-        # A long path wraps within its cell rather than losing its end.
-        left = column == "path"
-        table.add_column(column, justify="left" if left else "right", overflow="fold")
-    by_path: defaultdict[str, list[RecordData]] = defaultdict(list)
+    """The routes with the slowest requests, and the longest wait of each cause among them."""
+    table = Table(title="slowest routes", title_justify="left")
+    columns = ("route", "requests", "median ms", "max ms", "full pool", "loop", "stall")
+    for column in columns:
+        table.add_column(column, justify="left" if column == "route" else "right")
+    by_route: defaultdict[str, list[RecordData]] = defaultdict(list)
     for r in records:
-        by_path[printable(f"{r.method} {r.path}")].append(r)
-    ranked = sorted(by_path.items(), key=lambda kv: -max(r.duration_ns for r in kv[1]))
-    for path, group in ranked[:SLOWEST]:
+        by_route[route_key(r)].append(r)
+    ranked = sorted(by_route.items(), key=lambda kv: -max(r.duration_ns for r in kv[1]))
+    for route, group in ranked[:SLOWEST]:
         durations = [r.duration_ns for r in group]
         table.add_row(
-            path,
+            Wrapped(route),
             str(len(group)),
             _ms(statistics.median(durations)),
             _ms(max(durations)),
-            _ms(max(r.threadpool.wait_ns for r in group)),
+            _ms(max(r.waits.pool_ns for r in group)),
+            _ms(max(r.waits.loop_ns for r in group)),
+            _ms(max(r.waits.stall_ns for r in group)),
         )
+    table.caption = (
+        "the last three: the longest a request of the route waited, in ms, for a full pool's "
+        "token or thread, for the loop to run it, and behind a stalled loop"
+    )
     return table
+
+
+def waits(records: Sequence[RecordData]) -> Text:
+    """`waited, summed over 60 requests: full pool 0.0 ms, loop 182.3 ms, ...`."""
+    pool = sum(r.waits.pool_ns for r in records)
+    loop = sum(r.waits.loop_ns for r in records)
+    stall = sum(r.waits.stall_ns for r in records)
+    behind = sum(1 for r in records if r.waited_on)
+    return Text(
+        f"waited, summed over {len(records)} requests: for a full pool {_ms(pool)} ms, for the "
+        f"loop {_ms(loop)} ms, behind a stall {_ms(stall)} ms ({behind} requests)"
+    )
 
 
 def stalls(records: Sequence[RecordData]) -> RenderableType:
@@ -75,13 +129,12 @@ def stalls(records: Sequence[RecordData]) -> RenderableType:
         return Text("no loop stalls past the watchdog's threshold")
     table = Table(title="loop stalls (the watchdog)", title_justify="left")
     for column in ("ms", "request", "line", "bystanders"):
-        # The culprit's file:line wraps within its cell: cut short, it would not say where.
-        right = column in ("ms", "bystanders")
-        table.add_column(column, justify="right" if right else "left", overflow="fold")
+        table.add_column(column, justify="right" if column in ("ms", "bystanders") else "left")
     for r, b in sorted(blocks, key=lambda rb: -rb[1].ms):
-        where = b.frame.where()
         request = printable(f"{r.method} {r.path} ({r.id})")
-        table.add_row(f"{b.ms:.0f}", request, printable(where), str(waited[r.id]))
+        table.add_row(
+            f"{b.ms:.0f}", Wrapped(request), Wrapped(printable(b.frame.where())), str(waited[r.id])
+        )
     if starved:
         table.caption = f"{starved} request(s) waited on a starved loop (no request to blame)"
     return table
@@ -93,4 +146,4 @@ def summary(records: Sequence[RecordData]) -> RenderableType:
         return Text("no requests were served")
     pids = sorted({r.pid for r in records})
     head = Text(f"{len(records)} requests, {len(pids)} worker(s): {', '.join(map(str, pids))}")
-    return Group(head, served(records), slowest(records), stalls(records))
+    return Group(head, waits(records), served(records), slowest(records), stalls(records))
