@@ -205,6 +205,9 @@ class ProbeMiddleware:
         # never see one loop with another's identity: one `is` test per request.
         self._loop: tuple[asyncio.AbstractEventLoop, LoopInfo, Watchdog | None] | None = None
         self.watchdogs: dict[str, Watchdog] = {}  # by loop id
+        # Django names a request's route only to its resolver: asked off the loop, and only
+        # when the app is Django's own handler (any other app's paths are not Django's).
+        self._django = type(app).__module__.startswith("django.")
 
     def start(self) -> None:
         """Read the settings, install the threadpool hook, open the writer; once per process.
@@ -357,6 +360,8 @@ class ProbeMiddleware:
             loop, watch = self._meet(running)
         self._sequence += 1
         record = Record(self._sequence, scope, loop, self._in_flight)
+        if self._django:
+            record.django = True
         if self._parent is not None:
             record.parent = self._parent(scope)
         scope[SCOPE_KEY] = self

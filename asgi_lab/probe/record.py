@@ -130,6 +130,8 @@ class Record:
     #: (see `route_of`), and the root path the request arrived with.
     route_found: object = None
     root_path = ""
+    #: Set when the app behind the probe is Django's: its routes are asked of its resolver.
+    django = False
     # Filled on the loop thread: hops by the threadpool hook, blocks and waits by the watchdog
     # when a stall ends. Empty tuples until the first `add_*`: most requests have none.
     hops: Sequence[Hop] = ()
@@ -243,7 +245,7 @@ class Record:
             departure_check=self.departure_check,
             waits=split_waits(hops, waited_on),
             route=route_of(self.route_found, self.root_path)
-            or django_route(self.path, self.root_path)
+            or (django_route(self.path, self.root_path) if self.django else None)
             or "",
             parent=self.parent,
         )
