@@ -1,11 +1,15 @@
 """`asgi-lab trace MODULE:app`: serve any ASGI app with the probe, the log line and the watchdog
-around it, until Ctrl-C or SIGTERM; then stop every worker and summarise their records."""
+around it, until Ctrl-C (SIGINT) or SIGTERM, each handled whatever the parent left them as; then
+stop every worker and summarise their records."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from asgi_lab.serving import ServerOptions
 from asgi_lab.timeline import build
 from asgi_lab.trace.summary import summary
 
-__all__ = ["run"]
+__all__ = ["interrupt_on_sigint", "run"]
 
 #: The app uvicorn imports in each worker: the user's app, wrapped (see `trace/app.py`).
 WRAPPER = "asgi_lab.trace.app:app"
@@ -39,7 +43,7 @@ def run(
     status = 0
     try:
         try:
-            with serving.terminate_as_interrupt():
+            with interrupt_on_sigint(), serving.terminate_as_interrupt():
                 with serving.start(options, echo=sys.stderr) as server:
                     print(f"asgi-lab trace: serving {target} on {server.url}", flush=True)
                     print("  Ctrl-C stops every worker and prints a summary", flush=True)
@@ -67,6 +71,18 @@ def run(
         if not keep:
             shutil.rmtree(trace_dir, ignore_errors=True)
     return status
+
+
+@contextlib.contextmanager
+def interrupt_on_sigint() -> Iterator[None]:
+    """While running, SIGINT raises KeyboardInterrupt, whatever this process inherited: Python
+    leaves SIGINT alone when it starts ignored, as it does for a job a script sends to the
+    background (`asgi-lab trace app:app &`), and then `kill -INT` would stop nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _reason(output: str) -> str:
