@@ -12,7 +12,8 @@ For every HTTP request, on the loop thread, the middleware:
    loop's `run_in_executor`, whose wrapper reads the record on the loop at submission (see
    `executors.py`): a hop is attributed to its request even when the context is not copied;
 3. on `http.response.start`, decides which thread ran the handler (below), stamps the status and
-   adds one `x-asgi-lab` header (`pid=..; loop=..; thread=..; request=..`, see `schema.py`);
+   adds one `x-asgi-lab` header (`pid=..; loop=..; thread=..; request=..`, see `schema.py`); when
+   spans are wanted, it notes the app's own request span, if the app traces itself (`otel.py`);
 4. when the app returns, stamps the end time and hands the record to the ring (a deque append)
    and, if a trace or a log line is wanted, to the writer (another append). Formatting, file I/O
    and logging happen on the writer's own thread, never on the loop (see `sinks.py`).
@@ -193,8 +194,10 @@ class ProbeMiddleware:
         self.block_ms: float = 0.0  # the watchdog's threshold once started; 0 when off
         self._writer_interval = writer_interval
         self._otel = otel
-        # Reads a request's tracing parent on arrival, once spans are wanted (see otel.py).
+        # Read a request's tracing parent on arrival, and the app's own span when the response
+        # starts, once spans are wanted (see otel.py).
         self._parent: Callable[[Scope], object] | None = None
+        self._inner: Callable[[object], object] | None = None
         self._started = False
         self._failed: ValueError | None = None  # why start() could not, once it could not
         # The hook this probe last saw in place; a request finding another installs again.
@@ -250,6 +253,7 @@ class ProbeMiddleware:
             from asgi_lab.probe import otel
 
             self._parent = otel.parent_finder()
+            self._inner = otel.inner_parent()
             use = self._otel
             sinks.append(
                 use if not isinstance(use, bool) else otel.OtelSpans(endpoint=current.otlp)
@@ -484,6 +488,11 @@ class _Exchange:
             self._check_departed(now)
         # Nothing reaches a client that has gone: say so rather than the app's status.
         record.status = GONE if record.disconnected_ns else message["status"]
+        inner = self.probe._inner
+        if inner is not None:
+            found = inner(record.parent)
+            if found is not None:
+                record.parent = found
         loop = record.loop
         # No threadpool call so far: the loop thread ran the handler.
         thread = record.handler
