@@ -256,7 +256,9 @@ def resolve_handler(record: Record, before_ns: int) -> ThreadData:
     (already in `record.handler`); the hop whose function is the route's endpoint (as the
     framework names it, see `endpoints.py`); the loop thread when the endpoint is known but was
     never sent to a thread (an `async def`);
-    otherwise the last hop that started before `before_ns`, or the loop thread."""
+    otherwise, when the request's only trip off the loop was one call that started before
+    `before_ns`, that call's thread; else the loop thread. (Several calls, none of them named the
+    endpoint, were made by a handler on the loop: Datasette's queries, each on its own thread.)"""
     if record.handler is not None:
         return record.handler
     hops = record.hops
@@ -266,7 +268,8 @@ def resolve_handler(record: Record, before_ns: int) -> ThreadData:
     scope = record.scope
     if record.endpoint_known or (scope is not None and scope.get("endpoint") is not None):
         return record.loop.thread
-    for hop in reversed(hops):
+    if len(hops) == 1:
+        [hop] = hops
         if hop.thread is not None and hop.start_ns <= before_ns:
             return hop.thread
     return record.loop.thread

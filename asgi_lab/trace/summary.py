@@ -47,7 +47,10 @@ def _threads(records: Sequence[RecordData]) -> str:
     text = "loop" if loops == 1 else f"{loops} loops"
     threads = len(set().union(*by_pool.values())) if by_pool else 0
     if threads:
-        pools = ", ".join(f"{name} {len(ids)}" for name, ids in sorted(by_pool.items()))
+        # "executor:reports" as the log line writes it: a name that can wrap at its space.
+        pools = ", ".join(
+            f"{name.replace(':', ' ')} {len(ids)}" for name, ids in sorted(by_pool.items())
+        )
         text += f" + {threads} thread{'s' if threads > 1 else ''} ({pools})"
     return text
 
@@ -56,7 +59,10 @@ def served(records: Sequence[RecordData]) -> Table:
     """One row per worker: its loop, its threads, and where its handlers ran."""
     table = Table(title="who served the requests", title_justify="left")
     for column in ("worker", "loop", "threads", "requests", "handler on the loop", "in a thread"):
-        table.add_column(column, justify="left" if column in ("loop", "threads") else "right")
+        if column in ("loop", "threads"):
+            table.add_column(column, ratio=1 if column == "loop" else 3)
+        else:  # a number under a header that wraps at its spaces: the room goes to the threads
+            table.add_column(column, justify="right", max_width=9)
     by_pid: defaultdict[int, list[RecordData]] = defaultdict(list)
     for r in records:
         by_pid[r.pid].append(r)
@@ -119,10 +125,9 @@ def stalls(records: Sequence[RecordData]) -> RenderableType:
     waited: defaultdict[str, int] = defaultdict(int)
     starved = 0
     for r in records:
+        starved += any(w.kind == "starved" for w in r.waited_on)
         for w in r.waited_on:
-            if w.kind == "starved":
-                starved += 1
-            elif w.request is not None:
+            if w.request is not None:
                 waited[w.request] += 1
     blocks = [(r, b) for r in records for b in r.blocks]
     if not blocks and not starved:

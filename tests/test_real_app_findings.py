@@ -1,0 +1,35 @@
+"""What `asgi-lab trace` got wrong on open-source apps nobody here wrote, each reproduced on an
+app of ours (see CHANGELOG): a handler on the loop that sends several queries to a pool of its
+own (Datasette's shape) was said to run on the thread of its last query."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from asgi_lab.console import plain
+from asgi_lab.probe import ProbeMiddleware
+from asgi_lab.probe.log import as_line
+from asgi_lab.trace.summary import summary
+from tests.apps import queries
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_handler_on_the_loop_is_not_its_last_querys_thread() -> None:
+    probe = ProbeMiddleware(queries.app, trace=None)
+    transport = httpx.ASGITransport(app=probe)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lab") as client:
+        answer = await client.get("/shop/items/7")
+    record = probe.ring.recent(1)[0].data()
+    # Three queries went to the pool's threads; the page was made and sent on the loop.
+    assert len(record.hops) == queries.QUERIES
+    assert all(h.pool.name == "executor:sqlite" for h in record.hops)
+    assert answer.json()["loop"] == record.loop.thread.native_id
+    assert record.handler.thread == record.loop.thread and not record.handler.in_threadpool
+    assert "(the loop)" in as_line(record)
+    text = plain(summary([record]), columns=100)
+    served = text.split("who served", 1)[1].split("slowest", 1)[0]
+    rows = [line.split("│") for line in served.splitlines() if line.startswith("│")]
+    [row] = [r for r in rows if r[1].strip()]  # one worker (a cell may wrap below it)
+    assert [c.strip() for c in row[-3:-1]] == ["1", "0"]  # on the loop 1, in a thread 0
