@@ -25,7 +25,8 @@ Django's URL resolver for Django: see `endpoints.py`); the loop thread when the 
 but was never sent to a thread (an `async def`, even when other hops, such as Django's signal
 receivers, left the loop); otherwise the one hop a request made, when it made only one, that
 started before the response did; else the loop thread (several calls, none named the endpoint:
-a handler on the loop made them). Each hop names its pool ("anyio", "default-executor", "asgiref", ...).
+a handler on the loop made them). Each hop names its pool ("anyio", "default-executor",
+"asgiref", ...).
 
 Nothing happens at import. Settings (the trace directory) are read, and the hooks installed, when
 the app starts (lifespan) or on its first request: anyio's once per process, the executor hook on
