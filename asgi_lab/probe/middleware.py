@@ -72,7 +72,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import IO, Any
 
 import anyio.to_thread
@@ -165,6 +165,7 @@ class ProbeMiddleware:
         writer_interval: float = 0.05,
         otel: bool | Sink = False,
         threads: int | None = None,
+        own: Sequence[str] = (),
     ) -> None:
         """Wrap `app`.
 
@@ -182,10 +183,15 @@ class ProbeMiddleware:
 
         `threads` sets the tokens of anyio's default limiter on every loop the probe meets (as
         `asgi-lab trace --threads` does); None leaves them as they are.
+
+        `own` names the top-level packages of the app's own code, for the watchdog to blame
+        even when they are installed in site-packages (as `asgi-lab trace pkg.main:app` names
+        `pkg`); code elsewhere than site-packages and the standard library is always its own.
         """
         if threads is not None and not (isinstance(threads, int) and threads >= 1):
             raise ValueError(f"threads must be a whole number from 1, got {threads!r}")
         self.threads = threads
+        self.own = frozenset(own)
         self.app = app
         self.headers = headers
         self.ring = RecordRing(ring_size)
@@ -279,7 +285,9 @@ class ProbeMiddleware:
         executors.watch(running, loop.data.impl)
         watch = self.watchdogs.get(loop.id)
         if watch is None and self.block_ms > 0:
-            watch = self.watchdogs[loop.id] = Watchdog(loop.id, block_ms=self.block_ms)
+            watch = self.watchdogs[loop.id] = Watchdog(
+                loop.id, block_ms=self.block_ms, own=self.own
+            )
             watch.start()
         self._loop = (running, loop, watch)
         return loop, watch

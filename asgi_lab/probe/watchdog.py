@@ -92,7 +92,9 @@ def _machinery(frame: FrameType) -> bool:
     return any(module == m or module.startswith(m + ".") for m in _MACHINERY)
 
 
-def _library(frame: FrameType) -> bool:
+def _library(frame: FrameType, own: frozenset[str] = frozenset()) -> bool:
+    if own and str(frame.f_globals.get("__name__", "")).partition(".")[0] in own:
+        return False  # the app's own package, though installed (`Watchdog(own=...)`)
     name = frame.f_code.co_filename
     if name.startswith("<"):  # <frozen runpy>, <string>: nobody's line to fix
         return True
@@ -111,18 +113,21 @@ def _frame(frame: FrameType) -> FrameData:
     return FrameData(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
 
 
-def culprit_frame(top: FrameType | None) -> tuple[FrameType | None, list[FrameData]]:
+def culprit_frame(
+    top: FrameType | None, own: frozenset[str] = frozenset()
+) -> tuple[FrameType | None, list[FrameData]]:
     """The frame to blame in a stack (innermost first from `top`), and the stack leading there.
 
-    The deepest frame of user code (neither machinery nor an installed library); else the
-    deepest frame that is not machinery (a library called from nowhere we can see); else None.
+    The deepest frame of user code (neither machinery nor an installed library, unless its
+    top-level package is in `own`); else the deepest frame that is not machinery (a library
+    called from nowhere we can see); else None.
     """
     frames = []
     while top is not None:
         frames.append(top)
         top = top.f_back
     ours = [f for f in frames if not _machinery(f)]
-    user = [f for f in ours if not _library(f)]
+    user = [f for f in ours if not _library(f, own)]
     chosen = user[0] if user else (ours[0] if ours else None)
     # The stack a reader wants: their own frames, outermost first, down to the one blamed.
     shown = [f for f in user if f.f_code.co_filename[:1] not in ("<", "")]
@@ -222,11 +227,16 @@ class Stall:
 class Watchdog:
     """Watches one loop; start it on the loop's thread."""
 
-    def __init__(self, loop_id: str, *, block_ms: float = 100.0) -> None:
+    def __init__(
+        self, loop_id: str, *, block_ms: float = 100.0, own: frozenset[str] = frozenset()
+    ) -> None:
+        """`own`: top-level packages whose frames are the app's own code even when installed
+        (an app run from site-packages, such as `pip install`ed LNbits, is all "library")."""
         if not block_ms > 0:
             raise ValueError(f"block_ms must be a number above 0, got {block_ms!r}")
         self.loop_id = loop_id
         self.block_ms = block_ms
+        self.own = own
         #: Heartbeat period: a tenth of the threshold, at most 10 ms (the timing error bound).
         self.beat = min(block_ms / 10_000, 0.01)
         #: The request each task serves (request tasks and the tasks they create).
@@ -390,7 +400,7 @@ class Watchdog:
         loop = self._loop
         frame = sys._current_frames().get(self._thread_ident)
         task = asyncio.current_task(loop) if loop is not None else None
-        chosen, stack = culprit_frame(frame)
+        chosen, stack = culprit_frame(frame, self.own)
         sample = _Sample(
             time.monotonic(),
             task,
@@ -399,7 +409,7 @@ class Watchdog:
             chosen.f_lineno if chosen is not None else 0,
             chosen.f_code.co_name if chosen is not None else "?",
             stack,
-            chosen is not None and not _library(chosen),
+            chosen is not None and not _library(chosen, self.own),
             chosen is not None and chosen is frame,
         )
         clocks = self._clocks()
