@@ -5,6 +5,7 @@ PyPI (LNbits) had no line of its own for the watchdog to blame."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,7 @@ async def test_an_installed_apps_own_line_is_blamed_when_named_its_own(
     from tests.apps import installed
 
     # The tests (this file too: it runs the app in-process) stand for site-packages.
-    tests = str(Path(installed.__file__).resolve().parent.parent)
+    tests = os.path.dirname(os.path.dirname(os.path.realpath(installed.__file__)))
     monkeypatch.setattr(watchdog, "_LIBRARIES", (*watchdog._LIBRARIES, tests))
     probe = ProbeMiddleware(installed.app, trace=None, watchdog=50, own=own)
     transport = httpx.ASGITransport(app=probe)
