@@ -5,7 +5,6 @@ PyPI (LNbits) had no line of its own for the watchdog to blame."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,8 @@ from asgi_lab.trace.summary import summary
 from tests.apps import queries
 
 pytestmark = pytest.mark.anyio
+
+TESTS = str(Path(__file__).resolve().parent)
 
 
 async def test_a_handler_on_the_loop_is_not_its_last_querys_thread() -> None:
@@ -49,8 +50,7 @@ async def test_an_installed_apps_own_line_is_blamed_when_named_its_own(
     from tests.apps import installed
 
     # The tests (this file too: it runs the app in-process) stand for site-packages.
-    tests = os.path.dirname(os.path.dirname(os.path.realpath(installed.__file__)))
-    monkeypatch.setattr(watchdog, "_LIBRARIES", (*watchdog._LIBRARIES, tests))
+    monkeypatch.setattr(watchdog, "_LIBRARIES", (*watchdog._LIBRARIES, TESTS))
     probe = ProbeMiddleware(installed.app, trace=None, watchdog=50, own=own)
     transport = httpx.ASGITransport(app=probe)
     async with httpx.AsyncClient(transport=transport, base_url="http://lab") as client:
