@@ -27,6 +27,8 @@ from asgi_lab.probe.log import as_line
 from asgi_lab.probe.otel import OtelSpans
 from asgi_lab.records import HopData, PoolData, RecordData, ThreadData, WaitData, split_waits
 from asgi_lab.timeline import build
+from asgi_lab.timeline.html import legend
+from asgi_lab.timeline.perfetto import events
 from asgi_lab.timeline.svg import render
 from asgi_lab.trace.summary import summary
 
@@ -173,6 +175,13 @@ async def test_behind_a_stall_is_its_own_cause_not_the_loops() -> None:
     assert attributes["asgi_lab.wait.stall_ms"] == w.stall_ns / MS
     assert attributes["http.route"] == "/items/{item_id}"
     provider.shutdown()
+    # Perfetto: the request's slice carries them too.
+    [begin] = [e for e in events(build([held])) if e.get("ph") == "b" and e["id"] == held.id]
+    assert [begin["args"][f"waited_{x}_ms"] for x in ("for_a_full_pool", "for_the_loop")] == [
+        w.pool_ns / MS,
+        w.loop_ns / MS,
+    ]
+    assert begin["args"]["waited_behind_a_stall_ms"] == w.stall_ns / MS
 
 
 async def test_the_token_curve_never_shows_more_than_the_records_saw() -> None:
@@ -204,6 +213,7 @@ async def test_the_token_curve_never_shows_more_than_the_records_saw() -> None:
     assert f"anyio tokens in use (max {worker.tokens.peak})" in render(timeline)
     # One colour per route: the legend names the route once, not twelve paths.
     assert set(timeline.routes().values()) == {"/together/{i}"}
+    assert legend(timeline).count("<span>") == 1 and "/together/{i}" in legend(timeline)
 
 
 async def test_an_answer_waiting_for_the_loop_still_holds_its_token() -> None:
