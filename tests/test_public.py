@@ -77,10 +77,12 @@ PACKAGES: dict[str, set[str]] = {
         "file_name",
         "json_line",
         "read_records",
+        "read_stalls",
         "read_trace",
         "request_id",
         "short_path",
         "split_waits",
+        "write_stalls",
     },
     "asgi_lab.testing": {
         "Endpoint",

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from asgi_lab.records import FrameData, read_records
+from asgi_lab.records import FrameData, read_records, read_stalls
 from tests.apps import blockers
 from tests.cli import ROOT, first_line, running, stop
 from tests.lab.fakes import alive
@@ -155,3 +155,23 @@ def worker_pids(parent: int) -> list[int]:
             found += map(int, children)
             todo += map(int, children)
     return found
+
+
+def test_a_stall_at_startup_is_listed_with_its_line(tmp_path: Path) -> None:
+    from tests.apps import slow_start
+
+    args = ["trace", "tests.apps.slow_start:app", "--port", "0", "--block-ms", "50"]
+    with running(*args, "--trace-dir", str(tmp_path)) as (process, url):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/ping").status_code == 200
+        out, err = stop(process)
+    assert process.returncode == 0, err
+    [(pid, block)] = read_stalls(tmp_path)
+    [record] = read_records(tmp_path)
+    assert pid == record.pid and block.end_ns <= record.start_ns
+    assert (Path(block.file), block.function) == (Path(slow_start.__file__), "load_catalogue")
+    assert block.ms >= slow_start.STARTUP_S * 1000 / 2
+    # The summary lists it, though no request was running: at startup, with its line.
+    where = block.frame.where()
+    assert f"no request (startup, worker {pid})" in " ".join(out.split())
+    assert where.split(":")[0] in out and "load_catalogue" in out

@@ -64,3 +64,15 @@ def test_no_word_is_cut_in_two_at_any_width() -> None:
         # Every word of the route and of the culprit's line is whole on some line.
         for word in words:
             assert any(word in line for line in text.splitlines()), (columns, word, text)
+
+
+def test_stalls_with_no_request_say_when_they_were() -> None:
+    served = [record("1-1", pid=1, start=1.0, end=1.1), record("1-2", pid=1, start=3.0, end=3.1)]
+
+    def at(start: float) -> BlockData:  # fmt: skip
+        return BlockData(200.0, "/srv/app/boot.py", 7, "warm", (), "blocked", int(start * 1e9))
+
+    unclaimed = [(1, at(0.1)), (1, at(2.0)), (1, at(4.0))]
+    text = " ".join(plain(summary(served, unclaimed), columns=100).split())
+    for when in ("startup", "between requests", "shutdown"):
+        assert f"no request ({when}, worker 1)" in text

@@ -63,7 +63,8 @@ WebSocket sessions get a record too (`type` "websocket"): status 101 when accept
 closed before accepting; no header is added to the handshake.
 
 On `lifespan.shutdown` the writer is flushed before the server is told shutdown is complete, so
-a normal worker exit loses no record.
+a normal worker exit loses no record; the watchdog's stalls that no request was running in (the
+app's startup, a background task) are written then beside the records (`records/lines.py`).
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
 from asgi_lab.probe.watchdog import Watchdog
-from asgi_lab.records.lines import JsonLines
-from asgi_lab.records.schema import HEADER, LoopData, ServedBy
+from asgi_lab.records.lines import JsonLines, write_stalls
+from asgi_lab.records.schema import HEADER, BlockData, LoopData, ServedBy
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
@@ -208,6 +209,8 @@ class ProbeMiddleware:
         self._inner: Callable[[object], object] | None = None
         self._started = False
         self._failed: ValueError | None = None  # why start() could not, once it could not
+        # The trace directory, where stalls no request was running in are written at shutdown.
+        self._stall_dir: str | os.PathLike[str] | None = None
         # The hook this probe last saw in place; a request finding another installs again.
         self._hook: object = None
         self._sequence = 0
@@ -253,6 +256,8 @@ class ProbeMiddleware:
                     ) from None
                 raise ValueError(f"trace must be {expected}, got {trace!r}") from None
             sinks.append(lines)
+            if isinstance(trace, str | os.PathLike):
+                self._stall_dir = trace
         hook.install()
         executors.install()
         if log != "off":
@@ -428,11 +433,24 @@ class ProbeMiddleware:
         await self.app(scope, receive_starting, send_flushing)
 
     async def aclose(self) -> None:
-        """Stop the watchdogs, flush the sinks and stop the writer, off the loop thread."""
+        """Stop the watchdogs, write their stalls with no request beside the records, flush
+        the sinks and stop the writer, off the loop thread."""
+        stalls = [block for watch in self.watchdogs.values() for block in watch.unclaimed]
         for watch in self.watchdogs.values():
             watch.stop()
+            watch.unclaimed = []
+        directory = self._stall_dir if stalls else None
+        if self.writer is not None or directory is not None:
+            await anyio.to_thread.run_sync(self._close, directory, stalls)
+
+    def _close(self, directory: str | os.PathLike[str] | None, stalls: list[BlockData]) -> None:
+        if directory is not None:
+            try:
+                write_stalls(directory, os.getpid(), stalls)
+            except OSError as exc:
+                fault("finish", exc)
         if self.writer is not None:
-            await anyio.to_thread.run_sync(self.writer.close)
+            self.writer.close()
 
     def close(self) -> None:
         """Flush the sinks and stop the writer (blocking; not on a running loop)."""

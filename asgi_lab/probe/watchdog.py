@@ -23,6 +23,8 @@ One watchdog per event loop: a heartbeat on the loop and a daemon thread beside 
   loop thread barely ran while the other threads of the process kept a core busy, or the
   samples show no task and no user frame. Then no request is blamed; the requests in flight get
   `waited_on` of kind "starved" naming the threadpool calls running then.
+- A stall no request was running in (the app's startup, a background task) is kept in
+  `unclaimed`, for the probe to write beside the records when the app shuts down.
 
 A stall that ends before the thread has sampled it is not reported: the threshold is a floor,
 and the watchdog never reports what it did not see. The WARNING line for each stall is logged by
@@ -85,6 +87,8 @@ _MAX_SAMPLES = 1000
 _STALL_BEAT = 0.002
 #: The lines a stall report names.
 _TOP_LINES = 5
+#: Stalls with no request kept per loop: a background task blocking every second stays small.
+_MAX_UNCLAIMED = 100
 
 
 def _machinery(frame: FrameType) -> bool:
@@ -242,6 +246,8 @@ class Watchdog:
         #: The request each task serves (request tasks and the tasks they create).
         self.requests: dict[asyncio.Task[Any], Record] = {}
         self.stall: Stall | None = None
+        #: Stalls no request was running in (a startup's, a background task's), in order.
+        self.unclaimed: list[BlockData] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_ident = 0
         self._last_mono = time.monotonic()
@@ -339,6 +345,22 @@ class Watchdog:
         starved = stall.starved()
         blamed = culprit.record if culprit is not None and not starved else None
         running = [] if not starved else _running_hops(in_flight)
+        if blamed is None and not starved and culprit is not None and culprit.file is not None:
+            # No request to carry it (the app's startup, a background task): kept apart.
+            if len(self.unclaimed) < _MAX_UNCLAIMED:
+                self.unclaimed.append(
+                    BlockData(
+                        round(ms, 3),
+                        culprit.file,
+                        culprit.line,
+                        culprit.function,
+                        tuple(culprit.stack),
+                        "blocked",
+                        stall.start_ns,
+                        tuple(lines),
+                        len(stall.samples),
+                    )
+                )
         for record in in_flight:
             if record is blamed and culprit is not None:
                 record.add_block(

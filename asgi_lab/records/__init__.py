@@ -13,7 +13,9 @@ from asgi_lab.records.lines import (
     Trace,
     file_name,
     read_records,
+    read_stalls,
     read_trace,
+    write_stalls,
 )
 from asgi_lab.records.schema import (
     HEADER,
@@ -58,8 +60,10 @@ __all__ = [
     "file_name",
     "json_line",
     "read_records",
+    "read_stalls",
     "read_trace",
     "request_id",
     "short_path",
     "split_waits",
+    "write_stalls",
 ]

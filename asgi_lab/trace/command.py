@@ -16,7 +16,7 @@ from pathlib import Path
 from asgi_lab import serving
 from asgi_lab.console import console
 from asgi_lab.lab.traces import write_html, write_perfetto
-from asgi_lab.records import read_records
+from asgi_lab.records import read_records, read_stalls
 from asgi_lab.serving import ServerOptions
 from asgi_lab.timeline import build
 from asgi_lab.trace.summary import summary
@@ -58,7 +58,7 @@ def run(
             return 1
         records = read_records(trace_dir)
         # 100 columns, or a narrower terminal's: long paths and file:line wrap in their cells.
-        console().print(summary(records))
+        console().print(summary(records, read_stalls(trace_dir)))
         if records and html_path:
             write_html(html_path, build(records), f"asgi-lab trace {target}")
             print(f"wrote {html_path}", file=sys.stderr)

@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from asgi_lab.console import Wrapped
-from asgi_lab.records.schema import RecordData
+from asgi_lab.records.schema import BlockData, RecordData
 from asgi_lab.redact import printable
 
 __all__ = ["route_key", "summary"]
@@ -120,8 +120,12 @@ def waits(records: Sequence[RecordData]) -> Text:
     )
 
 
-def stalls(records: Sequence[RecordData]) -> RenderableType:
-    """Every loop stall: the culprit request and line, and how many requests waited."""
+def stalls(
+    records: Sequence[RecordData], unclaimed: Sequence[tuple[int, BlockData]] = ()
+) -> RenderableType:
+    """Every loop stall: the culprit request and line, and how many requests waited; then the
+    stalls no request was running in, each said to be at startup (before the worker's first
+    request), between requests, or at shutdown (after its last)."""
     waited: defaultdict[str, int] = defaultdict(int)
     starved = 0
     for r in records:
@@ -130,7 +134,7 @@ def stalls(records: Sequence[RecordData]) -> RenderableType:
             if w.request is not None:
                 waited[w.request] += 1
     blocks = [(r, b) for r in records for b in r.blocks]
-    if not blocks and not starved:
+    if not blocks and not starved and not unclaimed:
         return Text("no loop stalls past the watchdog's threshold")
     table = Table(title="loop stalls (the watchdog)", title_justify="left")
     for column in ("ms", "request", "line", "bystanders"):
@@ -140,15 +144,33 @@ def stalls(records: Sequence[RecordData]) -> RenderableType:
         table.add_row(
             f"{b.ms:.0f}", Wrapped(request), Wrapped(printable(b.frame.where())), str(waited[r.id])
         )
+    for pid, b in unclaimed:
+        when = _when(b, [r for r in records if r.pid == pid])
+        table.add_row(
+            f"{b.ms:.0f}", Wrapped(f"no request ({when}, worker {pid})"),
+            Wrapped(printable(b.frame.where())), "0",
+        )  # fmt: skip
     if starved:
         table.caption = f"{starved} request(s) waited on a starved loop (no request to blame)"
     return table
 
 
-def summary(records: Sequence[RecordData]) -> RenderableType:
-    """The whole summary of a traced run."""
+def _when(block: BlockData, mine: Sequence[RecordData]) -> str:
+    if not mine or block.end_ns <= min(r.start_ns for r in mine):
+        return "startup"
+    return "shutdown" if block.start_ns >= max(r.end_ns for r in mine) else "between requests"
+
+
+def summary(
+    records: Sequence[RecordData], unclaimed: Sequence[tuple[int, BlockData]] = ()
+) -> RenderableType:
+    """The whole summary of a traced run; `unclaimed`: the stalls no request was running in,
+    by worker (`records.read_stalls`)."""
     if not records:
+        if unclaimed:
+            return Group(Text("no requests were served"), stalls(records, unclaimed))
         return Text("no requests were served")
     pids = sorted({r.pid for r in records})
     head = Text(f"{len(records)} requests, {len(pids)} worker(s): {', '.join(map(str, pids))}")
-    return Group(head, waits(records), served(records), slowest(records), stalls(records))
+    tables = (served(records), slowest(records), stalls(records, unclaimed))
+    return Group(head, waits(records), *tables)
