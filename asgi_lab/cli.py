@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from asgi_lab import __version__, extras, serving, settings
 from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.extras import MissingExtra
-from asgi_lab.serving import ServerOptions
+from asgi_lab.live import Live, feeding, open_live
+from asgi_lab.serving import RUNTIME_MODES, SERVERS, ServerOptionError, ServerOptions
 from asgi_lab.settings import SettingError, Settings, TraceSettings, strict_number
 
 __all__ = ["build_parser", "main"]
@@ -47,8 +50,19 @@ def port(text: str) -> int:
     return value
 
 
-def add_server_options(parser: argparse.ArgumentParser) -> None:
-    """The uvicorn options every command that serves shares (names as uvicorn's), and ours."""
+def add_server_choice(parser: argparse.ArgumentParser, servers: Sequence[str]) -> None:
+    parser.add_argument(
+        "--server",
+        choices=servers,
+        default="uvicorn",
+        help="which ASGI server runs the app (default: uvicorn; the others: asgi-lab[servers])",
+    )
+
+
+def add_server_options(parser: argparse.ArgumentParser, servers: Sequence[str]) -> None:
+    """The options every command that serves shares: the server, uvicorn's options (names as
+    uvicorn's, mapped to the chosen server's), granian's own knobs, and ours."""
+    add_server_choice(parser, servers)
     parser.add_argument(
         "--workers", type=bounded(1, MAX_WORKERS), default=1, help="worker processes"
     )
@@ -57,11 +71,65 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
     parser.add_argument("--port", type=port, default=8000, help="0 lets the kernel choose")
     parser.add_argument(
+        "--timeout-graceful-shutdown",
+        type=bounded(0, 3600),
+        default=None,
+        metavar="SECONDS",
+        help=f"on SIGTERM, requests in flight get this long, then are cut off and recorded as "
+        f"such (default {GRACEFUL_DEFAULT} under uvicorn and hypercorn)",
+    )
+    parser.add_argument(
         "--threads",
         type=settings.argument("threads"),
         default=None,
         help="threadpool tokens per worker (anyio: 40)",
     )
+    granian = parser.add_argument_group("granian's own knobs (--server granian only)")
+    granian.add_argument(
+        "--runtime-threads", type=bounded(1, MAX_WORKERS), default=None, help="Rust threads"
+    )
+    granian.add_argument(
+        "--runtime-mode",
+        choices=RUNTIME_MODES,
+        default=None,
+        help="st: a runtime per thread; mt: one shared",
+    )
+    granian.add_argument(
+        "--blocking-threads",
+        type=bounded(1, MAX_WORKERS),
+        default=None,
+        help="threads running Python (granian takes only 1 for ASGI)",
+    )
+
+
+def add_live_options(parser: argparse.ArgumentParser) -> None:
+    """The live page's flags (`asgi_lab.live`)."""
+    parser.add_argument(
+        "--live", action="store_true", help="serve a page showing every worker as it runs"
+    )
+    parser.add_argument("--live-port", type=port, default=0, help="its port (0: any; printed)")
+    parser.add_argument(
+        "--live-host", default="127.0.0.1", help="its address (default: loopback; others warn)"
+    )
+
+
+def live_page(args: argparse.Namespace) -> AbstractContextManager[Live | None]:
+    """The live page, open for the block, when `--live` asks for one."""
+    if not args.live:
+        return contextlib.nullcontext()
+    return open_live(args.live_host, args.live_port)
+
+
+#: What `serve` and `trace` give requests in flight at a shutdown, where the server can bound it:
+#: below the parent's own wait, so that the workers cut them off and write their records.
+GRACEFUL_DEFAULT = 5
+
+
+def graceful(args: argparse.Namespace) -> int | None:
+    """`--timeout-graceful-shutdown`, or our default where the chosen server takes one."""
+    if args.timeout_graceful_shutdown is not None:
+        return int(args.timeout_graceful_shutdown)
+    return GRACEFUL_DEFAULT if args.server in serving.GRACEFUL else None
 
 
 def server_options(
@@ -70,6 +138,11 @@ def server_options(
     """The `ServerOptions` of `add_server_options`' flags, serving `app` with `settings`."""
     return ServerOptions(
         app=app,
+        server=args.server,
+        runtime_threads=args.runtime_threads,
+        runtime_mode=args.runtime_mode,
+        blocking_threads=args.blocking_threads,
+        timeout_graceful_shutdown=graceful(args),
         workers=args.workers,
         loop=args.loop,
         http=args.http,
@@ -88,13 +161,19 @@ def settings_from(args: argparse.Namespace, read: type[TraceSettings] = Settings
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run uvicorn on the chosen layer until Ctrl-C or SIGTERM, then stop every worker."""
+    """Run the chosen server on the chosen layer until Ctrl-C or SIGTERM, then stop every worker."""
     extras.require("lab", "asgi-lab serve")
     options = server_options(args, app_path(args.layer), settings_from(args))
     try:
-        with serving.terminate_as_interrupt(), serving.start(options, echo=sys.stderr) as server:
+        with (
+            serving.terminate_as_interrupt(),
+            live_page(args) as live,
+            serving.start(feeding(options, live), echo=sys.stderr) as server,
+        ):
             where = server.url
             print(f"asgi-lab {__version__}: serving {options.app} on {where}", flush=True)
+            if live is not None:
+                print(f"  live page: {live.url}", flush=True)
             print(f"  try: curl -i {where}/quick")
             print(f"       curl -i '{where}/sync/sleep?seconds=1'")
             print(f"       curl '{where}/_lab/records?limit=5'", flush=True)
@@ -128,8 +207,17 @@ def trace(args: argparse.Namespace) -> int:
             print(f"asgi-lab trace: {exc}", file=sys.stderr)
             return 2
         settings = settings.replace(otlp=args.otlp)
+    if args.live and settings.block_ms == 0:
+        print("asgi-lab trace: --live needs the watchdog: drop --block-ms 0", file=sys.stderr)
+        return 2
     options = server_options(args, args.app, settings, app_dir=args.app_dir)
-    return run(options, keep=args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
+    return run(
+        options,
+        keep=args.trace_dir,
+        html_path=args.html,
+        perfetto_path=args.perfetto,
+        live=live_page(args),
+    )
 
 
 def import_string(text: str) -> str:
@@ -167,6 +255,7 @@ def experiment(args: argparse.Namespace) -> int:
     return runner.run_one(
         args.name,
         layer=args.layer,
+        server=args.server,
         scale=args.scale,
         json_path=args.json,
         html_path=args.html,
@@ -182,7 +271,11 @@ def tour(args: argparse.Namespace) -> int:
     from asgi_lab.lab import runner
 
     return runner.run_tour(
-        layer=args.layer, json_path=args.json, report_dir=args.report, quiet=args.quiet
+        layer=args.layer,
+        server=args.server,
+        json_path=args.json,
+        report_dir=args.report,
+        quiet=args.quiet,
     )
 
 
@@ -202,6 +295,8 @@ def add_export_options(parser: argparse.ArgumentParser) -> None:
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer", choices=LAYERS, default="raw", help="which app to serve")
+    # daphne runs one process and takes no --workers: not for the experiments, which need it.
+    add_server_choice(parser, SERVERS[:3])
     parser.add_argument("--json", metavar="PATH", help="write results and every record as JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -211,15 +306,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"asgi-lab {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = commands.add_parser("serve", help="serve a layer under uvicorn with the probe on")
+    p = commands.add_parser(
+        "serve", help="serve a layer under uvicorn (or --server) with the probe"
+    )
     p.add_argument("--layer", choices=LAYERS, default="raw", help="which app to serve")
-    add_server_options(p)
+    add_server_options(p, SERVERS)
+    add_live_options(p)
     p.set_defaults(run=serve)
 
     p = commands.add_parser(
         "trace",
-        help="serve YOUR app under uvicorn with the probe, a log line and the loop watchdog",
-        description="Serve any ASGI app (FastAPI, Starlette, a raw callable) under uvicorn with "
+        help="serve YOUR app under uvicorn (or --server) with the probe, a log line and the "
+        "loop watchdog",
+        description="Serve any ASGI app (FastAPI, Starlette, a raw callable) under uvicorn (or "
+        "granian, hypercorn, daphne: --server) with "
         "the probe around it, unchanged: a log line per request naming worker, loop and thread, "
         "and a watchdog naming the request and the line that blocks the loop. Ctrl-C (or "
         "SIGTERM) stops every worker and prints a summary.",
@@ -227,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("app", type=import_string, metavar="MODULE:APP", help="the app to serve")
     p.add_argument("--factory", action="store_true", help="APP is a factory to call")
     p.add_argument("--app-dir", default=".", help="import APP from here (default: .)")
-    add_server_options(p)
+    add_server_options(p, SERVERS)
     p.add_argument(
         "--trace-dir", metavar="DIR", help="keep every worker's records-<pid>.jsonl here"
     )
@@ -244,6 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="every worker exports spans over OTLP/HTTP to this collector (http://host:4318)",
     )
     add_export_options(p)
+    add_live_options(p)
     p.set_defaults(run=trace)
 
     p = commands.add_parser(
@@ -295,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         result: int = args.run(args)
-    except SettingError as exc:
+    except (SettingError, ServerOptionError) as exc:
         print(f"asgi-lab: {exc}", file=sys.stderr)
         return 2
     except MissingExtra as exc:

@@ -108,6 +108,18 @@ def _url(raw: str) -> str:
     return raw
 
 
+#: The longest path a Unix socket address holds on Linux (`sun_path` is 108 bytes with its NUL).
+_SOCKET_PATH_BYTES = 107
+
+
+def _socket_path(raw: str) -> str:
+    if not (raw.startswith("/") and raw.isprintable()):
+        raise ValueError(raw)
+    if len(os.fsencode(raw)) > _SOCKET_PATH_BYTES:
+        raise ValueError(raw)
+    return raw
+
+
 def _import_string(raw: str) -> str:
     module, sep, attribute = raw.partition(":")
     if not (sep and module and attribute):
@@ -139,6 +151,9 @@ class ProbeSettings:
     trace_dir: str | None = None
     #: ASGI_LAB_TRACE_MAX_BYTES: past this a worker's file is rotated (`.1`); 0 never rotates.
     trace_max_bytes: int = 64 * 1024 * 1024
+    #: ASGI_LAB_TRACE_KEEP: rotated files kept per worker (`.1` newest); older ones are deleted,
+    #: their records counted as rotated away.
+    trace_keep: int = 3
     #: ASGI_LAB_LOG: a log line per request: "off", "line" or "json"; None leaves it to the app.
     log: str | None = None
     #: ASGI_LAB_BLOCK_MS: the watchdog reports a loop stalled this long; 0 turns it off; None
@@ -146,6 +161,9 @@ class ProbeSettings:
     block_ms: float | None = None
     #: ASGI_LAB_OTLP: an OTLP/HTTP collector (`http://host:4318`) every probe sends spans to.
     otlp: str | None = None
+    #: ASGI_LAB_LIVE: the Unix datagram socket of a live page (`asgi-lab trace --live`) each
+    #: worker sends its snapshots to; None sends nothing.
+    live: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
@@ -253,6 +271,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "max_body": _number(0, 1024**3, whole=True),
     "trace_dir": (_text, "a directory path"),
     "trace_max_bytes": _number(0, 2**40, whole=True),
+    "trace_keep": _number(1, 1000, whole=True),
     "log": (_choice(LOG_MODES), "one of " + ", ".join(LOG_MODES)),
     "block_ms": (_block_ms, "0 (no watchdog) or milliseconds from 1 to 3600000"),
     "app": (_import_string, "an import string 'module:attribute'"),
@@ -262,6 +281,7 @@ _PARSERS: dict[str, tuple[Callable[[str], Any], str]] = {
     "db_pool": _number(1, 1000, whole=True),
     "db_timeout": _number(0, 3600, whole=False),
     "otlp": (_url, "an http:// or https:// URL"),
+    "live": (_socket_path, f"an absolute socket path of at most {_SOCKET_PATH_BYTES} bytes"),
     "max_blocking": _number(1, 10_000, whole=True),
     "max_background": _number(1, 100_000, whole=True),
     "records_max_bytes": _number(1024, 1024**3, whole=True),

@@ -370,3 +370,28 @@ async def test_a_json_line_says_exactly_what_to_json_says() -> None:
     assert line.endswith("}\n") and line.count("\n") == 1
     assert json.loads(line) == data.to_json()
     assert RecordData.from_json(json.loads(line)) == data
+
+
+async def test_a_request_still_running_at_shutdown_is_written_as_cut_off(tmp_path: Path) -> None:
+    from asgi_lab.records import STILL_RUNNING, read_records
+
+    began, go_on = asyncio.Event(), asyncio.Event()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        began.set()
+        await go_on.wait()  # a call no shutdown ends, standing in for a thread's sleep
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    probe = ProbeMiddleware(app, trace=tmp_path, watchdog=1000)
+    transport = httpx.ASGITransport(app=probe)
+    async with httpx.AsyncClient(transport=transport, base_url="http://x") as client:
+        request = asyncio.ensure_future(client.get("/slow"))
+        with anyio.fail_after(10):
+            await began.wait()
+        await probe.aclose()  # what lifespan shutdown does, the request still running
+        go_on.set()
+        assert (await request).status_code == 200  # the app's answer, untouched
+    [seen] = await anyio.to_thread.run_sync(read_records, tmp_path)
+    assert (seen.path, seen.error, seen.cut_off) == ("/slow", STILL_RUNNING, True)
+    assert len(probe.ring) == 1  # written once, not again when it ended

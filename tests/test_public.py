@@ -56,7 +56,9 @@ PACKAGES: dict[str, set[str]] = {
         "uninstall",
     },
     "asgi_lab.records": {
+        "CANCELLED",
         "HEADER",
+        "STILL_RUNNING",
         "BlockData",
         "FrameData",
         "HandlerData",
@@ -114,6 +116,7 @@ PACKAGES: dict[str, set[str]] = {
         "terminal",
     },
     "asgi_lab.trace": set(),
+    "asgi_lab.live": {"Board", "Live", "feeding", "loopback", "open_live"},
     "asgi_lab.lab": set(),
     "asgi_lab.lab.apps": set(),
     "asgi_lab.lab.experiments": {"EXPERIMENTS", "ON_DEMAND", "REGISTRY"},

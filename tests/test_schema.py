@@ -48,8 +48,8 @@ async def test_every_writer_of_the_record_agrees_with_the_schema(make: object) -
         data = record.data()
         as_dict = data.to_json()
         # The dict has exactly the schema's fields, nested ones included.
-        # `dropped` only when non-zero; `parent` is in-process only, never written.
-        assert set(as_dict) == field_names(RecordData) - {"dropped", "parent"}
+        # `dropped` and `rotated_away` only when non-zero; `parent` in-process only, never written.
+        assert set(as_dict) == field_names(RecordData) - {"dropped", "rotated_away", "parent"}
         assert set(as_dict["loop"]) == {"id", "impl", "thread"}
         for hop in as_dict["hops"]:
             assert set(hop) == {f.name for f in dataclasses.fields(type(data.hops[0]))}

@@ -58,6 +58,11 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
         ["lots", "-1", "1099511627777", "1.5", "١"],
         [("0", 0), ("1048576", 1024**2)],
     ),
+    "ASGI_LAB_TRACE_KEEP": (
+        "a whole number from 1 to 1000",
+        ["all", "0", "1001", "2.5", "١"],
+        [("1", 1), ("3", 3), ("1000", 1000)],
+    ),
     "ASGI_LAB_BLOCK_MS": (
         "0 (no watchdog) or milliseconds from 1 to 3600000",
         # Below a millisecond the heartbeat measures noise: an idle worker would burn a core.
@@ -113,6 +118,14 @@ TABLE: dict[str, tuple[str, list[str], list[tuple[str, Any]]]] = {
             ("https://otel.example", "https://otel.example"),
         ],
     ),
+    "ASGI_LAB_LIVE": (
+        "an absolute socket path of at most 107 bytes",
+        ["live.sock", "./live.sock", "/tmp/a\nb", "/tmp/a\x00b", "/" + "x" * 107],
+        [
+            ("/tmp/asgi-lab-live-1/live.sock", "/tmp/asgi-lab-live-1/live.sock"),
+            ("/" + "x" * 106, "/" + "x" * 106),
+        ],
+    ),
 }
 
 BAD = [(variable, bad) for variable, (_, bads, _) in TABLE.items() for bad in bads]
@@ -165,6 +178,7 @@ def test_as_env_round_trips_through_from_env() -> None:
         db_pool=2,
         db_timeout=0.3,
         trace_max_bytes=1024,
+        trace_keep=5,
         log="json",
         otlp="http://127.0.0.1:4318",
         block_ms=20.0,
@@ -173,6 +187,7 @@ def test_as_env_round_trips_through_from_env() -> None:
         max_blocking=2,
         max_background=3,
         records_max_bytes=4096,
+        live="/tmp/asgi-lab-live/live.sock",
     )
     env = every.as_env()
     # Every field differs from its default, so every variable is written.
@@ -262,13 +277,15 @@ TRACE_VARIABLES = {VARIABLES[f.name] for f in dataclasses.fields(TraceSettings)}
 LAB_ONLY = {v: bads[0] for v, (_, bads, _) in TABLE.items() if v not in TRACE_VARIABLES}
 
 
-def test_the_probe_reads_its_own_five_variables() -> None:
+def test_the_probe_reads_its_own_variables() -> None:
     assert PROBE_VARIABLES == {
         "ASGI_LAB_TRACE_DIR",
         "ASGI_LAB_TRACE_MAX_BYTES",
+        "ASGI_LAB_TRACE_KEEP",
         "ASGI_LAB_LOG",
         "ASGI_LAB_BLOCK_MS",
         "ASGI_LAB_OTLP",
+        "ASGI_LAB_LIVE",
     }
     # A traced worker also reads the app to wrap and the tokens to give it (`trace --threads`).
     assert TRACE_VARIABLES - PROBE_VARIABLES == {

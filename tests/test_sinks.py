@@ -16,7 +16,7 @@ import pytest
 
 from asgi_lab.probe import JsonLines, ProbeMiddleware, Record, RecordWriter
 from asgi_lab.probe.log import LOGGER, LogLines, as_json, as_line, default_handler
-from asgi_lab.records import RecordData, json_line
+from asgi_lab.records import RecordData, json_line, read_trace
 from tests.test_probe import fastapi_app, starlette_app
 
 pytestmark = pytest.mark.anyio
@@ -135,24 +135,32 @@ async def test_a_json_line_after_a_loss_carries_the_count() -> None:
     assert RecordData.from_json(first).dropped == 7
 
 
-async def test_files_rotate_past_max_bytes_so_a_worker_keeps_at_most_two(tmp_path: Path) -> None:
-    rotate_and_check(tmp_path, await records_of(starlette_app(), ["/async"] * 10))
+@pytest.mark.parametrize("keep", [1, 2])
+async def test_files_rotate_keep_generations_and_count_what_is_rotated_away(
+    tmp_path: Path, keep: int
+) -> None:
+    records = [r.data() for r in await records_of(starlette_app(), ["/async"] * 12)]
+    check_rotation(tmp_path, records, keep)
 
 
-def rotate_and_check(tmp_path: Path, records: list[Record]) -> None:
-    line = len(json_line(records[0].data()))
-    sink = JsonLines(tmp_path, max_bytes=3 * line + line // 2)
+def check_rotation(tmp_path: Path, records: list[RecordData], keep: int) -> None:
+    # Three records a file: rotations after the 3rd, 6th and 9th record.
+    line = max(len(json_line(r)) for r in records) + len('"rotated_away":99,')
+    sink = JsonLines(tmp_path, max_bytes=3 * line + line // 2, keep=keep)
     sink.open()
     for record in records:
-        sink.write([record.data()])
+        sink.write([record])
     sink.close()
     files = sorted(p.name for p in tmp_path.iterdir())
-    assert len(files) == 2 and files[1].endswith(".jsonl.1")
-    sizes = [p.stat().st_size for p in tmp_path.iterdir()]
-    assert all(size <= 3 * line + line // 2 for size in sizes)
-    # The newest records are in the live file, the ones before in `.1`; none is cut in two.
-    live = [json.loads(x)["id"] for x in (tmp_path / files[0]).read_text().splitlines()]
-    assert live[-1] == records[-1].id
+    assert len(files) == 1 + keep and files[1].endswith(".jsonl.1")
+    assert all(p.stat().st_size <= 3 * line + line // 2 for p in tmp_path.iterdir())
+    # Every record written is either read back or counted as rotated away; none is cut in two.
+    trace = read_trace(tmp_path)
+    assert len(trace.records) + trace.rotated_away == len(records) == 12
+    assert trace.rotated_away == sink.rotated_away == 3 * (3 - keep)
+    assert trace.records[-1].id == records[-1].id and trace.cut == []
+    said = trace.losses()
+    assert said is not None and f"{trace.rotated_away} rotated away" in said
 
 
 async def test_the_log_line_names_worker_loop_thread_and_hops() -> None:

@@ -175,3 +175,72 @@ def test_a_stall_at_startup_is_listed_with_its_line(tmp_path: Path) -> None:
     where = block.frame.where()
     assert f"no request (startup, worker {pid})" in " ".join(out.split())
     assert where.split(":")[0] in out and "load_catalogue" in out
+
+
+@pytest.mark.server
+def test_sigterm_with_long_requests_in_flight_records_them_as_cut_off(tmp_path: Path) -> None:
+    import concurrent.futures
+    import time
+
+    from asgi_lab.records import CANCELLED
+
+    args = ["trace", "tests.apps.long:app", "--port", "0", "--trace-dir", str(tmp_path)]
+    args += ["--timeout-graceful-shutdown", "1"]
+    paths = ["/async/long"] * 3 + ["/sync/long"] * 2
+    with running(*args) as (process, url), concurrent.futures.ThreadPoolExecutor(5) as pool:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            answers = [pool.submit(client.get, path) for path in paths]
+            deadline = time.monotonic() + 20
+            while client.get("/started").json() < len(paths):  # every one of them has begun
+                assert time.monotonic() < deadline, "the long requests never all began"
+            out, err = stop(process)
+            for answer in answers:  # the server closed on them: each ends, one way or another
+                answer.exception(timeout=30)
+    # The drain was incomplete, and the exit status and the records say so.
+    assert process.returncode == 1, err
+    assert "the drain was incomplete: 5 request(s) cut off" in err
+    cut = [r for r in read_records(tmp_path) if r.path.endswith("/long")]
+    assert len(cut) == len(paths) and all(r.cut_off for r in cut)
+    # The server cancels every request task; a sync one's thread runs on regardless.
+    assert {r.error for r in cut if r.path == "/async/long"} == {CANCELLED}
+
+
+def test_a_callable_that_is_not_an_asgi_app_is_refused_with_the_form_expected() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "asgi_lab", "trace", "os:getcwd", "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert (
+        '"os:getcwd" is not an ASGI app: expected a callable taking (scope, receive, send), '
+        "such as `async def app(scope, receive, send)`, got getcwd()"
+    ) in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_a_server_that_says_nothing_useful_is_quoted() -> None:
+    from asgi_lab.trace.command import _reason
+
+    said = _reason("INFO: starting\nINFO: waiting\n" + "".join(f"x {i}\n" for i in range(30)))
+    assert said.startswith("its last lines:\n") and said.endswith("  | x 29")
+    assert said.count("\n  | ") == 12 and "x 17" not in said  # the last twelve, in order
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "hypercorn", "granian"])
+def test_a_lifespan_startup_failure_shows_the_apps_own_message(server: str) -> None:
+    from tests.apps.failing_lifespan import MESSAGE
+
+    done = subprocess.run(
+        [sys.executable, "-m", "asgi_lab", "trace", "tests.apps.failing_lifespan:app"]
+        + ["--port", "0", "--server", server],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "tests.apps.failing_lifespan:app did not start: " in done.stderr
+    assert MESSAGE in done.stderr.rsplit("did not start: ", 1)[1]

@@ -4,8 +4,13 @@ no word across lines, groups requests by route and gives each worker one row."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
+
+import pytest
 
 from asgi_lab.console import plain
+from asgi_lab.lab.traces import report_trace
+from asgi_lab.records import Trace, json_line
 from asgi_lab.records.schema import BlockData
 from asgi_lab.trace.summary import summary
 from tests.lab.fakes import record
@@ -73,6 +78,30 @@ def test_stalls_with_no_request_say_when_they_were() -> None:
         return BlockData(200.0, "/srv/app/boot.py", 7, "warm", (), "blocked", int(start * 1e9))
 
     unclaimed = [(1, at(0.1)), (1, at(2.0)), (1, at(4.0))]
-    text = " ".join(plain(summary(served, unclaimed), columns=100).split())
+    text = " ".join(plain(summary(served, unclaimed=unclaimed), columns=100).split())
     for when in ("startup", "between requests", "shutdown"):
         assert f"no request ({when}, worker 1)" in text
+
+
+def test_the_summary_says_what_it_could_not_read(tmp_path: Path) -> None:
+    records = [dataclasses.replace(record("1-1"), dropped=3), record("1-2")]
+    records.append(dataclasses.replace(record("1-3"), rotated_away=120))
+    trace = Trace(records, [tmp_path / "records-1.jsonl"], [tmp_path / "records-2.jsonl"])
+    text = " ".join(plain(summary(records, trace)).split())
+    assert (
+        "records not read: 3 dropped by a writer that fell behind; 120 rotated away "
+        "(ASGI_LAB_TRACE_KEEP keeps more); 1 last line(s) cut short by a worker that died writing"
+    ) in text
+    assert "records not read" not in plain(summary([record("1-1")], Trace([], [], [])))
+
+
+def test_report_names_the_file_and_line_it_cannot_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "records-1.jsonl"
+    path.write_text(json_line(record("1-1")) + "not json\n" + json_line(record("1-2")))
+    assert report_trace(str(tmp_path)) == 2
+    assert (
+        f"asgi-lab report: {path}:2: not a JSON line (Expecting value, column 1)"
+        in capsys.readouterr().err
+    )

@@ -49,6 +49,8 @@ class Experiment:
     scale: float = 1.0
     tour_scale: float = 1.0
     tiny_scale: float = 0.2
+    #: The app it serves when it serves one of its own rather than a `--layer` of the catalogue.
+    serves: str | None = None
 
 
 def experiment(
@@ -59,12 +61,14 @@ def experiment(
     scale: float = 1.0,
     tour_scale: float | None = None,
     tiny_scale: float = 0.2,
+    serves: str | None = None,
 ) -> Callable[[Runner], Experiment]:
-    """Make `run` an `Experiment` called `name`; `title` is the one line `--list` prints."""
+    """Make `run` an `Experiment` called `name`; `title` is the one line `--list` prints;
+    `serves` names the app of its own it serves, whatever `--layer` says."""
 
     def make(run: Runner) -> Experiment:
         tour = scale if tour_scale is None else tour_scale
-        return Experiment(name, title, chapter, run, scale, tour, tiny_scale)
+        return Experiment(name, title, chapter, run, scale, tour, tiny_scale, serves)
 
     return make
 
@@ -77,6 +81,10 @@ class Result:
     title: str
     scale: float
     layer: str
+    #: The app of its own the experiment served, if it did not serve `layer`.
+    serves: str | None = None
+    #: The server every phase ran on (`asgi_lab.serving.SERVERS`).
+    server: str = "uvicorn"
     verdicts: list[Verdict] = field(default_factory=list)
     facts: list[tuple[str, str]] = field(default_factory=list)
     records: list[Observed] = field(default_factory=list)
@@ -98,6 +106,8 @@ class Result:
             "title": self.title,
             "scale": self.scale,
             "layer": self.layer,
+            "serves": self.serves,
+            "server": self.server,
             "passed": self.passed,
             "seconds": self.seconds,
             "error": self.error,
@@ -118,6 +128,11 @@ class Context:
         self.layer = result.layer
         self._progress = progress
         self._started = time.perf_counter()
+
+    @property
+    def server_name(self) -> str:
+        """The server every phase runs on (`asgi_lab.serving.SERVERS`)."""
+        return self.result.server
 
     @property
     def app(self) -> str:
@@ -165,12 +180,16 @@ class Context:
             chosen = replace(chosen, threads=threads)
         options = ServerOptions(
             app=app or self.app,
+            server=self.result.server,
             factory=factory,
             workers=workers,
             nodelay=nodelay,
             settings=replace(chosen, trace_dir=str(trace.path)),
         )
-        self.step(f"{phase}: starting {options.app} (workers={workers}, nodelay={nodelay})")
+        self.step(
+            f"{phase}: starting {options.app} on {options.server} "
+            f"(workers={workers}, nodelay={nodelay})"
+        )
         try:
             with serving.start(options) as server:
                 self.step(f"{phase}: ready at {server.url}, worker pids {server.worker_pids}")
@@ -215,12 +234,14 @@ def run_experiment(
     *,
     scale: float | None = None,
     layer: str = "raw",
+    server: str = "uvicorn",
     progress: Progress = lambda _: None,
 ) -> Result:
     """Run one experiment; an exception becomes a failed result (Ctrl-C still propagates)."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
-    result = Result(exp.name, exp.title, exp.scale if scale is None else scale, layer)
+    scale = exp.scale if scale is None else scale
+    result = Result(exp.name, exp.title, scale, layer, exp.serves, server=server)
     if result.scale <= 0:
         raise ValueError(f"scale must be a number above 0, got {result.scale!r}")
     started = time.perf_counter()

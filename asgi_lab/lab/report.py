@@ -206,7 +206,10 @@ def render(
         columns = console.width()
     out: list[RenderableType] = [
         console.labelled(f"== {result.name}:", result.title),
-        Text(f"   layer {result.layer}, scale {result.scale:g}, took {result.seconds:.1f} s"),
+        Text(
+            f"   {'serves ' + result.serves if result.serves else 'layer ' + result.layer}, "
+            f"scale {result.scale:g}, took {result.seconds:.1f} s"
+        ),
     ]
     if result.verdicts:
         out += [Text(""), *_verdict_table(result)]

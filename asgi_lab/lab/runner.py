@@ -63,6 +63,7 @@ def run_one(
     name: str,
     *,
     layer: str = "raw",
+    server: str = "uvicorn",
     scale: float | None = None,
     json_path: str | None = None,
     html_path: str | None = None,
@@ -84,7 +85,7 @@ def run_one(
     progress = StderrProgress(enabled=not quiet)
     try:
         with terminate_as_interrupt():
-            result = run_experiment(exp, scale=scale, layer=layer, progress=progress)
+            result = run_experiment(exp, scale=scale, layer=layer, server=server, progress=progress)
     except KeyboardInterrupt:
         print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
         return INTERRUPTED
@@ -107,6 +108,7 @@ def run_one(
 def run_tour(
     *,
     layer: str = "raw",
+    server: str = "uvicorn",
     json_path: str | None = None,
     report_dir: str | None = None,
     quiet: bool = False,
@@ -123,13 +125,16 @@ def run_tour(
         with terminate_as_interrupt():
             for i, exp in enumerate(EXPERIMENTS, 1):
                 progress(f"--- [{i}/{len(EXPERIMENTS)}] {exp.name} (scale {exp.tour_scale:g})")
-                result = run_experiment(exp, scale=exp.tour_scale, layer=layer, progress=progress)
+                result = run_experiment(
+                    exp, scale=exp.tour_scale, layer=layer, server=server, progress=progress
+                )
                 results.append(result)
                 print(render(result), end="\n\n", flush=True)
     except KeyboardInterrupt:
         print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
         return INTERRUPTED
-    print(f"== tour: {len(results)} experiments, layer {layer}, {host()['cores']} cores")
+    cores = host()["cores"]
+    print(f"== tour: {len(results)} experiments, layer {layer}, server {server}, {cores} cores")
     took = time.perf_counter() - started
     print(summary(results, took))
     if json_path:

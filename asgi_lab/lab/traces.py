@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from asgi_lab import console
-from asgi_lab.records import read_records
+from asgi_lab.records import RecordsError, read_trace
 from asgi_lab.records.schema import RecordData
 from asgi_lab.timeline import Timeline, build, html, perfetto, terminal
 
@@ -34,7 +34,15 @@ def report_trace(
     if not where.is_dir():
         print(f"asgi-lab report: {directory!r} is not a directory", file=sys.stderr)
         return 2
-    records = read_records(where)
+    try:
+        trace = read_trace(where)
+    except RecordsError as exc:
+        print(f"asgi-lab report: {exc}", file=sys.stderr)
+        return 2
+    records = trace.records
+    lost = trace.losses()
+    if lost is not None:
+        print(f"asgi-lab report: {lost}", file=sys.stderr)
     if not records:
         print(
             f"asgi-lab report: no records in {directory!r}; expected records-<pid>.jsonl files "

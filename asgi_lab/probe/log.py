@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from asgi_lab import colour
@@ -142,6 +143,23 @@ def default_handler(stream: Any = None) -> logging.StreamHandler[Any]:
     return handler
 
 
+def _atomic_chunks(lines: list[str]) -> Iterator[str]:
+    """The lines, newline-ended, in writes of at most PIPE_BUF bytes where each line fits: a
+    pipe takes such a write whole, so workers sharing one (under `asgi-lab trace`) never mix
+    their lines mid-line."""
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        length = len(line.encode()) + 1
+        if chunk and size + length > select.PIPE_BUF:
+            yield "".join(chunk)
+            chunk, size = [], 0
+        chunk.append(line + "\n")
+        size += length
+    if chunk:
+        yield "".join(chunk)
+
+
 class LogLines:
     """A sink logging each record as a line (`mode="line"`) or a JSON object (`mode="json"`)."""
 
@@ -180,8 +198,9 @@ class LogLines:
             else:
                 lines = [render(r) for r in records]
             with own.lock or _NO_LOCK:
-                own.stream.write("\n".join(lines) + "\n")
-                own.flush()
+                for chunk in _atomic_chunks(lines):
+                    own.stream.write(chunk)
+                    own.flush()
             return
         for record in records:
             log.info(render(record), extra={"asgi_lab_pid": record.pid})

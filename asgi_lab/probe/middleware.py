@@ -83,12 +83,13 @@ from asgi_lab.probe import executors, faults, hook
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
+from asgi_lab.probe.live import WATCHDOG_MS, Publisher
 from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
 from asgi_lab.probe.watchdog import Watchdog
 from asgi_lab.records.lines import JsonLines, write_stalls
-from asgi_lab.records.schema import HEADER, BlockData, LoopData, ServedBy
+from asgi_lab.records.schema import CANCELLED, HEADER, STILL_RUNNING, BlockData, LoopData, ServedBy
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
@@ -219,6 +220,9 @@ class ProbeMiddleware:
         # never see one loop with another's identity: one `is` test per request.
         self._loop: tuple[asyncio.AbstractEventLoop, LoopInfo, Watchdog | None] | None = None
         self.watchdogs: dict[str, Watchdog] = {}  # by loop id
+        self.loops: dict[str, LoopInfo] = {}  # every loop met, by id
+        # Sends snapshots to a live page when $ASGI_LAB_LIVE names one (see live.py).
+        self.live: Publisher | None = None
         # Django names a request's route only to its resolver: asked off the loop, and only
         # when the app is Django's own handler (any other app's paths are not Django's).
         self._django = type(app).__module__.startswith("django.")
@@ -245,7 +249,7 @@ class ProbeMiddleware:
         log = current.log or self._log
         sinks: list[Sink] = []
         if trace:
-            lines = JsonLines(trace, max_bytes=current.trace_max_bytes)
+            lines = JsonLines(trace, max_bytes=current.trace_max_bytes, keep=current.trace_keep)
             try:
                 lines.check()
             except OSError as exc:
@@ -280,6 +284,11 @@ class ProbeMiddleware:
             self.block_ms = 100.0
         elif chosen:
             self.block_ms = float(chosen)
+        if current.live:
+            # The page's requests in flight, loop lag and stalls are the watchdog's.
+            self.block_ms = self.block_ms or WATCHDOG_MS
+            self.live = Publisher(self, current.live)
+            self.live.start()
         self._started = True
 
     def _meet(self, running: asyncio.AbstractEventLoop) -> tuple[LoopInfo, Watchdog | None]:
@@ -288,6 +297,7 @@ class ProbeMiddleware:
         if self.threads is not None:
             loop.limiter.total_tokens = self.threads
         executors.watch(running, loop.data.impl)
+        self.loops[loop.id] = loop
         watch = self.watchdogs.get(loop.id)
         if watch is None and self.block_ms > 0:
             watch = self.watchdogs[loop.id] = Watchdog(
@@ -331,7 +341,7 @@ class ProbeMiddleware:
         try:
             await self.app(scope, probed_receive, probed_send)
         except BaseException as exc:
-            record.error = repr(exc)
+            record.error = CANCELLED if isinstance(exc, asyncio.CancelledError) else repr(exc)
             if not record.status:
                 record.status = 500
             raise
@@ -344,12 +354,18 @@ class ProbeMiddleware:
                         watch.settle()  # the loop runs again: findings reach this record in time
                     if task is not None:
                         watch.requests.pop(task, None)
-                record.finish()
-                self.ring.append(record)
-                if self.writer is not None:
-                    self.writer.put(record)
+                if not record.end_ns:  # else written as cut off at shutdown, while it ran
+                    record.finish()
+                    self.ring.append(record)
+                    if self.writer is not None:
+                        self.writer.put(record)
             except Exception as exc:
                 fault("finish", exc)
+
+    @property
+    def requests_begun(self) -> int:
+        """HTTP requests and WebSocket sessions this probe has begun to record."""
+        return self._sequence
 
     @property
     def probe_errors(self) -> int:
@@ -433,12 +449,16 @@ class ProbeMiddleware:
         await self.app(scope, receive_starting, send_flushing)
 
     async def aclose(self) -> None:
-        """Stop the watchdogs, write their stalls with no request beside the records, flush
-        the sinks and stop the writer, off the loop thread."""
+        """Write what is known of requests still running, stop the watchdogs, write their
+        stalls with no request beside the records, flush the sinks and stop the writer, off the
+        loop thread."""
+        self._write_still_running()
         stalls = [block for watch in self.watchdogs.values() for block in watch.unclaimed]
         for watch in self.watchdogs.values():
             watch.stop()
             watch.unclaimed = []
+        if self.live is not None:
+            await anyio.to_thread.run_sync(self.live.stop)
         directory = self._stall_dir if stalls else None
         if self.writer is not None or directory is not None:
             await anyio.to_thread.run_sync(self._close, directory, stalls)
@@ -452,8 +472,24 @@ class ProbeMiddleware:
         if self.writer is not None:
             self.writer.close()
 
+    def _write_still_running(self) -> None:
+        """Requests still running at shutdown (a sync call no cancel stops) would leave no
+        record once the writer closes: write what is known of them, marked as cut off. The
+        watchdogs know every request in flight; without one, these go unrecorded."""
+        flying = {id(r): r for w in self.watchdogs.values() for r in w.requests.values()}
+        for record in flying.values():
+            if record.end_ns:
+                continue
+            record.error = STILL_RUNNING
+            record.finish()
+            self.ring.append(record)
+            if self.writer is not None:
+                self.writer.put(record)
+
     def close(self) -> None:
         """Flush the sinks and stop the writer (blocking; not on a running loop)."""
+        if self.live is not None:
+            self.live.stop()
         if self.writer is not None:
             self.writer.close()
 

@@ -98,7 +98,7 @@ class Lane:
         self.abandoned = 0  # records left in the queue of a sink abandoned on close
         self._queue: deque[RecordData] = deque()
         self._owed = 0  # drops not yet announced to this sink
-        self._warned = 0.0
+        self._warning = _Throttle(WARN_EVERY)
         self._wake = threading.Event()
         self._closing = False
         self.thread = threading.Thread(
@@ -135,9 +135,7 @@ class Lane:
             self._wake.set()
 
     def _warn(self, missed: int) -> None:
-        now = time.monotonic()
-        if now - self._warned >= WARN_EVERY:
-            self._warned = now
+        if self._warning.due():
             logger.warning(
                 "%s falls behind: %d records dropped so far (queue of %d)",
                 self.sink,
@@ -186,7 +184,7 @@ class RecordWriter:
         self.written = 0  # records handed to the lanes so far
         self._buffer: deque[Record] = deque()
         self._announced = 0  # buffer drops already handed to the lanes
-        self._warned = 0.0
+        self._warning = _Throttle(WARN_EVERY)
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -256,15 +254,12 @@ class RecordWriter:
         if not batch:
             return
         self._announced += lost
-        if lost:
-            now = time.monotonic()
-            if now - self._warned >= WARN_EVERY:
-                self._warned = now
-                logger.warning(
-                    "writer buffer full: %d records dropped so far (capacity %d)",
-                    self.dropped,
-                    self.capacity,
-                )
+        if lost and self._warning.due():
+            logger.warning(
+                "writer buffer full: %d records dropped so far (capacity %d)",
+                self.dropped,
+                self.capacity,
+            )
         data = _frozen(batch)
         for lane in self.lanes:
             if lane.error is None:
@@ -296,6 +291,21 @@ class RecordWriter:
                     lane.abandoned,
                 )
         atexit.unregister(self.close)
+
+
+class _Throttle:
+    """Says yes at most once per `every` seconds: warnings about losses, not one per record."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._last: float | None = None
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if self._last is not None and now - self._last < self.every:
+            return False
+        self._last = now
+        return True
 
 
 def _frozen(batch: Sequence[Record]) -> list[RecordData]:

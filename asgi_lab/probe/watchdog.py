@@ -209,6 +209,16 @@ class Stall:
             mine = [(s, w) for s, w in weighted if s.user]
         return _longest_line(mine, end - self.start_mono)
 
+    def suspect(self) -> tuple[Record | None, FrameData | None]:
+        """The request and the line of the latest sample: who holds the loop right now, as the
+        live page shows a stall while it lasts (the culprit is settled when it ends)."""
+        samples = self.samples
+        if not samples:
+            return None, None
+        last = samples[-1]
+        line = FrameData(last.file, last.line, last.function) if last.file is not None else None
+        return last.record, line
+
     def starved(self) -> bool:
         """The loop thread could not run: it waited for the GIL or a core, not on a line of
         the user's.
@@ -260,6 +270,11 @@ class Watchdog:
         # The loop's task factory before ours, and ours: put back on stop when ours is on top.
         self._previous_factory: Any = None
         self._factory: Any = None
+
+    @property
+    def last_beat(self) -> float:
+        """When the loop last ran the heartbeat (`time.monotonic()`); read from any thread."""
+        return self._last_mono
 
     # On the loop thread.
 

@@ -18,7 +18,9 @@ from asgi_lab.records.lines import (
     write_stalls,
 )
 from asgi_lab.records.schema import (
+    CANCELLED,
     HEADER,
+    STILL_RUNNING,
     BlockData,
     FrameData,
     HandlerData,
@@ -39,7 +41,9 @@ from asgi_lab.records.schema import (
 from asgi_lab.records.waits import split_waits
 
 __all__ = [
+    "CANCELLED",
     "HEADER",
+    "STILL_RUNNING",
     "BlockData",
     "FrameData",
     "HandlerData",

@@ -60,6 +60,8 @@ def json_line(record: RecordData) -> str:
     tokens = record.threadpool
     waits = record.waits
     dropped = f'"dropped":{record.dropped},' if record.dropped else ""
+    if record.rotated_away:
+        dropped += f'"rotated_away":{record.rotated_away},'
     return (
         f'{{"id":{_string(record.id)},"method":{_string(record.method)},'
         f'"path":{_string(record.path)},"status":{record.status},'

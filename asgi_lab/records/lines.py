@@ -2,7 +2,9 @@
 
 Each worker writes `records-<pid>.jsonl` in a trace directory (workers never share a file), one
 `json_line` per record, from the probe's writer thread. With a size limit, a file that would grow
-past it becomes `records-<pid>.jsonl.1` (replacing the previous one) and a new file begins.
+past it becomes `records-<pid>.jsonl.1` (the older ones `.2`, `.3`, ... up to `keep`) and a new
+file begins; the records of a file rotated past `keep` are counted and said in the next record
+written (`rotated_away`), so a reader knows what it cannot read.
 
 Beside them, `stalls-<pid>.jsonl` holds the stalls of that worker's loop that no request was
 running in (its startup, a background task), one `BlockData` per line, written once as the
@@ -16,6 +18,7 @@ line raises `RecordsError` naming the file, the line number and the field.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
@@ -69,6 +72,27 @@ class Trace:
     files: list[Path]
     cut: list[Path]
 
+    @property
+    def dropped(self) -> int:
+        """Records the workers' writers lost for want of room, as their records say."""
+        return sum(r.dropped for r in self.records)
+
+    @property
+    def rotated_away(self) -> int:
+        """Records deleted with rotated files past the number kept, as the records say."""
+        return sum(r.rotated_away for r in self.records)
+
+    def losses(self) -> str | None:
+        """What these records cannot show, in one sentence; None when nothing was lost."""
+        parts = []
+        if self.dropped:
+            parts.append(f"{self.dropped} dropped by a writer that fell behind")
+        if self.rotated_away:
+            parts.append(f"{self.rotated_away} rotated away (ASGI_LAB_TRACE_KEEP keeps more)")
+        if self.cut:
+            parts.append(f"{len(self.cut)} last line(s) cut short by a worker that died writing")
+        return "records not read: " + "; ".join(parts) if parts else None
+
 
 def _read_file(path: Path, into: list[RecordData]) -> bool:
     """Append `path`'s records to `into`; True when its last line was cut short."""
@@ -79,8 +103,13 @@ def _read_file(path: Path, into: list[RecordData]) -> bool:
     tail = lines.pop()
     for number, line in enumerate(lines, 1):
         try:
-            into.append(RecordData.from_json(json.loads(line)))
-        except ValueError as exc:  # JSONDecodeError is a ValueError too
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            said = f"not a JSON line ({exc.msg}, column {exc.colno})"
+            raise RecordsError(path, number, said) from None
+        try:
+            into.append(RecordData.from_json(data))
+        except ValueError as exc:
             raise RecordsError(path, number, str(exc)) from None
     if not tail:
         return False
@@ -89,6 +118,14 @@ def _read_file(path: Path, into: list[RecordData]) -> bool:
     except ValueError:
         return True
     return False
+
+
+def _count_lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            count += chunk.count(b"\n")
+    return count
 
 
 def read_trace(directory: str | os.PathLike[str]) -> Trace:
@@ -139,11 +176,18 @@ class JsonLines:
     #: How often, in seconds at most, the file is checked to be still where it was.
     CHECK_EVERY = 1.0
 
-    def __init__(self, target: str | os.PathLike[str] | IO[str], *, max_bytes: int = 0):
+    def __init__(
+        self, target: str | os.PathLike[str] | IO[str], *, max_bytes: int = 0, keep: int = 3
+    ):
+        if keep < 1:
+            raise ValueError(f"keep must be a whole number from 1, got {keep!r}")
         self.target = target
         self.max_bytes = max_bytes
+        self.keep = keep
         self.path: Path | None = None
         self.lost = 0  # records that never reached the file (full disk, deleted file)
+        self.rotated_away = 0  # records deleted with the oldest rotated file
+        self._unannounced = 0  # of those, not yet said in a record
         self._stream: IO[str] | None = None
         self._fd = -1
         self._size = 0
@@ -178,6 +222,10 @@ class JsonLines:
         self._since_check = 0
 
     def write(self, records: Sequence[RecordData]) -> None:
+        if self._unannounced and records:
+            first = dataclasses.replace(records[0], rotated_away=self._unannounced)
+            records = [first, *records[1:]]
+            self._unannounced = 0
         text = "".join([json_line(r) for r in records])
         if self._stream is not None:
             self._stream.write(text)
@@ -187,8 +235,11 @@ class JsonLines:
             return
         self._notice_deletion()
         data = text.encode("utf-8")
-        if self.max_bytes and self._size + len(data) > self.max_bytes:
+        if self.max_bytes and self._size + len(data) > self.max_bytes and self._size:
             self._rotate()
+            if self._unannounced:  # said in the first record of the new file
+                self.write(records)
+                return
         before = self._size
         try:
             written = os.write(self._fd, data)
@@ -230,10 +281,23 @@ class JsonLines:
         self.open()
 
     def _rotate(self) -> None:
+        """`.1` becomes `.2` and so on, the current file `.1`; the file past `keep` is deleted
+        and its records counted, to be said in the next record written."""
         if self._fd < 0 or self.path is None:
             return
         os.close(self._fd)
-        self.path.replace(self.path.with_name(self.path.name + ".1"))
+        generation = self.path.with_name
+        oldest = generation(f"{self.path.name}.{self.keep}")
+        if oldest.exists():
+            away = _count_lines(oldest)
+            oldest.unlink()
+            self.rotated_away += away
+            self._unannounced += away
+        for n in range(self.keep - 1, 0, -1):
+            older = generation(f"{self.path.name}.{n}")
+            if older.exists():
+                older.replace(generation(f"{self.path.name}.{n + 1}"))
+        self.path.replace(generation(self.path.name + ".1"))
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         self._size = 0
 

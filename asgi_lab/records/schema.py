@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "CANCELLED",
     "HEADER",
+    "STILL_RUNNING",
     "BlockData",
     "FrameData",
     "HandlerData",
@@ -47,6 +49,14 @@ JSON = Mapping[str, Any]
 def request_id(pid: int, seq: int) -> str:
     """A request's id, unique across the workers of a machine: the pid, then the probe's count."""
     return f"{pid}-{seq}"
+
+
+#: A record's `error` when the server cancelled its request before it answered: a shutdown's
+#: graceful timeout ran out (uvicorn, hypercorn), or a server that cancels on a client gone.
+CANCELLED = "cancelled: the server cut the request off before it completed"
+#: A record's `error` when its request was still running as its worker shut down (a sync call a
+#: cancel cannot stop): the probe writes what it has rather than lose the record.
+STILL_RUNNING = "cut off: still running when the worker shut down"
 
 
 def short_path(path: str) -> str:
@@ -426,6 +436,9 @@ class RecordData:
     #: Records the worker's writer lost, for want of room, just before this one (JSON lines
     #: only; the key is present only when non-zero).
     dropped: int = 0
+    #: Records of this worker's JSON lines deleted with its oldest rotated file just before
+    #: this one was written (present only when non-zero).
+    rotated_away: int = 0
     #: The ASGI scope type: "http", or "websocket" for an upgrade (whose status is 101 when
     #: accepted, 403 when closed before accepting).
     type: str = "http"
@@ -472,6 +485,7 @@ class RecordData:
                 tuple(BlockData.from_json(b) for b in data["blocks"]),
                 tuple(WaitData.from_json(w) for w in data["waited_on"]),
                 int(data.get("dropped", 0)),  # written only when non-zero
+                int(data.get("rotated_away", 0)),  # likewise
                 str(data["type"]),
                 int(data["disconnected_ns"]),
                 str(data["departure_check"]),
@@ -504,6 +518,7 @@ class RecordData:
             "blocks": [b.to_json() for b in self.blocks],
             "waited_on": [w.to_json() for w in self.waited_on],
             **({"dropped": self.dropped} if self.dropped else {}),
+            **({"rotated_away": self.rotated_away} if self.rotated_away else {}),
             "type": self.type,
             "disconnected_ns": self.disconnected_ns,
             "departure_check": self.departure_check,
@@ -519,6 +534,11 @@ class RecordData:
     @property
     def seconds(self) -> float:
         return self.duration_ns / 1e9
+
+    @property
+    def cut_off(self) -> bool:
+        """Whether a shutdown (or the server) cut this request off before it completed."""
+        return self.error in (CANCELLED, STILL_RUNNING)
 
     @property
     def disconnected(self) -> bool:

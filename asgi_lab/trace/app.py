@@ -1,12 +1,15 @@
 """What each worker of `asgi-lab trace` serves: the user's app with the probe around it.
 
-uvicorn imports `asgi_lab.trace.app:app` as a factory in every worker; the app to wrap is named
-by $ASGI_LAB_APP (and $ASGI_LAB_APP_FACTORY), which `asgi-lab trace` sets for its workers. The
-user's code is imported as uvicorn would import it, unchanged.
+uvicorn, granian and hypercorn call the factory `asgi_lab.trace.app:app` in every worker; daphne,
+which calls no factory, looks up `asgi_lab.trace.app:traced`, made by the same factory on that
+first look-up. The app to wrap is named by $ASGI_LAB_APP (and $ASGI_LAB_APP_FACTORY), which
+`asgi-lab trace` sets for its workers. The user's code is imported as uvicorn would import it,
+unchanged.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from uvicorn.importer import ImportFromStringError, import_from_string
@@ -15,7 +18,7 @@ from asgi_lab import settings
 from asgi_lab.probe import ProbeMiddleware
 from asgi_lab.types import ASGIApp
 
-__all__ = ["TraceAppError", "app", "load"]
+__all__ = ["TraceAppError", "app", "load"]  # and `traced`, made on demand
 
 
 class TraceAppError(RuntimeError):
@@ -30,11 +33,32 @@ def load(target: str, *, factory: bool = False) -> ASGIApp:
         raise TraceAppError(str(exc)) from None
     if factory:
         found = found()
-    if not callable(found):
+    if not callable(found) or not _takes_three(found):
         raise TraceAppError(
-            f'"{target}" is not an ASGI app (a callable), got {type(found).__name__}'
+            f'"{target}" is not an ASGI app: expected a callable taking (scope, receive, send), '
+            f"such as `async def app(scope, receive, send)`, got {_shown(found)}"
         )
     return found  # type: ignore[no-any-return]
+
+
+def _takes_three(found: Any) -> bool:
+    """Whether `found` can be called with three positional arguments, as a server calls an
+    ASGI app (a signature that cannot be read, as some C callables', is given the benefit)."""
+    try:
+        inspect.signature(found).bind(None, None, None)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read
+        return True
+    return True
+
+
+def _shown(found: Any) -> str:
+    name = getattr(found, "__qualname__", None) or type(found).__qualname__
+    try:
+        return f"{name}{inspect.signature(found)}"
+    except (TypeError, ValueError):
+        return str(name)
 
 
 def app() -> ProbeMiddleware:
@@ -48,3 +72,15 @@ def app() -> ProbeMiddleware:
     # watchdog blames its lines, not the library it called (`lnbits.__main__:app`: lnbits).
     own = [current.app.partition(":")[0].partition(".")[0]]
     return ProbeMiddleware(wrapped, log=True, watchdog=True, threads=current.threads, own=own)
+
+
+_made: list[ProbeMiddleware] = []
+
+
+def __getattr__(name: str) -> ProbeMiddleware:
+    """`traced`: the factory's app, made when a server that calls no factory looks it up."""
+    if name != "traced":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if not _made:
+        _made.append(app())
+    return _made[0]

@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from asgi_lab.console import Wrapped
+from asgi_lab.records.lines import Trace
 from asgi_lab.records.schema import BlockData, RecordData
 from asgi_lab.redact import printable
 
@@ -162,15 +163,21 @@ def _when(block: BlockData, mine: Sequence[RecordData]) -> str:
 
 
 def summary(
-    records: Sequence[RecordData], unclaimed: Sequence[tuple[int, BlockData]] = ()
+    records: Sequence[RecordData],
+    trace: Trace | None = None,
+    unclaimed: Sequence[tuple[int, BlockData]] = (),
 ) -> RenderableType:
-    """The whole summary of a traced run; `unclaimed`: the stalls no request was running in,
-    by worker (`records.read_stalls`)."""
+    """The whole summary of a traced run; with its `trace`, what it could not read too;
+    `unclaimed`: the stalls no request was running in, by worker (`records.read_stalls`)."""
+    said = trace.losses() if trace is not None else None
+    lost = Text(said) if said is not None else None
     if not records:
+        parts: list[RenderableType] = [Text("no requests were served")]
+        parts += [lost] if lost is not None else []
         if unclaimed:
-            return Group(Text("no requests were served"), stalls(records, unclaimed))
-        return Text("no requests were served")
+            parts.append(stalls(records, unclaimed))
+        return Group(*parts)
     pids = sorted({r.pid for r in records})
     head = Text(f"{len(records)} requests, {len(pids)} worker(s): {', '.join(map(str, pids))}")
     tables = (served(records), slowest(records), stalls(records, unclaimed))
-    return Group(head, waits(records), *tables)
+    return Group(head, *([lost] if lost is not None else []), waits(records), *tables)

@@ -55,6 +55,7 @@ async def traffic(url: str) -> tuple[list[Reply], list[Reply], Reply]:
     title="one time.sleep hidden in an async route: the watchdog names request and line",
     chapter="12-finding-the-blocker",
     tiny_scale=1.0,
+    serves="the shop app on the wrapper (Layer 2), under asgi-lab trace",
 )
 def find_the_blocker(ctx: Context) -> None:
     settings = Settings(app="asgi_lab.lab.apps.shop:app", block_ms=BLOCK_MS)

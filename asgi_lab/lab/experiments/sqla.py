@@ -66,6 +66,7 @@ def errors(replies: list[Reply]) -> list[str]:
     chapter="07-sqlalchemy-and-threads",
     tiny_scale=1.0,
     tour_scale=1.0,
+    serves="its own SQLAlchemy app on the wrapper (Layer 2)",
 )
 def run(ctx: Context) -> None:
     secs, timeout = ctx.seconds(SECONDS), ctx.seconds(TIMEOUT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 
 from asgi_lab.lab.clients import AsyncClient, Reply
@@ -107,7 +108,7 @@ def threadpool_limit(ctx: Context) -> None:
             )
         )
         if waited:
-            median = waited[len(waited) // 2]
+            median = statistics.median(waited)
             ctx.check(near(f"{phase}: each of those waited ~S (median)", median, secs))
         ctx.fact(f"{phase}: token waits (ms)", " ".join(f"{w * 1e3:.1f}" for w in waits))
         ctx.fact(
