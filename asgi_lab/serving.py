@@ -277,6 +277,8 @@ class Server:
         self.lines: deque[str] = deque(maxlen=TAIL_LINES)
         #: Lines not passed on to `echo` because it did not keep up (a stalled terminal).
         self.unechoed = 0
+        #: Every line read so far, counted: a mark for `lines_since`.
+        self.lines_read = 0
         self.ready = threading.Event()
         self._port = port
         self._ours = {os.fstat(sock.fileno()).st_ino} if sock is not None else set()
@@ -350,6 +352,13 @@ class Server:
         with self._lock:
             return "".join(self.lines)
 
+    def lines_since(self, mark: int) -> list[str]:
+        """The lines read after `lines_read` was `mark` (those the tail still holds)."""
+        with self._lock:
+            return list(self.lines)[
+                len(self.lines) - min(self.lines_read - mark, len(self.lines)) :
+            ]
+
     def read_output(self) -> None:
         """Collect what the server prints, whole lines, into the tail; once it is ready, hand
         each line to the echo thread. Never blocks on `echo`: a line the echo thread has no room
@@ -360,6 +369,7 @@ class Server:
         for line in stdout:
             with self._lock:
                 self.lines.append(line)
+                self.lines_read += 1
                 if self.ready.is_set():
                     self._hand_on(line)
         if self._echoer is not None:  # end of output: the echo thread ends when it gets there

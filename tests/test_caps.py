@@ -83,6 +83,7 @@ async def test_lab_records_answer_at_most_the_cap_newest_first(
     }
 
 
+@pytest.mark.serial  # a ratio of two timings
 async def test_the_largest_records_answer_does_not_hold_up_quick(
     client: httpx.AsyncClient,
 ) -> None:

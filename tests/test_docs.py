@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 import subprocess
 import sys
@@ -20,6 +21,8 @@ from asgi_lab.console import WIDTH  # noqa: E402
 from asgi_lab.lab.experiments import REGISTRY  # noqa: E402
 
 EXAMPLES = sorted(p for p in (DOCS / "examples").glob("*.py") if p.name != "show.py")
+#: Examples whose output judges timings (a 50 ms loop block): in the serial lane.
+TIMED = {"testing_tour.py"}
 
 
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
@@ -52,13 +55,37 @@ def test_every_example_is_shown_in_a_chapter() -> None:
 
 
 @pytest.mark.server
-@pytest.mark.parametrize("example", EXAMPLES, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "example",
+    [pytest.param(p, marks=pytest.mark.serial) if p.name in TIMED else p for p in EXAMPLES],
+    ids=lambda p: p.name,
+)
 def test_example_runs(example: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(example)], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
+
+
+@pytest.mark.server
+@pytest.mark.serial
+def test_the_testing_tour_runs_beside_other_pytest_plugins() -> None:
+    """A user's pytest loads plugins of their own: inline-snapshot's (FastAPI's suite has it)
+    reads the terminal plugin's options at the end of the session, which `-p no:terminal`
+    took away (`no option named 'color'`)."""
+    plugins = {ep.name for ep in importlib.metadata.entry_points(group="pytest11")}
+    assert "inline_snapshot" in plugins, "the dev extra installs inline-snapshot"
+    done = subprocess.run(
+        [sys.executable, str(DOCS / "examples" / "testing_tour.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    assert re.search(r"^5 failed \(the mistakes\), \d+ passed", done.stdout, re.M), done.stdout
 
 
 def test_include_names_a_function_class_or_variable() -> None:

@@ -127,9 +127,13 @@ def test_a_client_that_leaves_early_is_recorded_as_gone(
     layer: str, http: str, tmp_path: Path
 ) -> None:
     slow = b"GET /async/sleep?seconds=0.3 HTTP/1.1\r\nhost: lab\r\n\r\n"
+    # The one that leaves lasts long enough to be seen in flight on a loaded box: at 0.3 s, and
+    # once at 1 s (3.13, load average 6), the polls came late and found it already answered.
+    # Its record is written when it ends, well within the final wait's TIMEOUT.
+    leaving = slow.replace(b"seconds=0.3", b"seconds=2")
     with traced(layer, tmp_path, http) as server:
         with socket.create_connection((server.host, server.port), timeout=TIMEOUT) as sock:
-            sock.sendall(slow)
+            sock.sendall(leaving)
             in_flight_seen(server)  # the request is being served; now the client leaves
         left_ns = time.time_ns()
         # Cut short: 10 of 100 promised bytes, then gone.

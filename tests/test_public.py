@@ -105,6 +105,7 @@ PACKAGES: dict[str, set[str]] = {
     "asgi_lab.timeline": {
         "HopBar",
         "Lane",
+        "PoolCurve",
         "RequestBar",
         "Series",
         "Timeline",

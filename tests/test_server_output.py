@@ -67,3 +67,17 @@ def test_log_batches_are_written_in_pieces_a_pipe_keeps_whole() -> None:
     assert all(len(c.encode()) <= select.PIPE_BUF and c.endswith("\n") for c in chunks)
     huge: Any = ["y" * (select.PIPE_BUF * 2)]
     assert list(_atomic_chunks(huge)) == [huge[0] + "\n"]  # a line longer than that stays whole
+
+
+def test_lines_since_a_mark_are_the_ones_read_after_it() -> None:
+    process = printing(30)
+    server = Server(ServerOptions(), process, None, 0)
+    try:
+        server.read_output()
+    finally:
+        if process.stdout is not None:
+            process.stdout.close()
+        process.wait(10)
+    assert server.lines_read == 30
+    assert server.lines_since(27) == ["line 27\n", "line 28\n", "line 29\n"]
+    assert server.lines_since(30) == []

@@ -154,13 +154,29 @@ def read_traces(directory: Path) -> list[dict[str, Any]]:
     ]
 
 
+def reach_every_worker(server: Server, seconds: float, at_once: int) -> list[httpx.Response]:
+    """`at_once` requests that block the loop for `seconds`, each on a fresh connection, in
+    rounds until every worker has answered one (at most 10 rounds).
+
+    A blocked worker cannot accept, so concurrent connections reach the others; but on a loaded
+    box the client's threads may start late enough that one worker, free again, takes them all.
+    """
+    answers: list[httpx.Response] = []
+    with ThreadPoolExecutor(at_once) as pool:
+        for _ in range(10):
+            answers += pool.map(
+                lambda _: get(server, "/async/block", seconds=seconds), range(at_once)
+            )
+            if {facts(r).pid for r in answers} >= set(server.worker_pids):
+                break
+    return answers
+
+
 @pytest.mark.parametrize("layer", SERVER_LAYERS)
 def test_two_workers_two_pids_and_no_record_lost(layer: str, tmp_path: Path) -> None:
     with serve(app_path(layer), workers=2, env={"ASGI_LAB_TRACE_DIR": str(tmp_path)}) as s:
         assert len(s.worker_pids) == 2
-        # A blocked worker cannot accept, so concurrent fresh connections reach the other one.
-        with ThreadPoolExecutor(8) as pool:
-            blocked = list(pool.map(lambda _: get(s, "/async/block", seconds=0.3), range(8)))
+        blocked = reach_every_worker(s, 0.3, 8)
         sequential = [get(s, "/quick") for _ in range(20)]
         parent = s.pid
         returncode = s.stop()
@@ -181,9 +197,7 @@ def test_two_workers_two_pids_and_no_record_lost(layer: str, tmp_path: Path) -> 
 @pytest.mark.parametrize("layer", SERVER_LAYERS)
 def test_asgi_lab_threads_sets_every_workers_threadpool(layer: str) -> None:
     with serve(app_path(layer), workers=2, env={"ASGI_LAB_THREADS": "3"}) as server:
-        with ThreadPoolExecutor(4) as pool:
-            # Blocked workers cannot accept: concurrent fresh connections reach both.
-            blocked = list(pool.map(lambda _: get(server, "/async/block", seconds=0.2), range(4)))
+        blocked = reach_every_worker(server, 0.2, 4)
         served = [r.json()["served_by"] for r in blocked]
         assert {s["pid"] for s in served} == set(server.worker_pids)
         assert {s["threadpool"]["total"] for s in served} == {3}

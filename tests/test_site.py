@@ -31,6 +31,7 @@ ORDER = [
     "12-finding-the-blocker.md",
     "13-assert-it-in-your-tests.md",
     "14-reliability.md",
+    "15-django-litestar-and-quart.md",
 ]
 
 

@@ -47,7 +47,7 @@ def test_requests_group_by_route_and_each_worker_is_one_row() -> None:
         for i in range(6)
     ]
     text = plain(summary(slugs), columns=100)
-    served = text.split("who served", 1)[1].split("slowest routes", 1)[0]
+    served = text.split("who served", 1)[1].split("pools the hops", 1)[0]
     rows = [line.split("│") for line in served.splitlines() if line.startswith("│")]
     workers = [row[1].strip() for row in rows if row[1].strip()]
     assert workers == ["1", "2"], served  # one row per worker, its threads folded

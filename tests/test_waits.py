@@ -203,14 +203,15 @@ async def test_the_token_curve_never_shows_more_than_the_records_saw() -> None:
     timeline = build(records)
     [worker] = timeline.workers
     anyio_hops = [h for r in records for h in r.hops if h.pool.name == "anyio"]
+    tokens = worker.pool("anyio").busy
     for hop in anyio_hops:
         # At its call: no more than the tokens the record says others held then.
-        assert worker.tokens.at(hop.called_ns) <= hop.pool.busy, hop
+        assert tokens.at(hop.called_ns) <= hop.pool.busy, hop
     for r in records:
-        assert worker.tokens.at(r.start_ns) <= r.threadpool.borrowed, r.id
+        assert tokens.at(r.start_ns) <= r.threadpool.borrowed, r.id
     # The n endpoints held their tokens together, and the picture says so.
-    assert worker.tokens.peak >= n
-    assert f"anyio tokens in use (max {worker.tokens.peak})" in render(timeline)
+    assert tokens.peak >= n
+    assert f"pool anyio: tokens held (max {tokens.peak} of 40)" in render(timeline)
     # One colour per route: the legend names the route once, not twelve paths.
     assert set(timeline.routes().values()) == {"/together/{i}"}
     assert legend(timeline).count("<span>") == 1 and "/together/{i}" in legend(timeline)
@@ -224,7 +225,7 @@ async def test_an_answer_waiting_for_the_loop_still_holds_its_token() -> None:
     [worker] = build([held]).workers
     # Its thread is done, the loop has not run its task yet: anyio has not taken it back.
     assert hop.resumed_ns - hop.end_ns > STALL_S * 1e9 / 2
-    assert worker.tokens.at((hop.end_ns + hop.resumed_ns) // 2) == 1
+    assert worker.pool("anyio").busy.at((hop.end_ns + hop.resumed_ns) // 2) == 1
 
 
 def hop(called: int, start: int, end: int, resumed: int, *, full: bool) -> HopData:

@@ -18,7 +18,8 @@ from asgi_lab.serving import ServerOptions, start
 from asgi_lab.settings import Settings
 from tests.apps import blockers
 
-pytestmark = pytest.mark.server
+# serial: the starved/blocked verdict reads CPU shares and GIL waits, which other tests' load skews.
+pytestmark = [pytest.mark.server, pytest.mark.serial]
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = Path(blockers.__file__)

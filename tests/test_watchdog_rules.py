@@ -6,10 +6,18 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine
-from types import FrameType
-from typing import Any
+from types import FrameType, SimpleNamespace
+from typing import Any, cast
 
-from asgi_lab.probe.watchdog import Stall, Watchdog, _Clocks, _Sample, culprit_frame
+from asgi_lab.probe.record import Record
+from asgi_lab.probe.watchdog import (
+    Stall,
+    Watchdog,
+    _Clocks,
+    _running_hops,
+    _Sample,
+    culprit_frame,
+)
 from asgi_lab.records import FrameData
 
 
@@ -64,6 +72,62 @@ def test_an_idle_loop_thread_while_others_burn_is_starved_unless_stuck_on_a_user
     assert preempted.starved()
     sleeping = Stall(0, 0.0, [sample(object(), 5, top=True)], clocks(0, 0, 0), clocks(1, 0.02, 0.9))
     assert not sleeping.starved()  # time.sleep on a user's line while threads burn: a block
+
+
+def test_a_user_line_is_no_evidence_when_the_watchdog_itself_waited_for_the_gil() -> None:
+    """Seen once on a shared box: the loop thread waited for the GIL at the call on a user's line
+    (a middleware's `await self.app(...)`) while eight threads burned, and the watchdog, late by
+    more than the threshold itself, sampled it only there."""
+    waiting = Stall(
+        0,
+        0.0,
+        [sample(object(), 41, top=True)],
+        clocks(0, 0, 0),
+        clocks(1, 0.02, 0.9),
+        contended=True,
+    )
+    assert waiting.starved()
+    # Without other threads busy, a late watchdog proves nothing: the loop thread's own line
+    # holds it (a time.sleep with a slow box around it).
+    alone = Stall(
+        0, 0.0, [sample(object(), 41, top=True)], clocks(0, 0, 0), clocks(1, 0.02, 0.1), True
+    )
+    assert not alone.starved()
+
+
+def test_on_a_loaded_box_threads_running_while_the_loop_thread_does_not_starve_it() -> None:
+    """Seen on a shared box: 314 ms, the loop thread at 0 % of a core inside the framework's
+    code under a user's middleware, eight burning threads at 27 % (other processes had the
+    rest): starved. The same stall with the other threads idle is a block (a blocking call in a
+    library, `requests.get` say, made from the user's line)."""
+    samples = [sample(object(), 41, top=False), sample(object(), 41, top=False)]
+    loaded = Stall(0, 0.0, samples, clocks(0, 0, 0), clocks(0.314, 0.0, 0.085))
+    assert loaded.starved()
+    idle = Stall(0, 0.0, samples, clocks(0, 0, 0), clocks(0.314, 0.0, 0.01))
+    assert not idle.starved()
+
+
+def test_the_watchdogs_own_sampling_is_not_other_threads_work() -> None:
+    """A time.sleep on the loop, sampled every beat on a loaded box (the watchdog late): the
+    CPU the process used is the watchdog's own, so nothing starved the loop thread."""
+    first, last = _Clocks(0, 0, 0, watchdog=0), _Clocks(0.2, 0.0, 0.05, watchdog=0.05)
+    sleeping = Stall(0, 0.0, [sample(object(), 52, top=True)], first, last, contended=True)
+    assert sleeping.cpu_shares() == (0.0, 0.0)
+    assert not sleeping.starved()
+
+
+def test_a_starved_stall_names_the_calls_that_ran_in_it_though_done_by_its_end() -> None:
+    """The loop settles a stall when it runs again, often after the burners that starved it
+    are done: seen as `busy: no threadpool call of a request` in 2 of 80 runs on a loaded box."""
+
+    def hop(call: str, end_ns: int) -> SimpleNamespace:
+        return SimpleNamespace(call=call, thread=SimpleNamespace(native_id=7), end_ns=end_ns)
+
+    burner = SimpleNamespace(
+        id="1-2", hops=[hop("running", 0), hop("ended-in-it", 150), hop("ended-before", 50)]
+    )
+    named = _running_hops(cast(list[Record], [burner]), since_ns=100)
+    assert named == ["running #7 (1-2)", "ended-in-it #7 (1-2)"]
 
 
 def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:

@@ -22,7 +22,10 @@ One watchdog per event loop: a heartbeat on the loop and a daemon thread beside 
   The thread tells them apart by CPU time over the stall (`time.pthread_getcpuclockid`): the
   loop thread barely ran while the other threads of the process kept a core busy, or the
   samples show no task and no user frame. Then no request is blamed; the requests in flight get
-  `waited_on` of kind "starved" naming the threadpool calls running then.
+  `waited_on` of kind "starved" naming the threadpool calls running then. A loop thread that
+  waits for the GIL on a user's line (at the call into a Python function, say) looks like one
+  stuck in a blocking call there; the watchdog thread waits for the GIL too, so when it woke
+  later than the threshold during the stall, the line it saw is no evidence of a block.
 - A stall no request was running in (the app's startup, a background task) is kept in
   `unclaimed`, for the probe to write beside the records when the app shuts down.
 
@@ -155,11 +158,13 @@ class _Sample:
 
 @dataclass
 class _Clocks:
-    """CPU seconds of the loop thread and of the whole process, at one instant."""
+    """CPU seconds of the loop thread, of the whole process and of the watchdog's own thread,
+    at one instant."""
 
     wall: float
     loop: float
     process: float
+    watchdog: float = 0.0
 
 
 @dataclass
@@ -171,16 +176,21 @@ class Stall:
     samples: list[_Sample] = field(default_factory=list)
     first: _Clocks | None = None
     last: _Clocks | None = None
+    #: The watchdog thread woke later than the threshold while it sampled: it waited for the
+    #: GIL as long as a block lasts, so the process was short of the GIL.
+    contended: bool = False
 
     def cpu_shares(self) -> tuple[float, float] | None:
         """Share of a core the loop thread and the other threads used between the first and
-        the last sample; None with fewer than two samples."""
+        the last sample; None with fewer than two samples. The watchdog's own sampling is not
+        counted among the others: it is no request's work."""
         if self.first is None or self.last is None or self.last.wall <= self.first.wall:
             return None
         wall = self.last.wall - self.first.wall
         loop = self.last.loop - self.first.loop
-        others = (self.last.process - self.first.process) - loop
-        return loop / wall, others / wall
+        watchdog = self.last.watchdog - self.first.watchdog
+        others = (self.last.process - self.first.process) - loop - watchdog
+        return loop / wall, max(others, 0.0) / wall
 
     def weighted(self, end: float) -> list[tuple[_Sample, float]]:
         """Each sample with the seconds it stands for: until the next sample (or the stall's
@@ -225,15 +235,20 @@ class Stall:
 
         A loop thread busy on the CPU (half a core or more) is blocked by what it runs. One
         that barely ran while other threads kept a core busy waited for the GIL, unless every
-        sample shows it stuck on a user's line (a blocking call made from user code). And when
-        no sample shows a task or a user frame, nobody's code held it.
+        sample shows it stuck on a user's line (a blocking call made from user code) and the
+        watchdog itself got the GIL on time (else waiting for it on that line looks the same).
+        On a loaded box the process gets less than a core: other threads that ran a tenth of
+        one while the loop thread ran next to nothing held the GIL too. And when no sample
+        shows a task or a user frame, nobody's code held it.
         """
         shares = self.cpu_shares()
         if shares is not None:
             loop, others = shares
             if loop >= 0.5:
                 return False
-            if others > 0.3 and not all(s.top for s in self.samples):
+            stuck = all(s.top for s in self.samples) and not self.contended
+            busy = others > 0.3 or (loop < 0.05 and others > 0.1)
+            if busy and not stuck:
                 return True
         return all(s.task is None and not s.user for s in self.samples)
 
@@ -359,7 +374,7 @@ class Watchdog:
         culprit, lines = stall.culprit(stall.start_mono + ms / 1000)
         starved = stall.starved()
         blamed = culprit.record if culprit is not None and not starved else None
-        running = [] if not starved else _running_hops(in_flight)
+        running = [] if not starved else _running_hops(in_flight, stall.start_ns)
         if blamed is None and not starved and culprit is not None and culprit.file is not None:
             # No request to carry it (the app's startup, a background task): kept apart.
             if len(self.unclaimed) < _MAX_UNCLAIMED:
@@ -421,19 +436,26 @@ class Watchdog:
         # counted from there, so even a stall sampled once can tell blocked from starved.
         quiet = self._clocks()
         loop = self._loop
-        while not self._stop.wait(self.beat if self.stall is None else _STALL_BEAT):
+        asked = time.monotonic()
+        wait = self.beat
+        while not self._stop.wait(wait):
+            # How much later than asked this thread runs: its own wait for the GIL.
+            woke = time.monotonic()
+            late_ms, asked = (woke - asked - wait) * 1000, woke
+            # A stalled loop is sampled densely (see `_STALL_BEAT`), a healthy one at the beat.
+            wait = self.beat if self.stall is None else _STALL_BEAT
             if loop is None or loop.is_closed():
                 break  # the loop is gone (a test's loop, a finished asyncio.run): so are we
             if not loop.is_running():
                 continue
-            lag_ms = (time.monotonic() - self._last_mono) * 1000
+            lag_ms = (woke - self._last_mono) * 1000
             if lag_ms >= self.block_ms:
-                self._sample(quiet)
+                self._sample(quiet, contended=late_ms >= self.block_ms)
             else:
                 quiet = self._clocks()
             self._flush_messages()
 
-    def _sample(self, quiet: _Clocks | None) -> None:
+    def _sample(self, quiet: _Clocks | None, *, contended: bool = False) -> None:
         loop = self._loop
         frame = sys._current_frames().get(self._thread_ident)
         task = asyncio.current_task(loop) if loop is not None else None
@@ -458,13 +480,15 @@ class Watchdog:
             if len(self.stall.samples) < _MAX_SAMPLES:  # a stall of minutes stays small
                 self.stall.samples.append(sample)
             self.stall.last = clocks
+            self.stall.contended |= contended
 
     def _clocks(self) -> _Clocks | None:
         try:
             loop_cpu = time.clock_gettime(time.pthread_getcpuclockid(self._thread_ident))
         except (OSError, AttributeError):  # not on this platform, or the thread is gone
             return None
-        return _Clocks(time.monotonic(), loop_cpu, time.process_time())
+        # Called on the watchdog's thread: thread_time() is its own CPU.
+        return _Clocks(time.monotonic(), loop_cpu, time.process_time(), time.thread_time())
 
     def _flush_messages(self) -> None:
         while self._messages:
@@ -506,13 +530,15 @@ def _forget(requests: dict[asyncio.Task[Any], Record]) -> Callable[[asyncio.Futu
     return done
 
 
-def _running_hops(records: Iterable[Record]) -> list[str]:
-    """The threadpool calls still running, named `call #tid (request)`."""
+def _running_hops(records: Iterable[Record], since_ns: int) -> list[str]:
+    """The threadpool calls that ran during a stall begun at `since_ns` (wall clock), named
+    `call #tid (request)`: those still running, and those that ended after it began (the
+    burner that starved the loop may be done by the time the loop settles the stall)."""
     return [
         f"{h.call} #{h.thread.native_id} ({r.id})"
         for r in records
         for h in r.hops
-        if h.thread is not None and not h.end_ns
+        if h.thread is not None and (not h.end_ns or h.end_ns > since_ns)
     ]
 
 

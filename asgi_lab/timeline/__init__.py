@@ -5,11 +5,21 @@ here knows the lab or the CLI: records in, text out.
 """
 
 from asgi_lab.timeline import html, perfetto, svg, terminal
-from asgi_lab.timeline.model import HopBar, Lane, RequestBar, Series, Timeline, Worker, build
+from asgi_lab.timeline.model import (
+    HopBar,
+    Lane,
+    PoolCurve,
+    RequestBar,
+    Series,
+    Timeline,
+    Worker,
+    build,
+)
 
 __all__ = [
     "HopBar",
     "Lane",
+    "PoolCurve",
     "RequestBar",
     "Series",
     "Timeline",

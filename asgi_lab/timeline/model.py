@@ -6,12 +6,12 @@ one worker: first the worker's loop thread, named after the loop, then the threa
 hops, in the order they first ran one. A request is a bar on its loop lane; requests overlap
 there (the loop interleaves them), so each gets the lowest sub-row free at its start. A hop is a
 bar on the lane of the thread that ran it and keeps its request's id, so every view can link the
-two; hops never overlap on one thread. Per worker, two step curves: anyio's tokens in use and
-requests in flight. A hop holds its token until its task runs again on the loop (anyio gives it
-back there), not just while its thread runs: an answer waiting for a busy loop keeps its token.
-It takes the token a little before its thread starts, at a moment no record says, so the curve
-counts it from the start: it never shows more tokens than a record saw at that instant (a hop's
-`pool.busy`, a request's `threadpool.borrowed`). Times stay wall-clock ns, so the workers
+two; hops never overlap on one thread. Per worker, step curves: per pool its hops named (anyio,
+the default executor, an own executor, a process pool), the calls running in it at each instant
+(for a process pool, in flight: from asked for to answered, as the parent sees them; for anyio,
+its tokens held: from the start on a thread until the task ran again on the loop, where anyio
+gives the token back, so the curve never shows more than a record's `pool.busy` saw), and the
+requests in flight. Times stay wall-clock ns, so the workers
 of one run share an axis; `Timeline.start_ns` is time zero for the views.
 
 Everything here is pure: records in, frozen data out, nothing printed or read.
@@ -29,12 +29,14 @@ from asgi_lab.records.schema import BlockData, HopData, RecordData
 __all__ = [
     "HopBar",
     "Lane",
+    "PoolCurve",
     "RequestBar",
     "Series",
     "StallBar",
     "Timeline",
     "Worker",
     "build",
+    "pool_curves",
     "steps",
     "tick_step",
 ]
@@ -136,14 +138,37 @@ class Series:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolCurve:
+    """One pool of one worker, as its hops name it: its size when known, its calls over time."""
+
+    name: str
+    size: float | None  # the largest size its hops recorded; None when none could tell
+    processes: bool  # its calls ran in other processes: `busy` counts them in flight
+    busy: Series
+    hops: int
+
+    @property
+    def shown_size(self) -> str:
+        """The size as the views print it: "40", "inf", or "?" when unknown."""
+        return "?" if self.size is None else f"{self.size:g}"
+
+
+@dataclass(frozen=True, slots=True)
 class Worker:
     """One worker process: its lanes (loop thread first), its requests' depth, its curves."""
 
     pid: int
     lanes: tuple[Lane, ...]
     rows: int  # sub-rows its loop lane needs
-    tokens: Series  # anyio's tokens in use
+    pools: tuple[PoolCurve, ...]  # in the order a hop first named each
     in_flight: Series  # requests between start and end
+
+    def pool(self, name: str) -> PoolCurve:
+        """The curve of the pool called `name`; `KeyError` when no hop of this worker named it."""
+        for curve in self.pools:
+            if curve.name == name:
+                return curve
+        raise KeyError(f"worker {self.pid} has no hop through pool {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +180,8 @@ class Timeline:
     workers: tuple[Worker, ...]
     requests: tuple[RequestBar, ...]
     hops: tuple[HopBar, ...]
-    #: Hops that never started (cancelled while waiting for a token): on no lane.
+    #: Hops that never started (cancelled while waiting for a token): on no lane. A process
+    #: pool's hops are on no lane either (no thread here), but only in their pool's curve.
     unstarted: int
     #: Stalls of a loop the watchdog blamed on a request, on that request's loop lane.
     stalls: tuple[StallBar, ...] = ()
@@ -208,12 +234,34 @@ def _sub_rows(records: Sequence[RecordData]) -> list[int]:
     return rows
 
 
-def _tokens(hops: Iterable[HopData]) -> Iterable[tuple[int, int]]:
-    """When each anyio hop surely held a token (see the theory above); older records, which do
-    not say when the task ran again, until the hop's end."""
-    for h in hops:
-        if h.pool.name == "anyio" and h.thread is not None:
-            yield h.start_ns, max(h.resumed_ns, h.end_ns)
+def pool_curves(records: Iterable[RecordData]) -> tuple[PoolCurve, ...]:
+    """Per pool the hops of `records` went through (one worker's: pools are per process), the
+    calls running in it over time; a hop that never started counts nowhere."""
+    spans: dict[str, list[tuple[int, int]]] = {}
+    sizes: dict[str, list[float]] = {}
+    away: dict[str, bool] = {}
+    for record in sorted(records, key=lambda r: (r.start_ns, r.id)):
+        for hop in record.hops:
+            pool = hop.pool
+            if pool.processes:
+                span = (hop.called_ns, hop.end_ns)  # the parent never sees it start
+            elif hop.thread is not None and pool.name.startswith("anyio"):
+                # anyio gives a token back only when the task runs again on the loop: an
+                # answer waiting for a busy loop still holds one (older records: its end).
+                span = (hop.start_ns, max(hop.resumed_ns, hop.end_ns))
+            elif hop.thread is not None:
+                span = (hop.start_ns, hop.end_ns)
+            else:
+                continue
+            spans.setdefault(pool.name, []).append(span)
+            sizes.setdefault(pool.name, [])
+            if pool.size is not None:
+                sizes[pool.name].append(pool.size)
+            away[pool.name] = pool.processes
+    return tuple(
+        PoolCurve(name, max(sizes[name], default=None), away[name], steps(found), len(found))
+        for name, found in spans.items()
+    )
 
 
 def _loop_lane(record: RecordData) -> Lane:
@@ -259,7 +307,9 @@ def build(records: Iterable[RecordData]) -> Timeline:
                 name = f"thread {thread.native_id}"
                 lanes[key] = Lane(pid, thread.native_id, name, thread.name, loop=False)
             hops.append(HopBar(hop, record.id, record.path, key, index))
-        unstarted += sum(1 for r in mine for h in r.hops if h.thread is None)
+        unstarted += sum(
+            1 for r in mine for h in r.hops if h.thread is None and not h.pool.processes
+        )
 
         # Several loops in one worker (rare: a loop per thread) each get their own rows.
         depth = 0
@@ -278,7 +328,7 @@ def build(records: Iterable[RecordData]) -> Timeline:
                 pid,
                 tuple(ordered_lanes),
                 depth,
-                tokens=steps(_tokens(h for r in mine for h in r.hops)),
+                pools=pool_curves(mine),
                 in_flight=steps((r.start_ns, r.end_ns) for r in mine),
             )
         )

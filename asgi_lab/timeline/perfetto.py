@@ -5,7 +5,8 @@ Hops are complete (`X`) events on the threads that ran them: they never overlap 
 as the format requires. Requests overlap on the loop thread, so they are async slices (`b`/`e`,
 keyed by `cat` and the request's id). A flow (`s` on the loop thread when the request asked for
 a thread, `f` binding to the enclosing hop) links each request to each of its hops. Counters
-(`C`) per worker: threadpool tokens in use and requests in flight. Times are whole microseconds
+(`C`) per worker: per pool its calls running ("pool anyio (size 40)"; a process pool's in flight)
+and requests in flight. Times are whole microseconds
 of the wall clock (a float cannot hold today's epoch in ns or fractional µs exactly, and
 flooring both ends keeps back-to-back hops from overlapping), so several workers line up.
 """
@@ -103,7 +104,10 @@ def events(timeline: Timeline) -> list[Event]:
 
     for worker in timeline.workers:
         tid = loop_tid[worker.pid]
-        out += _counter("tokens in use", "tokens", worker.tokens, worker.pid, tid)
+        for pool in worker.pools:
+            name = f"pool {pool.name} (size {pool.shown_size})"
+            key = "in flight" if pool.processes else "running"
+            out += _counter(name, key, pool.busy, worker.pid, tid)
         out += _counter("requests in flight", "requests", worker.in_flight, worker.pid, tid)
     return out
 

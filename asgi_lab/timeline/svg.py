@@ -1,7 +1,8 @@
 """The timeline as one SVG element: lanes grouped by worker, bars linked to their requests.
 
 Per worker: its loop lane (requests, one sub-row each while they overlap), its worker-thread
-lanes (hops), then a band with two curves, tokens in use and requests in flight. Every bar
+lanes (hops), then a band with requests in flight and one per pool its hops went through, the
+calls running in it (`data-pool`, `data-peak`, `data-size` on each pool's band). Every bar
 carries `data-req` (its request's id): the page's script highlights a request and all its hops
 together and shows the lines from the request to its hops. Each route has a colour and a pattern
 whose lightness differs from its neighbours', so the chart survives greyscale printing; every
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from html import escape
 
-from asgi_lab.timeline.model import HopBar, RequestBar, Series, Timeline, tick_step
+from asgi_lab.timeline.model import HopBar, PoolCurve, RequestBar, Series, Timeline, tick_step
 
 __all__ = ["MAX_ROWS", "PATTERNS", "render"]
 
@@ -181,6 +182,34 @@ def _curve(series: Series, x: _X, y0: float, peak: int, end_ns: int) -> str:
     return " ".join(d)
 
 
+def _pool_band(pool: PoolCurve, x: _X, y: float, width: int, end_ns: int) -> str:
+    """One pool's band: its calls running over time (in flight, for a process pool)."""
+    peak = pool.busy.peak
+    base = y + CURVE_H - 2
+    what = "in flight" if pool.processes else "running"
+    if pool.name.startswith("anyio"):
+        what = "tokens held"  # until the task runs again (`model.pool_curves`)
+    label = f"  pool {pool.name}: {what} (max {peak} of {pool.shown_size})"
+    parts = [
+        _el("rect", x=0, y=y, width=width, height=CURVE_H, class_="curve-bg"),
+        _el("text", escape(label), x=14, y=y + 16, class_="lane-name"),
+        _el("text", f"{max(peak, 1)}", x=LABEL_W - 6, y=y + 12, class_="tick end"),
+        _el("text", "0", x=LABEL_W - 6, y=base, class_="tick end"),
+    ]
+    curve = _curve(pool.busy, x, base, max(peak, 1), end_ns)
+    if curve:
+        tip = _title(f"pool {pool.name}: calls {what}")
+        parts.append(_el("path", tip, d=curve + f" V{base} Z", class_="tokens"))
+    return _el(
+        "g",
+        "".join(parts),
+        class_="pool",
+        data_pool=pool.name,
+        data_peak=peak,
+        data_size=pool.shown_size,
+    )
+
+
 def _ticks(x: _X, top: float, bottom: float) -> str:
     span_ms = x.span / 1e6
     step = tick_step(span_ms, 10)
@@ -303,25 +332,23 @@ def render(timeline: Timeline, *, width: int = 1400) -> str:
                 )
             )
             y += height + (LANE_GAP if lane.loop else 1)
-        # The curves: tokens in use (filled) and requests in flight (line), one scale.
-        peak = max(worker.tokens.peak, worker.in_flight.peak, 1)
+        # The curves: requests in flight (a line), then one band per pool, its calls running
+        # (filled), each on its own scale.
+        peak = max(worker.in_flight.peak, 1)
         base = y + CURVE_H - 2
         group.append(_el("rect", x=0, y=y, width=width, height=CURVE_H, class_="curve-bg"))
-        tokens_label = f"  anyio tokens in use (max {worker.tokens.peak}): grey"
         flight_label = f"  in flight (max {worker.in_flight.peak}): dashed"
-        group.append(_el("text", escape(tokens_label), x=14, y=y + 16, class_="lane-name"))
-        group.append(_el("text", escape(flight_label), x=14, y=y + 32, class_="lane-name"))
+        group.append(_el("text", escape(flight_label), x=14, y=y + 16, class_="lane-name"))
         group.append(_el("text", f"{peak}", x=LABEL_W - 6, y=y + 12, class_="tick end"))
         group.append(_el("text", "0", x=LABEL_W - 6, y=base, class_="tick end"))
-        tokens = _curve(worker.tokens, x, base, peak, timeline.end_ns)
-        if tokens:
-            group.append(
-                _el("path", _title("tokens in use"), d=tokens + f" V{base} Z", class_="tokens")
-            )
         flying = _curve(worker.in_flight, x, base, peak, timeline.end_ns)
         if flying:
             group.append(_el("path", _title("requests in flight"), d=flying, class_="in-flight"))
-        y += CURVE_H + PAD
+        y += CURVE_H
+        for pool in worker.pools:
+            group.append(_pool_band(pool, x, y, width, timeline.end_ns))
+            y += CURVE_H
+        y += PAD
         body.append(_el("g", "".join(group), class_="worker", data_pid=worker.pid))
     height = int(y + PAD)
     grid = _ticks(x, AXIS_H - 4, y)

@@ -3,7 +3,9 @@
 A column is a slice of wall-clock time. A request's bar sits on its loop lane (sub-rows when
 requests overlap, the deepest folded into the "in flight" curve); a hop's bar sits on the lane
 of the thread that ran it, in its request's colour, labelled with the request's path. Bars that
-touch alternate two fills so waves stay countable. Curves are one-row sparklines. Unicode blocks
+touch alternate two fills so waves stay countable. Curves are one-row sparklines: requests in
+flight, then one per pool the hops went through, labelled `<pool> <most running>/<size>` ("?"
+when the records cannot tell the size; for a process pool, calls in flight). Unicode blocks
 unless the output encoding cannot encode them; then plain ASCII.
 """
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from asgi_lab.timeline.model import Series, Timeline, Worker, tick_step
+from asgi_lab.timeline.model import PoolCurve, Series, Timeline, Worker, tick_step
 
 __all__ = ["Charset", "ASCII", "UNICODE", "charset_for", "render"]
 
@@ -255,11 +257,18 @@ def _worker(
     lines.append(
         _label(f"  in flight (max {peak})") + _sparkline(worker.in_flight, scale, peak, chars)
     )
-    peak = worker.tokens.peak
-    lines.append(
-        _label(f"  tokens used (max {peak})") + _sparkline(worker.tokens, scale, peak, chars)
-    )
+    for pool in worker.pools:
+        peak = pool.busy.peak
+        lines.append(_pool_label(pool) + _sparkline(pool.busy, scale, peak, chars))
     return lines
+
+
+def _pool_label(pool: PoolCurve) -> Text:
+    """`  anyio 12/40`: the name cut, never the counts, when the label column is too narrow."""
+    counts = f" {pool.busy.peak}/{pool.shown_size}"
+    room = LABEL - 2 - len(counts)
+    name = pool.name if len(pool.name) <= room else pool.name[: max(room - 1, 0)] + "…"
+    return _label(f"  {name}{counts}")
 
 
 def render(

@@ -1,6 +1,6 @@
-"""What the records of a traced run say, in a few tables: who served what, which routes were
-slow and what they waited for, by cause, and every stall of a loop with the request and the line
-that caused it.
+"""What the records of a traced run say, in a few tables: who served the requests, the pools
+the hops went through, which routes were slow and what they waited for, by cause, and every stall
+of a loop with the request (or none: a startup's) and the line that caused it.
 
 Requests are grouped by route, as the framework names it (`GET /api/recipes/{slug}`, see
 `RecordData.route`), so a thousand slugs make one row. A worker is one row, its threads counted
@@ -21,6 +21,7 @@ from asgi_lab.console import Wrapped
 from asgi_lab.records.lines import Trace
 from asgi_lab.records.schema import BlockData, RecordData
 from asgi_lab.redact import printable
+from asgi_lab.timeline.model import pool_curves
 
 __all__ = ["route_key", "summary"]
 
@@ -78,6 +79,39 @@ def served(records: Sequence[RecordData]) -> Table:
             str(len(mine) - threaded),
             str(threaded),
         )
+    return table
+
+
+def pools(records: Sequence[RecordData]) -> RenderableType:
+    """Per worker, each pool its hops went through: its size, and how full it got.
+
+    "running at most" is read from the hops' own times (the timelines' pool curves, the same
+    count); "queued at most" is the most calls a hop found waiting when it was submitted; "max
+    queued ms" the longest a hop waited to start (for a thread, and for the loop to hand it over:
+    the slowest routes say which).
+    """
+    by_pid: defaultdict[int, list[RecordData]] = defaultdict(list)
+    for r in records:
+        by_pid[r.pid].append(r)
+    table = Table(title="pools the hops went through", title_justify="left")
+    for column in ("worker", "pool", "size", "hops", "running at most", "queued at most"):
+        table.add_column(column, justify="left" if column in ("worker", "pool") else "right")
+    table.add_column("max queued ms", justify="right")
+    for pid, group in sorted(by_pid.items()):
+        for curve in pool_curves(group):
+            hops = [h for r in group for h in r.hops if h.pool.name == curve.name]
+            running = f"{curve.busy.peak}" + (" (in flight)" if curve.processes else "")
+            table.add_row(
+                str(pid),
+                Wrapped(printable(curve.name)),
+                curve.shown_size,
+                str(curve.hops),
+                running,
+                str(max(h.pool.queued for h in hops)),
+                _ms(max(h.queued_ns for h in hops)),
+            )
+    if not table.row_count:
+        return Text("no hops: every handler ran on its loop")
     return table
 
 
@@ -179,5 +213,5 @@ def summary(
         return Group(*parts)
     pids = sorted({r.pid for r in records})
     head = Text(f"{len(records)} requests, {len(pids)} worker(s): {', '.join(map(str, pids))}")
-    tables = (served(records), slowest(records), stalls(records, unclaimed))
+    tables = (served(records), pools(records), slowest(records), stalls(records, unclaimed))
     return Group(head, *([lost] if lost is not None else []), waits(records), *tables)

@@ -83,10 +83,12 @@ rates: dict[str, float] = {}
 for name, options in VARIANTS.items():
     with start(options) as server:
         rates[name] = asyncio.run(throughput(server.url))
-        before = len(server.lines)
+        before = server.lines_read
         asyncio.run(hidden_block(server.url))
         server.stop()  # every line is out once the worker has exited
-    said = [line.rstrip() for line in server.lines[before:] if "took" in line or "blocked" in line]
+    said = [
+        line.rstrip() for line in server.lines_since(before) if "took" in line or "blocked" in line
+    ]
     print(f"== {name}: what it says about GET /reports/daily")
     for line in said or ["(nothing)"]:
         for long, short in PATHS.items():

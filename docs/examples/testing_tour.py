@@ -30,10 +30,16 @@ class Show:
         self.failed: set[str] = set()
         self.passed: set[str] = set()
 
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # Our lines instead of pytest's report. Its plugin stays loaded (`-p no:terminal` would
+        # unload it): other plugins, inline-snapshot's for one, read the options it adds.
+        config.pluginmanager.unregister(name="terminalreporter")
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "call" and not report.failed:
             return
-        name = report.nodeid.split("::")[-1].replace("[asyncio-", "[")
+        name = report.nodeid.split("::")[-1]
         # Not imported before pytest has loaded asgi_lab's plugin, which it rewrites for asserts.
         from asgi_lab.console import plain, width
 
@@ -50,11 +56,9 @@ class Show:
 def main() -> int:
     installed = any(ep.value == PLUGIN for ep in importlib.metadata.entry_points(group="pytest11"))
     show = Show()
-    # No terminal report (its -ra option goes too): our own lines instead.
+    # No -ra summary from the project's addopts: our own lines instead.
     args = [
         str(HERE),
-        "-p",
-        "no:terminal",
         "-o",
         "addopts=--strict-markers",
         "-p",

@@ -8,6 +8,8 @@ import inspect
 import sys
 import textwrap
 import threading
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import uvicorn
@@ -17,11 +19,13 @@ from uvicorn.server import Server
 from asgi_lab.types import Receive, Scope, Send
 
 
-def show(function: object) -> None:
-    """A function's source as installed, with its file (from site-packages on) and lines."""
-    lines, first = inspect.getsourcelines(function)  # type: ignore[arg-type]
-    path = Path(inspect.getsourcefile(function) or "?")  # type: ignore[arg-type]
-    where = "/".join(path.parts[path.parts.index("uvicorn") :])
+def show(function: Callable[..., object]) -> None:
+    """A function's source as installed, with its file (from its top-level package on) and lines:
+    `asyncio_run` is uvicorn's own on 3.11 but asyncio's `asyncio.run` from 3.12 on."""
+    lines, first = inspect.getsourcelines(function)
+    path = Path(inspect.getsourcefile(function) or "?")
+    package = sys.modules[function.__module__.partition(".")[0]]
+    where = path.relative_to(Path(package.__file__ or "?").parent.parent).as_posix()
     print(f"# {where}:{first}-{first + len(lines) - 1}")
     print(textwrap.dedent("".join(lines)).rstrip())
     print()
@@ -60,8 +64,19 @@ config = uvicorn.Config(app, host="127.0.0.1", port=0, loop="asyncio", log_level
 server = Server(config)
 server.run()
 print(f"after Server.run: its loop is closed: {seen[0].is_closed()}")
-after = asyncio.get_event_loop()  # a loop_factory Runner never set one: the policy makes one
-print(
-    f"  get_event_loop() now gives the same loop: {after is seen[0]}, closed: {after.is_closed()}"
-)
-after.close()
+# A loop_factory Runner never set a current loop: the policy makes one (3.11), with a
+# DeprecationWarning (3.12, 3.13); from 3.14 on, get_event_loop() raises instead.
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    try:
+        after = asyncio.get_event_loop()
+    except RuntimeError as error:
+        print(f"  get_event_loop() now raises: {error}")
+    else:
+        print(
+            f"  get_event_loop() now gives the same loop: {after is seen[0]},"
+            f" closed: {after.is_closed()}"
+        )
+        after.close()
+for warning in caught:
+    print(f"  ({warning.category.__name__}: {warning.message})")

@@ -18,6 +18,8 @@ def test_every_experiment_is_registered_once_in_the_tour_or_on_demand() -> None:
     assert not set(EXPERIMENTS) & set(ON_DEMAND)
 
 
+# serial: the verdicts judge timings to 5 %, which other tests' load on the box would decide.
+@pytest.mark.serial
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_experiment_at_tiny_scale(name: str) -> None:
     """Runs, judges from its servers' records, passes, and leaves no process behind.

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event
+from sqlalchemy.pool import QueuePool
 
+from asgi_lab.lab.apps import sqla
 from asgi_lab.lab.apps.sqla import api
 from tests.conftest import run_lifespan
 
@@ -77,6 +80,22 @@ async def test_only_finally_closes_the_session_of_a_failed_endpoint() -> None:
         assert (await client.get("/sqla/stats")).json()["closed"] == {"finally": 1}
 
     await served(check)
+
+
+async def test_the_session_a_lesson_leaks_is_closed_at_shutdown() -> None:
+    """The after-yield Session of a failed request keeps its connection checked out; the app's
+    shutdown gives it back, not the garbage collector whenever the last reference goes (3.13
+    warns then of an unclosed sqlite3 connection, in whichever test is running)."""
+    returned: list[object] = []
+
+    async def check(client: httpx.AsyncClient) -> None:
+        assert (await client.get("/sqla/close/after-yield")).status_code == 409
+        pool = sqla.lab().roomy.pool
+        assert isinstance(pool, QueuePool) and pool.checkedout() == 1  # nobody closed it
+        event.listen(pool, "checkin", lambda connection, _record: returned.append(connection))
+
+    await served(check)
+    assert len(returned) == 1
 
 
 async def test_scoped_sessions_are_counted_per_thread() -> None:

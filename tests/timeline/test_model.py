@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from asgi_lab.records.schema import ThreadData
+import pytest
+
+from asgi_lab.records.schema import PoolData, ThreadData
 from asgi_lab.timeline import build
 from asgi_lab.timeline.model import Series, steps
 from tests.lab.fakes import NS, record
@@ -32,7 +34,7 @@ def test_overlapping_requests_get_sub_rows_and_back_to_back_ones_share_a_row() -
     (lane,) = worker.lanes
     assert lane.loop and lane.name == "loop 100:1 (uvloop)" and lane.key == (100, 100)
     assert worker.in_flight.peak == 2
-    assert worker.tokens.peak == 0
+    assert worker.pools == ()
     assert timeline.start_ns == 0 and timeline.end_ns == int(0.3 * NS)
 
 
@@ -56,9 +58,11 @@ def test_hops_sit_on_the_threads_that_ran_them_linked_to_their_request() -> None
     assert [h.request for h in on_201] == ["100-1", "100-3"]
     assert all(h.path == "/sync/sleep" and h.index == 0 for h in on_201)
     assert on_201[0].end_ns <= on_201[1].start_ns, "hops never overlap on one thread"
-    assert worker.tokens.peak == 2
+    (anyio,) = worker.pools
+    assert anyio is worker.pool("anyio") and anyio.size == 40 and anyio.hops == 3
+    assert anyio.busy.peak == 2
     # At 0.1 two hops end and one begins: back to back is not overlapping.
-    assert worker.tokens.points == ((0, 2), (int(0.1 * NS), 1), (int(0.2 * NS), 0))
+    assert anyio.busy.points == ((0, 2), (int(0.1 * NS), 1), (int(0.2 * NS), 0))
 
 
 def test_a_hop_that_never_started_is_counted_but_on_no_lane() -> None:
@@ -118,3 +122,34 @@ def test_a_stall_the_watchdog_blamed_is_drawn_on_its_loop_lane() -> None:
     assert 'class="stall"' in svg.render(timeline) and stall.label in svg.render(timeline)
     text = terminal.render(timeline).plain
     assert "loop stalled" in text and stall.label in text
+
+
+def test_each_pool_has_its_own_curve_and_a_process_pool_counts_its_calls_in_flight() -> None:
+    """Hops through anyio, the default executor and a process pool: three curves, each counting
+    only its own pool's calls, in the order a hop first named each."""
+    two = record("100-1", handler=201, start=0, end=0.3, hops=[(0, 0.2), (0.05, 0.1)])
+    default = PoolData("default-executor", 6, 0, 0)
+    side = replace(two.hops[1], pool=default, thread=ThreadData("asyncio_0", 202))
+    # A process pool's hop: no thread here, no start; in flight from asked for to answered.
+    away = replace(
+        two.hops[0],
+        thread=None,
+        called_ns=int(0.1 * NS),
+        start_ns=0,
+        end_ns=int(0.25 * NS),
+        pool=PoolData("processes:1", None, 0, 0, processes=True),
+    )
+    timeline = build([replace(two, hops=(two.hops[0], side, away))])
+    (worker,) = timeline.workers
+    assert [p.name for p in worker.pools] == ["anyio", "default-executor", "processes:1"]
+    assert [p.busy.peak for p in worker.pools] == [1, 1, 1]
+    assert [p.shown_size for p in worker.pools] == ["40", "6", "?"]
+    processes = worker.pool("processes:1")
+    assert processes.processes and processes.busy.points == (
+        (int(0.1 * NS), 1),
+        (int(0.25 * NS), 0),
+    )
+    assert len(timeline.hops) == 2  # anyio's and the default executor's, on their threads
+    assert timeline.unstarted == 0  # it ran, in another process: on no lane, not unstarted
+    with pytest.raises(KeyError, match="no hop through pool 'asgiref'"):
+        worker.pool("asgiref")

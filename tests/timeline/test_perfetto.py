@@ -58,9 +58,11 @@ def test_processes_threads_slices_flows_counters() -> None:
     assert flows[:2] == [("s", 100, 100, 0), ("f", 100, 201, 0)]
 
     tokens = [
-        (e["pid"], e["ts"], e["args"]["tokens"]) for e in trace if e["name"] == "tokens in use"
+        (e["pid"], e["ts"], e["args"]["running"])
+        for e in trace
+        if e["name"] == "pool anyio (size 40)"
     ]
-    # At 0.1 one hop ends as the next begins on the same thread: still one token in use.
+    # At 0.1 one hop ends as the next begins on the same thread: still one call running.
     assert tokens == [
         (100, 0, 1),
         (100, 100_000, 1),

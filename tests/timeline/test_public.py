@@ -31,7 +31,7 @@ def test_the_package_exports_the_model_and_its_views() -> None:
     import asgi_lab.timeline as timeline
 
     assert sorted(timeline.__all__) == sorted(
-        ["HopBar", "Lane", "RequestBar", "Series", "Timeline", "Worker", "build"]
+        ["HopBar", "Lane", "PoolCurve", "RequestBar", "Series", "Timeline", "Worker", "build"]
         + ["html", "perfetto", "svg", "terminal"]
     )
 

@@ -47,7 +47,7 @@ def test_hops_on_their_thread_rows_and_curves() -> None:
     assert max(len(line) for line in lines) <= 80
     thread = next(line for line in lines if line.startswith("  thread 201"))
     assert thread.count("/sync/sleep") == 2, "two waves on one thread"
-    assert any(line.startswith("  tokens used (max 1)") for line in lines)
+    assert any(line.startswith("  anyio 1/40 ") for line in lines)
     assert any(line.startswith("  in flight (max 2)") for line in lines)
 
 

@@ -26,6 +26,12 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """asyncio only: anyio before 4.7 pairs every test with trio too, installed or not."""
+    return "asyncio"
+
+
+@pytest.fixture
 async def client() -> AsyncIterator[ProbedClient]:
     async with ProbeClient(app) as client:
         yield client

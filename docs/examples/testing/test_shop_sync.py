@@ -9,8 +9,9 @@ from shop import app
 
 from asgi_lab.testing import Probed, assert_in_threadpool, assert_on_loop
 
-# starlette.testclient warns when it finds httpx but not its successor httpx2 installed.
-pytestmark = pytest.mark.filterwarnings("ignore::starlette.exceptions.StarletteDeprecationWarning")
+# starlette.testclient warns when it finds httpx but not its successor httpx2 installed; by its
+# words, since Starlette before 1.0 has no StarletteDeprecationWarning to name.
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
 
 def test_with_starlettes_testclient() -> None:
