@@ -9,17 +9,20 @@ with the window. Output that is not a terminal gets `WIDTH` too (rich would gues
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import sys
 from typing import TextIO
 
-from rich.console import Console, Group, RenderableType
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from asgi_lab.colour import wanted
 
-__all__ = ["WIDTH", "console", "labelled", "plain", "width"]
+__all__ = ["WIDTH", "Wrapped", "console", "labelled", "plain", "width"]
 
 #: The widest line the lab prints.
 WIDTH = 100
@@ -69,6 +72,40 @@ def labelled(label: str, text: str) -> Table:
     """`label text`, the text wrapping under itself rather than under the label."""
     grid = Table.grid(padding=(0, 1, 0, 0))
     grid.add_column(no_wrap=True)
-    grid.add_column(overflow="fold")
-    grid.add_row(Text(label), Text(text))
+    grid.add_column()
+    grid.add_row(Text(label), Wrapped(text))
     return grid
+
+
+# A piece ends after its slashes or its spaces: a line may break after any piece.
+_PIECES = re.compile(r"[^ /]*(?:/+ *| +|$)")
+
+
+class Wrapped:
+    """Text (never markup) that wraps at spaces and after a `/`, never inside a word."""
+
+    def __init__(self, text: str, style: str = "") -> None:
+        self.text = text
+        self.style = style
+        self.pieces = [p for p in _PIECES.findall(text) if p]
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        longest = max((cell_len(p.rstrip()) for p in self.pieces), default=0)
+        widest = max((cell_len(line) for line in self.text.splitlines()), default=0)
+        return Measurement(longest, widest).clamp(max_width=options.max_width)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n".join(self.lines(options.max_width)), style=self.style, overflow="fold")
+
+    def lines(self, width: int) -> list[str]:
+        """The text broken into lines at most `width` wide where its words allow."""
+        lines: list[str] = []
+        line = ""
+        for piece in self.pieces:
+            if line and cell_len(line + piece.rstrip()) > width:
+                lines.append(line.rstrip())
+                line = ""
+            line += piece
+        if line or not lines:
+            lines.append(line.rstrip())
+        return lines

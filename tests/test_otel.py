@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import fastapi
 import httpx
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -85,7 +86,10 @@ async def test_a_request_is_a_server_span_with_where_it_ran(exporter: Any) -> No
         "asgi_lab.threadpool.total": int(data.threadpool.total),
         "asgi_lab.threadpool.borrowed": data.threadpool.borrowed,
         "asgi_lab.threadpool.waiting": data.threadpool.waiting,
-        "asgi_lab.token_wait_ms": data.threadpool.wait_ns / 1e6,
+        "asgi_lab.wait.pool_ms": data.waits.pool_ns / 1e6,
+        "asgi_lab.wait.loop_ms": data.waits.loop_ns / 1e6,
+        "asgi_lab.wait.stall_ms": 0.0,
+        "http.route": "/sync",
     }
 
 
@@ -425,3 +429,94 @@ def test_spans_a_collector_never_took_are_counted_and_shutdown_stays_bounded(
     # The exporter's own default waits 10 s for an answer, then retries: ours gives up after
     # EXPORT_TIMEOUT, so a worker's exit is not held up for long (generous, for a busy machine).
     assert took < 4 * EXPORT_TIMEOUT
+
+
+def one_trace(spans: tuple[ReadableSpan, ...]) -> ReadableSpan:
+    """The one root of `spans` (a span whose parent is not among them), all in one trace."""
+    assert len({s.context.trace_id for s in spans if s.context is not None}) == 1, spans
+    ids = {s.context.span_id for s in spans if s.context is not None}
+    [root] = [s for s in spans if s.parent is None or s.parent.span_id not in ids]
+    return root
+
+
+def ours(spans: tuple[ReadableSpan, ...], record: Record) -> ReadableSpan:
+    """The probe's span for `record` (named as the app's may be: told by its request id)."""
+    rid = record.id
+    [span] = [s for s in spans if (s.attributes or {}).get("asgi_lab.request.id") == rid]
+    return span
+
+
+def assert_under(child: ReadableSpan, parent: ReadableSpan) -> None:
+    assert child.parent is not None and parent.context is not None
+    assert (child.parent.span_id, child.parent.is_remote) == (parent.context.span_id, False)
+
+
+def assert_hops_under(spans: tuple[ReadableSpan, ...], record: Record, mine: ReadableSpan) -> None:
+    hops = [s for s in spans if s.name in {h.call for h in record.data().hops}]
+    assert len(hops) == len(record.data().hops) >= 1
+    for hop in hops:
+        assert_under(hop, mine)
+
+
+@pytest.mark.parametrize("traceparent", [False, True])
+async def test_fastapis_own_request_span_holds_the_probes(exporter: Any, traceparent: bool) -> None:
+    """FastAPI's built-in telemetry starts its request span inside the probe, as a root (or the
+    caller's child): the probe's span and its hops go under it, one trace per request."""
+    provider, spans = exporter
+    app = fastapi.FastAPI(telemetry={"tracer_provider": provider})
+
+    @app.get("/items/{item_id}")
+    def item(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    headers = {"traceparent": f"00-{trace_id}-b7ad6b7169203331-01"} if traceparent else {}
+    [record] = await serve(app, provider, "/items/3", **headers)
+    finished = spans.get_finished_spans()
+    root = one_trace(finished)
+    assert root.kind is SpanKind.SERVER and root.name == "GET /items/{item_id}"
+    assert (dict(root.attributes or {}))["http.route"] == "/items/{item_id}"
+    assert "asgi_lab.request.id" not in (root.attributes or {}), "FastAPI's span is the root"
+    assert (root.parent is not None and root.parent.is_remote) is traceparent
+    if traceparent:
+        assert root.context is not None and root.context.trace_id == int(trace_id, 16)
+    mine = ours(finished, record)
+    assert mine.kind is SpanKind.INTERNAL
+    assert_under(mine, root)
+    assert_hops_under(finished, record, mine)
+
+
+async def test_the_asgi_middleware_outside_the_probe_holds_its_span(exporter: Any) -> None:
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    provider, spans = exporter
+    probe = ProbeMiddleware(fastapi_app(), trace=None, otel=OtelSpans(tracer_provider=provider))
+    outer = OpenTelemetryMiddleware(probe, tracer_provider=provider)
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://lab") as client:
+        assert (await client.get("/sync")).status_code == 200
+    await probe.aclose()
+    finished = spans.get_finished_spans()
+    root = one_trace(finished)
+    assert root.kind is SpanKind.SERVER and "asgi_lab.request.id" not in (root.attributes or {})
+    [record] = list(probe.ring)
+    mine = ours(finished, record)
+    assert_under(mine, root)
+    assert_hops_under(finished, record, mine)
+
+
+async def test_the_asgi_middleware_inside_the_probe_holds_its_span(exporter: Any) -> None:
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    provider, spans = exporter
+    inner = OpenTelemetryMiddleware(fastapi_app(), tracer_provider=provider)
+    [record] = await serve(inner, provider, "/sync")
+    finished = spans.get_finished_spans()
+    root = one_trace(finished)
+    assert root.kind is SpanKind.SERVER and "asgi_lab.request.id" not in (root.attributes or {})
+    mine = ours(finished, record)
+    assert mine.kind is SpanKind.INTERNAL and mine.parent is not None
+    # Under the middleware's request span, or the span it opens around each `send`.
+    theirs = [s for s in finished if s.instrumentation_scope.name != "asgi_lab"]
+    assert mine.parent.span_id in {s.context.span_id for s in theirs if s.context is not None}
+    assert_hops_under(finished, record, mine)

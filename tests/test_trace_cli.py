@@ -3,6 +3,9 @@ log line per request, the blocking line named on both loops, a summary on Ctrl-C
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from asgi_lab.records import FrameData, read_records
+from asgi_lab.records import FrameData, read_records, read_stalls
 from tests.apps import blockers
-from tests.cli import ROOT, running, stop
+from tests.cli import ROOT, first_line, running, stop
+from tests.lab.fakes import alive
 
 pytestmark = pytest.mark.server
 
@@ -98,6 +102,79 @@ def test_threads_applies_to_the_traced_app_in_every_worker(tmp_path: Path) -> No
     records = read_records(tmp_path)
     assert len(records) == 6
     assert {r.threadpool.total for r in records} == {3}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_every_worker_and_prints_the_summary_though_sigint_was_ignored(
+    signum: int,
+) -> None:
+    # A script that starts `asgi-lab trace ... &` hands it SIGINT ignored; so does this one,
+    # through an exec that keeps the disposition (SIG_IGN survives exec, a handler would not).
+    command = [sys.executable, "-m", "asgi_lab", "trace", "tests.apps.blockers:app"]
+    command += ["--workers", "2", "--port", "0"]
+    ignoring = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "os.execv(sys.executable, sys.argv[1:])"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", ignoring, *command],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so the whole group, workers included, can be killed
+    )
+    try:
+        url = first_line(process, "trace").rsplit(" on ", 1)[1].strip()
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/sleep/clean").status_code == 200
+        workers = worker_pids(process.pid)
+        assert len(workers) >= 2
+        process.send_signal(signum)  # to the parent alone, as `kill -INT %1` does
+        out, err = process.communicate(timeout=30)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(15)
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                stream.close()
+    assert process.returncode == 0, err
+    assert "1 requests, 1 worker(s)" in out and "who served the requests" in out
+    assert not [pid for pid in workers if alive(pid)], "every worker stopped"
+
+
+def worker_pids(parent: int) -> list[int]:
+    """Every process below `parent` (uvicorn's supervisor and its workers), from /proc."""
+    found: list[int] = []
+    todo = [parent]
+    while todo:
+        pid = todo.pop()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            found += map(int, children)
+            todo += map(int, children)
+    return found
+
+
+def test_a_stall_at_startup_is_listed_with_its_line(tmp_path: Path) -> None:
+    from tests.apps import slow_start
+
+    args = ["trace", "tests.apps.slow_start:app", "--port", "0", "--block-ms", "50"]
+    with running(*args, "--trace-dir", str(tmp_path)) as (process, url):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            assert client.get("/ping").status_code == 200
+        out, err = stop(process)
+    assert process.returncode == 0, err
+    [(pid, block)] = read_stalls(tmp_path)
+    [record] = read_records(tmp_path)
+    assert pid == record.pid and block.end_ns <= record.start_ns
+    assert (Path(block.file), block.function) == (Path(slow_start.__file__), "load_catalogue")
+    assert block.ms >= slow_start.STARTUP_S * 1000 / 2
+    # The summary lists it, though no request was running: at startup, with its line.
+    where = block.frame.where()
+    assert f"no request (startup, worker {pid})" in " ".join(out.split())
+    assert where.split(":")[0] in out and "load_catalogue" in out
 
 
 @pytest.mark.server

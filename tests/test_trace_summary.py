@@ -1,4 +1,5 @@
-"""`asgi-lab trace`'s summary fits 100 columns and cuts nothing that says where a stall was."""
+"""`asgi-lab trace`'s summary fits 100 columns, cuts nothing that says where a stall was, splits
+no word across lines, groups requests by route and gives each worker one row."""
 
 from __future__ import annotations
 
@@ -33,6 +34,53 @@ def test_a_long_path_and_culprit_line_wrap_within_100_columns_and_stay_whole() -
         c.startswith("GET/reports/daily-") and c.endswith("[id](1-1)") for c in columns.values()
     ), "the path whole, brackets and all: text is text, not markup"
     assert "…" not in text, "nothing cut short"
+
+
+def test_requests_group_by_route_and_each_worker_is_one_row() -> None:
+    slugs = [
+        dataclasses.replace(
+            record(f"{pid}-{i}", pid=pid, handler=pid * 10 + i % 3, hops=[(0.0, 0.001)]),
+            path=f"/api/recipes/slug-{i}",
+            route="/api/recipes/{slug}",
+        )
+        for pid in (1, 2)
+        for i in range(6)
+    ]
+    text = plain(summary(slugs), columns=100)
+    served = text.split("who served", 1)[1].split("pools the hops", 1)[0]
+    rows = [line.split("│") for line in served.splitlines() if line.startswith("│")]
+    workers = [row[1].strip() for row in rows if row[1].strip()]
+    assert workers == ["1", "2"], served  # one row per worker, its threads folded
+    threads = " ".join(row[3].strip() for row in rows if row[3].strip())
+    assert threads == "loop + 3 threads (anyio 3) loop + 3 threads (anyio 3)"
+    slowest = text.split("slowest routes", 1)[1]
+    assert "GET /api/recipes/{slug}" in slowest and "slug-" not in slowest
+
+
+def test_no_word_is_cut_in_two_at_any_width() -> None:
+    culprit = BlockData(120.0, "/srv/app/deep/package/a_module_named_at_length.py", 31,
+                        "render_rows", (), "blocked", 0)  # fmt: skip
+    route = "/organisations/{organisation}/households/{household}/shopping-lists/{item}"
+    r = dataclasses.replace(record("1-1", pid=1), path="/x", route=route, blocks=(culprit,))
+    words = {w for text in (route, culprit.frame.where()) for w in text.replace("/", " ").split()}
+    for columns in (80, 100):  # narrower, a column may be narrower than its longest word
+        text = plain(summary([r]), columns=columns)
+        assert max(len(line) for line in text.splitlines()) <= columns
+        # Every word of the route and of the culprit's line is whole on some line.
+        for word in words:
+            assert any(word in line for line in text.splitlines()), (columns, word, text)
+
+
+def test_stalls_with_no_request_say_when_they_were() -> None:
+    served = [record("1-1", pid=1, start=1.0, end=1.1), record("1-2", pid=1, start=3.0, end=3.1)]
+
+    def at(start: float) -> BlockData:  # fmt: skip
+        return BlockData(200.0, "/srv/app/boot.py", 7, "warm", (), "blocked", int(start * 1e9))
+
+    unclaimed = [(1, at(0.1)), (1, at(2.0)), (1, at(4.0))]
+    text = " ".join(plain(summary(served, unclaimed=unclaimed), columns=100).split())
+    for when in ("startup", "between requests", "shutdown"):
+        assert f"no request ({when}, worker 1)" in text
 
 
 def test_the_summary_says_what_it_could_not_read(tmp_path: Path) -> None:

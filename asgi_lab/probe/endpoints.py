@@ -19,7 +19,7 @@ from typing import Any
 
 from asgi_lab.types import Scope
 
-__all__ = ["carries_endpoint", "django_view", "endpoint_of"]
+__all__ = ["carries_endpoint", "django_route", "django_view", "endpoint_of"]
 
 
 def endpoint_of(scope: Scope | None) -> object | None:
@@ -60,6 +60,20 @@ def django_view(scope: Scope | None) -> object | None:
     except urls.Resolver404:
         return None
     return view
+
+
+def django_route(path: str, root: str) -> str | None:
+    """The route of the URL pattern Django's resolver matches for `path` (`recipes/<slug:slug>`,
+    Django's own spelling, under the root path), or None when Django is not imported, not set
+    up, or matches nothing."""
+    urls: Any = sys.modules.get("django.urls")
+    if urls is None:
+        return None
+    try:
+        route = urls.resolve(path[len(root) :] if root and path.startswith(root) else path).route
+    except Exception:  # Resolver404, or Django imported but not configured: not a Django app
+        return None
+    return f"{root}/{route}" if isinstance(route, str) else None
 
 
 def carries_endpoint(func: Callable[..., Any], endpoint: object) -> bool:

@@ -125,11 +125,14 @@ def _is_endpoint(record: Record, run: Callable[..., Any], submitted: Callable[..
 
 def _settled(observed: _Observed | None, pool: Pool, hop: Hop | None, future: Any) -> None:
     """On the loop, when the loop's future is done: an opaque call's end, a cancelled call's
-    withdrawal from the queue."""
+    withdrawal from the queue, and when the awaiting task runs again (its wake-up is the future's
+    next callback, scheduled in the same step as this one)."""
     try:
+        if hop is not None:
+            hop.resumed_ns = now = time.time_ns()
+            if observed is None:
+                hop.end_ns = now  # an opaque call ends when the loop sees its answer
         if observed is None:
-            if hop is not None:
-                hop.end_ns = time.time_ns()
             pool.end()
         elif future.cancelled():
             pool.withdraw(observed)

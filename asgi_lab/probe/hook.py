@@ -10,7 +10,7 @@ taking ours with it. Then `install()` wraps again.
 Whatever the order of wrappers, a hop is recorded once: a function already observed by our
 wrapper is passed through as it is. The wrapper costs a context-variable read when no request is
 being probed; inside a probed request the worker thread notes itself in the request's `Record`
-before and after running the function.
+before and after running the function, and the loop notes when the awaiting task ran again.
 """
 
 from __future__ import annotations
@@ -108,7 +108,11 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             fault("hop", exc)
             return await original(func, *args, **kwargs)  # type: ignore[no-any-return]
-        return await original(_Observed(func, hop), *args, **kwargs)  # type: ignore[no-any-return]
+        try:
+            return await original(_Observed(func, hop), *args, **kwargs)  # type: ignore[no-any-return]
+        finally:
+            # Back on the loop: from the hop's end to here, its answer waited for the loop.
+            hop.resumed_ns = time.time_ns()
 
     return run_sync
 

@@ -1,7 +1,11 @@
 """A log line per request naming its worker, loop and thread, written off the loop.
 
     GET /sync/sleep 200 100.4 ms  worker 10199  loop 10199:1 (uvloop)  thread #10250 AnyIO worker
-    thread (pool 1/40 busy, waited 0.0 ms)
+    thread (anyio 1/40 busy)  waited 41.9 ms (full pool 0.0, loop 3.1, behind a stall 38.8:
+    blocked by 10199-7)
+
+The waits are the record's `waits`, by cause (see `records/waits.py`); the line says them when
+there was any, and names the requests whose stalls it sat through.
 
 The `LogLines` sink runs on the probe's writer thread (see `sinks.py`), so formatting and the
 handlers' I/O never touch the loop. Lines go through Python `logging`, logger
@@ -27,7 +31,7 @@ from asgi_lab.records.encode import json_line
 from asgi_lab.records.schema import HopData, RecordData
 from asgi_lab.redact import printable
 
-__all__ = ["LOGGER", "LogLines", "as_json", "as_line"]
+__all__ = ["LOGGER", "LogLines", "as_json", "as_line", "waited"]
 
 #: The logger every request line goes to.
 LOGGER = "asgi_lab.requests"
@@ -72,13 +76,13 @@ def as_line(record: RecordData) -> str:
         ran = [h for h in record.hops if h.thread is not None and h.thread == thread]
         hop = next((h for h in ran if h.endpoint), ran[-1] if ran else None)
         if hop is not None:
-            where += f" ({_pool(hop)}, waited {_ms(hop.queued_ns)})"
-        else:  # served_by() from a thread no hop was seen going to
-            where += f" (waited {_ms(record.threadpool.wait_ns)})"
+            where += f" ({_pool(hop)})"
     line = (
         f"{record.method} {record.path} {record.status} {_ms(record.duration_ns)}  "
         f"worker {record.pid}  loop {loop.id} ({loop.impl})  {where}"
     )
+    if record.waits.total_ns or record.waited_on:
+        line += "  " + waited(record)
     if len(record.hops) > 1:
         line += "  hops: " + " → ".join(
             f"{h.call} {_hop_thread(h)} ({h.pool.name})" for h in record.hops
@@ -88,6 +92,21 @@ def as_line(record: RecordData) -> str:
     # Whatever a client sent (method, path) or a thread was named is printed as text: a CR, an
     # LF or an escape sequence cannot forge a line or drive the terminal.
     return printable(line)
+
+
+def waited(record: RecordData) -> str:
+    """`waited 41.9 ms (full pool 0.0, loop 3.1, behind a stall 38.8: blocked by 4242-3)`."""
+    w = record.waits
+    text = (
+        f"waited {_ms(w.total_ns)} (full pool {w.pool_ns / 1e6:.1f}, loop {w.loop_ns / 1e6:.1f}, "
+        f"behind a stall {w.stall_ns / 1e6:.1f}"
+    )
+    culprits = [x.request for x in record.waited_on if x.request is not None]
+    if culprits:
+        text += ": blocked by " + ", ".join(dict.fromkeys(culprits))
+    if any(x.kind == "starved" for x in record.waited_on):
+        text += ", starved" if culprits else ": the loop starved"
+    return text + ")"
 
 
 def as_json(record: RecordData) -> str:

@@ -12,7 +12,8 @@ For every HTTP request, on the loop thread, the middleware:
    loop's `run_in_executor`, whose wrapper reads the record on the loop at submission (see
    `executors.py`): a hop is attributed to its request even when the context is not copied;
 3. on `http.response.start`, decides which thread ran the handler (below), stamps the status and
-   adds one `x-asgi-lab` header (`pid=..; loop=..; thread=..; request=..`, see `schema.py`);
+   adds one `x-asgi-lab` header (`pid=..; loop=..; thread=..; request=..`, see `schema.py`); when
+   spans are wanted, it notes the app's own request span, if the app traces itself (`otel.py`);
 4. when the app returns, stamps the end time and hands the record to the ring (a deque append)
    and, if a trace or a log line is wanted, to the writer (another append). Formatting, file I/O
    and logging happen on the writer's own thread, never on the loop (see `sinks.py`).
@@ -22,8 +23,10 @@ hop whose function is the route's endpoint, as the framework names it (`scope["e
 Starlette and FastAPI, `scope["route_handler"]` for Litestar, the request context for Quart,
 Django's URL resolver for Django: see `endpoints.py`); the loop thread when the endpoint is known
 but was never sent to a thread (an `async def`, even when other hops, such as Django's signal
-receivers, left the loop); otherwise the last hop that started before the response did, or the
-loop thread. Each hop names its pool ("anyio", "default-executor", "asgiref", ...).
+receivers, left the loop); otherwise the one hop a request made, when it made only one, that
+started before the response did; else the loop thread (several calls, none named the endpoint:
+a handler on the loop made them). Each hop names its pool ("anyio", "default-executor",
+"asgiref", ...).
 
 Nothing happens at import. Settings (the trace directory) are read, and the hooks installed, when
 the app starts (lifespan) or on its first request: anyio's once per process, the executor hook on
@@ -60,7 +63,8 @@ WebSocket sessions get a record too (`type` "websocket"): status 101 when accept
 closed before accepting; no header is added to the handshake.
 
 On `lifespan.shutdown` the writer is flushed before the server is told shutdown is complete, so
-a normal worker exit loses no record.
+a normal worker exit loses no record; the watchdog's stalls that no request was running in (the
+app's startup, a background task) are written then beside the records (`records/lines.py`).
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from typing import IO, Any
 
 import anyio.to_thread
@@ -84,8 +88,8 @@ from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
 from asgi_lab.probe.watchdog import Watchdog
-from asgi_lab.records.lines import JsonLines
-from asgi_lab.records.schema import CANCELLED, HEADER, STILL_RUNNING, LoopData, ServedBy
+from asgi_lab.records.lines import JsonLines, write_stalls
+from asgi_lab.records.schema import CANCELLED, HEADER, STILL_RUNNING, BlockData, LoopData, ServedBy
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["SCOPE_KEY", "ProbeMiddleware", "served_by"]
@@ -163,6 +167,7 @@ class ProbeMiddleware:
         writer_interval: float = 0.05,
         otel: bool | Sink = False,
         threads: int | None = None,
+        own: Sequence[str] = (),
     ) -> None:
         """Wrap `app`.
 
@@ -180,10 +185,15 @@ class ProbeMiddleware:
 
         `threads` sets the tokens of anyio's default limiter on every loop the probe meets (as
         `asgi-lab trace --threads` does); None leaves them as they are.
+
+        `own` names the top-level packages of the app's own code, for the watchdog to blame
+        even when they are installed in site-packages (as `asgi-lab trace pkg.main:app` names
+        `pkg`); code elsewhere than site-packages and the standard library is always its own.
         """
         if threads is not None and not (isinstance(threads, int) and threads >= 1):
             raise ValueError(f"threads must be a whole number from 1, got {threads!r}")
         self.threads = threads
+        self.own = frozenset(own)
         self.app = app
         self.headers = headers
         self.ring = RecordRing(ring_size)
@@ -194,10 +204,14 @@ class ProbeMiddleware:
         self.block_ms: float = 0.0  # the watchdog's threshold once started; 0 when off
         self._writer_interval = writer_interval
         self._otel = otel
-        # Reads a request's tracing parent on arrival, once spans are wanted (see otel.py).
+        # Read a request's tracing parent on arrival, and the app's own span when the response
+        # starts, once spans are wanted (see otel.py).
         self._parent: Callable[[Scope], object] | None = None
+        self._inner: Callable[[object], object] | None = None
         self._started = False
         self._failed: ValueError | None = None  # why start() could not, once it could not
+        # The trace directory, where stalls no request was running in are written at shutdown.
+        self._stall_dir: str | os.PathLike[str] | None = None
         # The hook this probe last saw in place; a request finding another installs again.
         self._hook: object = None
         self._sequence = 0
@@ -209,6 +223,9 @@ class ProbeMiddleware:
         self.loops: dict[str, LoopInfo] = {}  # every loop met, by id
         # Sends snapshots to a live page when $ASGI_LAB_LIVE names one (see live.py).
         self.live: Publisher | None = None
+        # Django names a request's route only to its resolver: asked off the loop, and only
+        # when the app is Django's own handler (any other app's paths are not Django's).
+        self._django = type(app).__module__.startswith("django.")
 
     def start(self) -> None:
         """Read the settings, install the threadpool hook, open the writer; once per process.
@@ -243,6 +260,8 @@ class ProbeMiddleware:
                     ) from None
                 raise ValueError(f"trace must be {expected}, got {trace!r}") from None
             sinks.append(lines)
+            if isinstance(trace, str | os.PathLike):
+                self._stall_dir = trace
         hook.install()
         executors.install()
         if log != "off":
@@ -251,6 +270,7 @@ class ProbeMiddleware:
             from asgi_lab.probe import otel
 
             self._parent = otel.parent_finder()
+            self._inner = otel.inner_parent()
             use = self._otel
             sinks.append(
                 use if not isinstance(use, bool) else otel.OtelSpans(endpoint=current.otlp)
@@ -280,7 +300,9 @@ class ProbeMiddleware:
         self.loops[loop.id] = loop
         watch = self.watchdogs.get(loop.id)
         if watch is None and self.block_ms > 0:
-            watch = self.watchdogs[loop.id] = Watchdog(loop.id, block_ms=self.block_ms)
+            watch = self.watchdogs[loop.id] = Watchdog(
+                loop.id, block_ms=self.block_ms, own=self.own
+            )
             watch.start()
         self._loop = (running, loop, watch)
         return loop, watch
@@ -373,6 +395,8 @@ class ProbeMiddleware:
             loop, watch = self._meet(running)
         self._sequence += 1
         record = Record(self._sequence, scope, loop, self._in_flight)
+        if self._django:
+            record.django = True
         if self._parent is not None:
             record.parent = self._parent(scope)
         scope[SCOPE_KEY] = self
@@ -425,14 +449,28 @@ class ProbeMiddleware:
         await self.app(scope, receive_starting, send_flushing)
 
     async def aclose(self) -> None:
-        """Stop the watchdogs, flush the sinks and stop the writer, off the loop thread."""
+        """Write what is known of requests still running, stop the watchdogs, write their
+        stalls with no request beside the records, flush the sinks and stop the writer, off the
+        loop thread."""
         self._write_still_running()
+        stalls = [block for watch in self.watchdogs.values() for block in watch.unclaimed]
         for watch in self.watchdogs.values():
             watch.stop()
+            watch.unclaimed = []
         if self.live is not None:
             await anyio.to_thread.run_sync(self.live.stop)
+        directory = self._stall_dir if stalls else None
+        if self.writer is not None or directory is not None:
+            await anyio.to_thread.run_sync(self._close, directory, stalls)
+
+    def _close(self, directory: str | os.PathLike[str] | None, stalls: list[BlockData]) -> None:
+        if directory is not None:
+            try:
+                write_stalls(directory, os.getpid(), stalls)
+            except OSError as exc:
+                fault("finish", exc)
         if self.writer is not None:
-            await anyio.to_thread.run_sync(self.writer.close)
+            self.writer.close()
 
     def _write_still_running(self) -> None:
         """Requests still running at shutdown (a sync call no cancel stops) would leave no
@@ -514,6 +552,11 @@ class _Exchange:
             self._check_departed(now)
         # Nothing reaches a client that has gone: say so rather than the app's status.
         record.status = GONE if record.disconnected_ns else message["status"]
+        inner = self.probe._inner
+        if inner is not None:
+            found = inner(record.parent)
+            if found is not None:
+                record.parent = found
         loop = record.loop
         # No threadpool call so far: the loop thread ran the handler.
         thread = record.handler

@@ -8,7 +8,9 @@ record, so nothing of OpenTelemetry runs on the loop but one context read per re
 
 - the request: a span named `GET /path`, from the record's start to its end, with where it ran
   (`process.pid`, `thread.id` and `thread.name` of the handler's thread, `asgi_lab.loop.*`) and
-  the tokens it found (`asgi_lab.threadpool.*`, `asgi_lab.token_wait_ms`);
+  the tokens it found (`asgi_lab.threadpool.*`), what it waited for by cause
+  (`asgi_lab.wait.pool_ms`, `.loop_ms`, `.stall_ms`, see `records/waits.py`) and its route
+  (`http.route`, when the framework names one);
 - each hop: a child span named after the function, from the moment it started on its thread to
   the moment it returned, with that thread's `thread.id` and `thread.name`, and the pool it went
   through (`asgi_lab.hop.pool`: "anyio", "default-executor", ..., with `.size` when known,
@@ -18,12 +20,17 @@ record, so nothing of OpenTelemetry runs on the loop but one context read per re
   `code.lineno`, `code.function`) on the request that blocked the loop, `asgi_lab.waited_on`
   on the requests that sat through it.
 
-Its parent: when the request arrives, the probe reads (on the loop, one context-variable read)
-the span that is current there, such as the one the OpenTelemetry ASGI middleware opened around
-us; our span becomes its child, of kind INTERNAL. We do not add attributes to that span itself:
-it can only be changed while it is open, on the loop, and ours are only complete after the
-request ends. Without a current span, a W3C `traceparent` header (from the caller) is the
-parent, and our span is the request's SERVER span.
+Its parent, so that a request is one trace whoever else traces it: when the request arrives,
+the probe reads (on the loop, one context-variable read) the span that is current there, such as
+the one the OpenTelemetry ASGI middleware opened around us; our span becomes its child, of kind
+INTERNAL. When none was, the app may trace itself from inside (FastAPI's own telemetry, or the
+ASGI middleware inside the probe): they start their request span with no regard for ours, as a
+root or a child of the caller's `traceparent`. So when the response starts, the probe reads the
+current span again (inside the app's `send`, where its span is current): a local span found there
+is the parent, and our span and its hops sit under the app's own request span. Only when neither
+is found is a `traceparent` header the parent, and our span the request's SERVER span. We do
+not add attributes to another's span: it can only be changed while it is open, on the loop, and
+ours are only complete after the request ends.
 
 Where spans go: the tracer provider you pass; with `endpoint`, a provider of our own that
 exports over OTLP/HTTP to `<endpoint>/v1/traces` (one per worker process, made on its writer
@@ -57,6 +64,7 @@ __all__ = [
     "INSTALL",
     "Counted",
     "OtelSpans",
+    "inner_parent",
     "parent_finder",
     "require",
     "traces_url",
@@ -103,6 +111,28 @@ def parent_finder() -> Callable[[Scope], Context | None]:
         return propagate.extract(carrier) if carrier else None
 
     return parent
+
+
+def inner_parent() -> Callable[[object], Context | None]:
+    """A function the probe calls on the loop when the response starts, with the parent read on
+    arrival: the context current now when its span is a local one and none was on arrival (the
+    app's own request span, see above), else None."""
+    require("ProbeMiddleware(otel=...)")
+    from opentelemetry import context, trace
+
+    get_current = context.get_current
+    get_span = trace.get_current_span
+
+    def inner(arrival: object) -> Context | None:
+        if arrival is not None:
+            found = get_span(arrival).get_span_context()  # type: ignore[arg-type]
+            if found.is_valid and not found.is_remote:
+                return None  # a span outside us already holds the request
+        current = get_current()
+        found = get_span(current).get_span_context()
+        return current if found.is_valid and not found.is_remote else None
+
+    return inner
 
 
 class OtelSpans:
@@ -191,8 +221,12 @@ class OtelSpans:
             "asgi_lab.in_flight": data.in_flight,
             "asgi_lab.threadpool.borrowed": tokens.borrowed,
             "asgi_lab.threadpool.waiting": tokens.waiting,
-            "asgi_lab.token_wait_ms": tokens.wait_ns / 1e6,
+            "asgi_lab.wait.pool_ms": data.waits.pool_ns / 1e6,
+            "asgi_lab.wait.loop_ms": data.waits.loop_ns / 1e6,
+            "asgi_lab.wait.stall_ms": data.waits.stall_ns / 1e6,
         }
+        if data.route:
+            attributes["http.route"] = data.route
         if tokens.total != float("inf"):
             attributes["asgi_lab.threadpool.total"] = int(tokens.total)
         span = tracer.start_span(

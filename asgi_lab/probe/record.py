@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from asgi_lab.probe.endpoints import django_route
 from asgi_lab.probe.identity import LoopInfo, tasks_waiting
 from asgi_lab.records.schema import (
     BlockData,
@@ -23,10 +24,11 @@ from asgi_lab.records.schema import (
     WaitData,
     request_id,
 )
+from asgi_lab.records.waits import split_waits
 from asgi_lab.redact import userinfo
 from asgi_lab.types import Scope
 
-__all__ = ["Hop", "Record", "resolve_handler"]
+__all__ = ["Hop", "Record", "resolve_handler", "route_of"]
 
 T = TypeVar("T")
 
@@ -42,6 +44,7 @@ class Hop:
         "called_ns",
         "start_ns",
         "end_ns",
+        "resumed_ns",
         "pool",
         "size",
         "busy",
@@ -67,6 +70,8 @@ class Hop:
         self.called_ns = called_ns
         self.start_ns = 0
         self.end_ns = 0
+        # Stamped on the loop when the awaiting task runs again (see `hook.py`, `executors.py`).
+        self.resumed_ns = 0
         # The pool's name, or an object whose str() is its name: an executor's name is learnt
         # from its threads, maybe after this hop was submitted (see `executors.py`).
         self.pool = pool
@@ -90,6 +95,7 @@ class Hop:
             self.end_ns,
             self.queued_ns,
             PoolData(str(self.pool), self.size, self.busy, self.queued, self.processes),
+            self.resumed_ns,
         )
 
 
@@ -120,6 +126,12 @@ class Record:
     departure_check = ""
     #: The caller's tracing context (OpenTelemetry's), read on arrival when spans are wanted.
     parent: object = None
+    #: What the framework left in the scope to name the route, read when the request ends
+    #: (see `route_of`), and the root path the request arrived with.
+    route_found: object = None
+    root_path = ""
+    #: Set when the app behind the probe is Django's: its routes are asked of its resolver.
+    django = False
     # Filled on the loop thread: hops by the threadpool hook, blocks and waits by the watchdog
     # when a stall ends. Empty tuples until the first `add_*`: most requests have none.
     hops: Sequence[Hop] = ()
@@ -138,6 +150,9 @@ class Record:
         # An absolute-form target may carry `user:password@` (h11 passes it on as the path).
         self.path = userinfo(path) if "@" in path else path
         self.client: Any = scope.get("client")
+        root: str = scope.get("root_path", "")
+        if root:
+            self.root_path = root
         self.loop = loop
         limiter = loop.limiter
         self.total: float = limiter.total_tokens
@@ -165,6 +180,12 @@ class Record:
         self.duration_ns = time.perf_counter_ns() - self._started
         if self.handler is None:
             self.handler = resolve_handler(self, self.end_ns)
+        scope = self.scope
+        if scope is not None:
+            # Two lookups; the route is named off the loop, in `data()`.
+            found = scope.get("route") or scope.get("path_template")
+            if found is not None:
+                self.route_found = (found, scope.get("root_path", ""))
         self.scope = None
 
     @property
@@ -197,6 +218,8 @@ class Record:
         """The record in the schema's frozen form."""
         loop = self.loop
         client = self.client
+        hops = tuple([h.data() for h in self.hops]) if self.hops else ()
+        waited_on = tuple(self.waited_on)
         return RecordData(
             id=request_id(loop.pid, self.seq),
             method=self.method,
@@ -213,13 +236,17 @@ class Record:
             handler=loop.handler(self.handler_thread),
             in_flight=self.in_flight,
             threadpool=ThreadpoolData(self.total, self.borrowed, self.waiting, self.wait_ns),
-            hops=tuple([h.data() for h in self.hops]) if self.hops else (),
+            hops=hops,
             error=self.error,
             blocks=tuple(self.blocks),
-            waited_on=tuple(self.waited_on),
+            waited_on=waited_on,
             type=self.type,
             disconnected_ns=self.disconnected_ns,
             departure_check=self.departure_check,
+            waits=split_waits(hops, waited_on),
+            route=route_of(self.route_found, self.root_path)
+            or (django_route(self.path, self.root_path) if self.django else None)
+            or "",
             parent=self.parent,
         )
 
@@ -229,7 +256,9 @@ def resolve_handler(record: Record, before_ns: int) -> ThreadData:
     (already in `record.handler`); the hop whose function is the route's endpoint (as the
     framework names it, see `endpoints.py`); the loop thread when the endpoint is known but was
     never sent to a thread (an `async def`);
-    otherwise the last hop that started before `before_ns`, or the loop thread."""
+    otherwise, when the request's only trip off the loop was one call that started before
+    `before_ns`, that call's thread; else the loop thread. (Several calls, none of them named the
+    endpoint, were made by a handler on the loop: Datasette's queries, each on its own thread.)"""
     if record.handler is not None:
         return record.handler
     hops = record.hops
@@ -239,7 +268,8 @@ def resolve_handler(record: Record, before_ns: int) -> ThreadData:
     scope = record.scope
     if record.endpoint_known or (scope is not None and scope.get("endpoint") is not None):
         return record.loop.thread
-    for hop in reversed(hops):
+    if len(hops) == 1:
+        [hop] = hops
         if hop.thread is not None and hop.start_ns <= before_ns:
             return hop.thread
     return record.loop.thread
@@ -251,3 +281,23 @@ def _appended(items: Sequence[T], item: T) -> list[T]:
         items.append(item)
         return items
     return [item]
+
+
+def route_of(found: object, root_path: str) -> str | None:
+    """The route template a framework left in the scope, or None.
+
+    `found` is `(scope["route"] or scope["path_template"], scope["root_path"])` as they stood
+    when the request ended: Starlette's and FastAPI's route (its `path`, below the mounts the
+    request went through, which grew the root path), or Litestar's template (a string, whole).
+    """
+    if not isinstance(found, tuple):
+        return None
+    route, mounted = found
+    if isinstance(route, str):
+        return route
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return None
+    if isinstance(mounted, str) and mounted.startswith(root_path):
+        return mounted[len(root_path) :] + path
+    return path

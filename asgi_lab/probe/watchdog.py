@@ -26,6 +26,8 @@ One watchdog per event loop: a heartbeat on the loop and a daemon thread beside 
   waits for the GIL on a user's line (at the call into a Python function, say) looks like one
   stuck in a blocking call there; the watchdog thread waits for the GIL too, so when it woke
   later than the threshold during the stall, the line it saw is no evidence of a block.
+- A stall no request was running in (the app's startup, a background task) is kept in
+  `unclaimed`, for the probe to write beside the records when the app shuts down.
 
 A stall that ends before the thread has sampled it is not reported: the threshold is a floor,
 and the watchdog never reports what it did not see. The WARNING line for each stall is logged by
@@ -88,6 +90,8 @@ _MAX_SAMPLES = 1000
 _STALL_BEAT = 0.002
 #: The lines a stall report names.
 _TOP_LINES = 5
+#: Stalls with no request kept per loop: a background task blocking every second stays small.
+_MAX_UNCLAIMED = 100
 
 
 def _machinery(frame: FrameType) -> bool:
@@ -95,7 +99,9 @@ def _machinery(frame: FrameType) -> bool:
     return any(module == m or module.startswith(m + ".") for m in _MACHINERY)
 
 
-def _library(frame: FrameType) -> bool:
+def _library(frame: FrameType, own: frozenset[str] = frozenset()) -> bool:
+    if own and str(frame.f_globals.get("__name__", "")).partition(".")[0] in own:
+        return False  # the app's own package, though installed (`Watchdog(own=...)`)
     name = frame.f_code.co_filename
     if name.startswith("<"):  # <frozen runpy>, <string>: nobody's line to fix
         return True
@@ -114,18 +120,21 @@ def _frame(frame: FrameType) -> FrameData:
     return FrameData(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
 
 
-def culprit_frame(top: FrameType | None) -> tuple[FrameType | None, list[FrameData]]:
+def culprit_frame(
+    top: FrameType | None, own: frozenset[str] = frozenset()
+) -> tuple[FrameType | None, list[FrameData]]:
     """The frame to blame in a stack (innermost first from `top`), and the stack leading there.
 
-    The deepest frame of user code (neither machinery nor an installed library); else the
-    deepest frame that is not machinery (a library called from nowhere we can see); else None.
+    The deepest frame of user code (neither machinery nor an installed library, unless its
+    top-level package is in `own`); else the deepest frame that is not machinery (a library
+    called from nowhere we can see); else None.
     """
     frames = []
     while top is not None:
         frames.append(top)
         top = top.f_back
     ours = [f for f in frames if not _machinery(f)]
-    user = [f for f in ours if not _library(f)]
+    user = [f for f in ours if not _library(f, own)]
     chosen = user[0] if user else (ours[0] if ours else None)
     # The stack a reader wants: their own frames, outermost first, down to the one blamed.
     shown = [f for f in user if f.f_code.co_filename[:1] not in ("<", "")]
@@ -247,16 +256,23 @@ class Stall:
 class Watchdog:
     """Watches one loop; start it on the loop's thread."""
 
-    def __init__(self, loop_id: str, *, block_ms: float = 100.0) -> None:
+    def __init__(
+        self, loop_id: str, *, block_ms: float = 100.0, own: frozenset[str] = frozenset()
+    ) -> None:
+        """`own`: top-level packages whose frames are the app's own code even when installed
+        (an app run from site-packages, such as `pip install`ed LNbits, is all "library")."""
         if not block_ms > 0:
             raise ValueError(f"block_ms must be a number above 0, got {block_ms!r}")
         self.loop_id = loop_id
         self.block_ms = block_ms
+        self.own = own
         #: Heartbeat period: a tenth of the threshold, at most 10 ms (the timing error bound).
         self.beat = min(block_ms / 10_000, 0.01)
         #: The request each task serves (request tasks and the tasks they create).
         self.requests: dict[asyncio.Task[Any], Record] = {}
         self.stall: Stall | None = None
+        #: Stalls no request was running in (a startup's, a background task's), in order.
+        self.unclaimed: list[BlockData] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_ident = 0
         self._last_mono = time.monotonic()
@@ -359,6 +375,22 @@ class Watchdog:
         starved = stall.starved()
         blamed = culprit.record if culprit is not None and not starved else None
         running = [] if not starved else _running_hops(in_flight, stall.start_ns)
+        if blamed is None and not starved and culprit is not None and culprit.file is not None:
+            # No request to carry it (the app's startup, a background task): kept apart.
+            if len(self.unclaimed) < _MAX_UNCLAIMED:
+                self.unclaimed.append(
+                    BlockData(
+                        round(ms, 3),
+                        culprit.file,
+                        culprit.line,
+                        culprit.function,
+                        tuple(culprit.stack),
+                        "blocked",
+                        stall.start_ns,
+                        tuple(lines),
+                        len(stall.samples),
+                    )
+                )
         for record in in_flight:
             if record is blamed and culprit is not None:
                 record.add_block(
@@ -375,7 +407,8 @@ class Watchdog:
                     )
                 )
                 continue
-            overlap = (end_ns - max(stall.start_ns, record.start_ns)) / 1e6
+            since = max(stall.start_ns, record.start_ns)
+            overlap = (end_ns - since) / 1e6
             if overlap <= 0:
                 continue
             record.add_wait(
@@ -384,6 +417,7 @@ class Watchdog:
                     round(min(overlap, ms), 3),
                     "starved" if starved else "blocked",
                     tuple(running),
+                    max(since, end_ns - int(ms * 1e6)),
                 )
             )
         message = _describe(self.loop_id, ms, culprit, blamed, starved, running)
@@ -425,7 +459,7 @@ class Watchdog:
         loop = self._loop
         frame = sys._current_frames().get(self._thread_ident)
         task = asyncio.current_task(loop) if loop is not None else None
-        chosen, stack = culprit_frame(frame)
+        chosen, stack = culprit_frame(frame, self.own)
         sample = _Sample(
             time.monotonic(),
             task,
@@ -434,7 +468,7 @@ class Watchdog:
             chosen.f_lineno if chosen is not None else 0,
             chosen.f_code.co_name if chosen is not None else "?",
             stack,
-            chosen is not None and not _library(chosen),
+            chosen is not None and not _library(chosen, self.own),
             chosen is not None and chosen is frame,
         )
         clocks = self._clocks()

@@ -13,7 +13,9 @@ from asgi_lab.records.lines import (
     Trace,
     file_name,
     read_records,
+    read_stalls,
     read_trace,
+    write_stalls,
 )
 from asgi_lab.records.schema import (
     CANCELLED,
@@ -32,9 +34,11 @@ from asgi_lab.records.schema import (
     ThreadData,
     ThreadpoolData,
     WaitData,
+    WaitsData,
     request_id,
     short_path,
 )
+from asgi_lab.records.waits import split_waits
 
 __all__ = [
     "CANCELLED",
@@ -56,10 +60,14 @@ __all__ = [
     "ThreadpoolData",
     "Trace",
     "WaitData",
+    "WaitsData",
     "file_name",
     "json_line",
     "read_records",
+    "read_stalls",
     "read_trace",
     "request_id",
     "short_path",
+    "split_waits",
+    "write_stalls",
 ]

@@ -58,6 +58,7 @@ def json_line(record: RecordData) -> str:
     client = record.client
     error = record.error
     tokens = record.threadpool
+    waits = record.waits
     dropped = f'"dropped":{record.dropped},' if record.dropped else ""
     if record.rotated_away:
         dropped += f'"rotated_away":{record.rotated_away},'
@@ -74,5 +75,7 @@ def json_line(record: RecordData) -> str:
         f'"error":{"null" if error is None else _string(error)},'
         f'"blocks":{_list(record.blocks)},"waited_on":{_list(record.waited_on)},{dropped}'
         f'"type":{_string(record.type)},"disconnected_ns":{record.disconnected_ns},'
-        f'"departure_check":{_string(record.departure_check)}}}\n'
+        f'"departure_check":{_string(record.departure_check)},'
+        f'"waits":{{"pool_ns":{waits.pool_ns},"loop_ns":{waits.loop_ns},'
+        f'"stall_ns":{waits.stall_ns}}},"route":{_string(record.route)}}}\n'
     )

@@ -6,6 +6,10 @@ past it becomes `records-<pid>.jsonl.1` (the older ones `.2`, `.3`, ... up to `k
 file begins; the records of a file rotated past `keep` are counted and said in the next record
 written (`rotated_away`), so a reader knows what it cannot read.
 
+Beside them, `stalls-<pid>.jsonl` holds the stalls of that worker's loop that no request was
+running in (its startup, a background task), one `BlockData` per line, written once as the
+worker shuts down.
+
 Reading is strict: every line must be a record. The one exception is a last line cut short
 without its newline (a worker killed mid-write), which is left out and counted; any other bad
 line raises `RecordsError` naming the file, the line number and the field.
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import IO
 
 from asgi_lab.records.encode import json_line
-from asgi_lab.records.schema import RecordData
+from asgi_lab.records.schema import BlockData, RecordData
 
 logger = logging.getLogger("asgi_lab.probe")
 
@@ -37,7 +41,9 @@ __all__ = [
     "Trace",
     "file_name",
     "read_records",
+    "read_stalls",
     "read_trace",
+    "write_stalls",
 ]
 
 #: The files of a trace directory, rotated generations included.
@@ -134,6 +140,26 @@ def read_trace(directory: str | os.PathLike[str]) -> Trace:
 def read_records(directory: str | os.PathLike[str]) -> list[RecordData]:
     """`read_trace(directory).records`."""
     return read_trace(directory).records
+
+
+def write_stalls(directory: str | os.PathLike[str], pid: int, stalls: Sequence[BlockData]) -> None:
+    """Write a worker's stalls with no request (nothing when there are none)."""
+    if stalls:
+        text = "".join(json.dumps(b.to_json(), separators=(",", ":")) + "\n" for b in stalls)
+        (Path(directory) / f"stalls-{pid}.jsonl").write_text(text, encoding="utf-8")
+
+
+def read_stalls(directory: str | os.PathLike[str]) -> list[tuple[int, BlockData]]:
+    """Every worker's stalls with no request, with its pid, by start time."""
+    found: list[tuple[int, BlockData]] = []
+    for path in sorted(Path(directory).glob("stalls-*.jsonl")):
+        pid = int(path.stem.partition("-")[2])
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                found.append((pid, BlockData.from_json(json.loads(line))))
+            except (ValueError, KeyError, TypeError) as exc:
+                raise RecordsError(path, number, f"not a stall: {exc!r}") from None
+    return sorted(found, key=lambda pb: pb[1].start_ns)
 
 
 class JsonLines:

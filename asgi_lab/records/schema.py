@@ -35,6 +35,7 @@ __all__ = [
     "ThreadData",
     "ThreadpoolData",
     "WaitData",
+    "WaitsData",
     "request_id",
     "short_path",
 ]
@@ -148,11 +149,13 @@ class HandlerData:
 
 @dataclass(frozen=True, slots=True)
 class ThreadpoolData:
-    """The worker's default limiter when the request arrived, and the request's token wait."""
+    """The worker's default limiter when the request arrived, and its hops' queued time."""
 
     total: float  # a whole number, or inf when the limiter is unbounded
     borrowed: int
     waiting: int
+    #: Every hop's `queued_ns`, summed: a token or a thread, and the loop's hand-off, together.
+    #: `RecordData.waits` says which was which.
     wait_ns: int
 
     @classmethod
@@ -191,6 +194,13 @@ class PoolData:
     #: its start (so `queued_ns`) unknown; its end is when the parent saw the answer.
     processes: bool = False
 
+    @property
+    def full(self) -> bool:
+        """Whether the pool had no token or thread free for the hop: every one busy, or calls
+        already queued (the only sign of a full pool whose size is unknown)."""
+        size = self.size
+        return self.queued > 0 or (size is not None and self.busy >= size)
+
     @classmethod
     def from_json(cls, data: JSON) -> PoolData:
         size = data["size"]
@@ -227,6 +237,9 @@ class HopData:
     end_ns: int
     queued_ns: int
     pool: PoolData
+    #: When the task that awaited the call ran again on the loop (0 when not seen): from
+    #: `end_ns` to here the answer waited for the loop.
+    resumed_ns: int = 0
 
     @classmethod
     def from_json(cls, data: JSON) -> HopData:
@@ -240,6 +253,7 @@ class HopData:
             int(data["end_ns"]),
             int(data["queued_ns"]),
             PoolData.from_json(data["pool"]),
+            int(data.get("resumed_ns", 0)),  # records written before it was
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -252,6 +266,7 @@ class HopData:
             "end_ns": self.end_ns,
             "queued_ns": self.queued_ns,
             "pool": self.pool.to_json(),
+            "resumed_ns": self.resumed_ns,
         }
 
 
@@ -338,6 +353,8 @@ class WaitData:
     ms: float
     kind: str  # "blocked" or "starved"
     hops: tuple[str, ...] = ()
+    #: Wall clock when this request began to sit through the stall (0: not known).
+    start_ns: int = 0
 
     @classmethod
     def from_json(cls, data: JSON) -> WaitData:
@@ -347,13 +364,47 @@ class WaitData:
             float(data["ms"]),
             str(data["kind"]),
             tuple(str(h) for h in data.get("hops", ())),
+            int(data.get("start_ns", 0)),  # records written before it was
         )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"request": self.request, "ms": self.ms, "kind": self.kind}
         if self.hops:
             out["hops"] = list(self.hops)
+        out["start_ns"] = self.start_ns
         return out
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + int(self.ms * 1e6)
+
+
+@dataclass(frozen=True, slots=True)
+class WaitsData:
+    """The time a request spent waiting, by cause; no instant is counted under two causes.
+
+    `pool_ns`: its hops waited for a token or a thread of a pool that was full when they were
+    submitted (`PoolData.full`). `loop_ns`: it was ready but the loop was busy with others: a
+    hop's queued time at a pool with room (the loop had to get round to handing it over), and
+    the time from a hop's end until its task ran again on the loop. `stall_ns`: it sat through
+    stalls of the loop (`waited_on`); that time is taken out of the other two. Overlapping
+    hops (a gather) count an instant once. See `asgi_lab/records/waits.py`.
+    """
+
+    pool_ns: int = 0
+    loop_ns: int = 0
+    stall_ns: int = 0
+
+    @classmethod
+    def from_json(cls, data: JSON) -> WaitsData:
+        return cls(int(data["pool_ns"]), int(data["loop_ns"]), int(data["stall_ns"]))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pool_ns": self.pool_ns, "loop_ns": self.loop_ns, "stall_ns": self.stall_ns}
+
+    @property
+    def total_ns(self) -> int:
+        return self.pool_ns + self.loop_ns + self.stall_ns
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,6 +449,12 @@ class RecordData:
     #: not asked), "polled", or "unavailable" (a server whose `receive` cannot be polled, such
     #: as granian's: then only the app's own `receive` calls can see a departure).
     departure_check: str = ""
+    #: The time it waited, by cause (computed from `hops` and `waited_on`, see `WaitsData`).
+    waits: WaitsData = WaitsData()
+    #: The route as the framework names it (`/api/recipes/{slug}`: Starlette's and FastAPI's
+    #: `scope["route"]`, Litestar's `scope["path_template"]`, Django's resolver); "" when it
+    #: names none (a 404, a plain ASGI app): readers then group by `path`.
+    route: str = ""
     #: The caller's tracing context (OpenTelemetry's), read on arrival when spans are wanted:
     #: in-process only, never written, never compared.
     parent: object = field(default=None, compare=False, repr=False)
@@ -432,6 +489,8 @@ class RecordData:
                 str(data["type"]),
                 int(data["disconnected_ns"]),
                 str(data["departure_check"]),
+                WaitsData.from_json(data["waits"]),
+                _text(data["route"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             shown = str(data.get("id")) if isinstance(data, Mapping) else type(data).__name__
@@ -463,6 +522,8 @@ class RecordData:
             "type": self.type,
             "disconnected_ns": self.disconnected_ns,
             "departure_check": self.departure_check,
+            "waits": self.waits.to_json(),
+            "route": self.route,
         }
 
     @property
@@ -486,7 +547,7 @@ class RecordData:
 
     @property
     def wait_s(self) -> float:
-        """Seconds this request's threadpool calls waited for a token and a thread."""
+        """Seconds this request's hops were queued, summed (`threadpool.wait_ns`)."""
         return self.threadpool.wait_ns / 1e9
 
 
@@ -529,6 +590,8 @@ _FIELDS: dict[str, Any] = {
     "type": _text,
     "disconnected_ns": int,
     "departure_check": _text,
+    "waits": WaitsData.from_json,
+    "route": _text,
 }
 
 

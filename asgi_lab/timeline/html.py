@@ -65,10 +65,11 @@ def page(title: str, body: str) -> str:
 
 
 def legend(timeline: Timeline) -> str:
-    """Each path's colour and pattern, in the order the timeline gave them."""
+    """Each route's colour and pattern (the path where no route is named), in the order the
+    timeline gave them."""
     seen: dict[str, int] = {}
-    for bar in timeline.requests:
-        seen.setdefault(bar.record.path, len(seen) % len(svg.PATTERNS))
+    for route in timeline.routes().values():
+        seen.setdefault(route, len(seen) % len(svg.PATTERNS))
     swatches = []
     for path, colour in seen.items():
         # The pattern is defined in the timeline's own <svg>; ids are page-wide.

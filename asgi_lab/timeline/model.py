@@ -8,7 +8,9 @@ there (the loop interleaves them), so each gets the lowest sub-row free at its s
 bar on the lane of the thread that ran it and keeps its request's id, so every view can link the
 two; hops never overlap on one thread. Per worker, step curves: per pool its hops named (anyio,
 the default executor, an own executor, a process pool), the calls running in it at each instant
-(for a process pool, in flight: from asked for to answered, as the parent sees them), and the
+(for a process pool, in flight: from asked for to answered, as the parent sees them; for anyio,
+its tokens held: from the start on a thread until the task ran again on the loop, where anyio
+gives the token back, so the curve never shows more than a record's `pool.busy` saw), and the
 requests in flight. Times stay wall-clock ns, so the workers
 of one run share an axis; `Timeline.start_ns` is time zero for the views.
 
@@ -74,6 +76,11 @@ class RequestBar:
     @property
     def end_ns(self) -> int:
         return self.record.end_ns
+
+    @property
+    def route(self) -> str:
+        """What its colour stands for: the route as the framework names it, else the path."""
+        return self.record.route or self.record.path
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +194,11 @@ class Timeline:
     def duration_ns(self) -> int:
         return self.end_ns - self.start_ns
 
+    def routes(self) -> dict[str, str]:
+        """Each request's route (`RequestBar.route`), by request id, in the order they began:
+        one colour per route in every view, whatever the paths' slugs."""
+        return {bar.id: bar.route for bar in self.requests}
+
     def requests_on(self, lane: Lane) -> list[RequestBar]:
         return [r for r in self.requests if r.lane == lane.key]
 
@@ -233,6 +245,10 @@ def pool_curves(records: Iterable[RecordData]) -> tuple[PoolCurve, ...]:
             pool = hop.pool
             if pool.processes:
                 span = (hop.called_ns, hop.end_ns)  # the parent never sees it start
+            elif hop.thread is not None and pool.name.startswith("anyio"):
+                # anyio gives a token back only when the task runs again on the loop: an
+                # answer waiting for a busy loop still holds one (older records: its end).
+                span = (hop.start_ns, max(hop.resumed_ns, hop.end_ns))
             elif hop.thread is not None:
                 span = (hop.start_ns, hop.end_ns)
             else:

@@ -65,7 +65,9 @@ def events(timeline: Timeline) -> list[Event]:
             "id": r.id,
             "status": r.status,
             "duration_ms": r.duration_ns / 1e6,
-            "token_wait_ms": r.threadpool.wait_ns / 1e6,
+            "waited_for_a_full_pool_ms": r.waits.pool_ns / 1e6,
+            "waited_for_the_loop_ms": r.waits.loop_ns / 1e6,
+            "waited_behind_a_stall_ms": r.waits.stall_ns / 1e6,
             "tokens_borrowed_at_arrival": r.threadpool.borrowed,
             "hops": len(r.hops),
         }

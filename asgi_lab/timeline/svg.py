@@ -4,7 +4,7 @@ Per worker: its loop lane (requests, one sub-row each while they overlap), its w
 lanes (hops), then a band with requests in flight and one per pool its hops went through, the
 calls running in it (`data-pool`, `data-peak`, `data-size` on each pool's band). Every bar
 carries `data-req` (its request's id): the page's script highlights a request and all its hops
-together and shows the lines from the request to its hops. Each path has a colour and a pattern
+together and shows the lines from the request to its hops. Each route has a colour and a pattern
 whose lightness differs from its neighbours', so the chart survives greyscale printing; every
 bar has a `<title>` for hover. Thousands of requests: every request up to `MAX_ROWS` deep on its
 loop lane is drawn; deeper ones (a lane that deep is a solid block anyway) are folded into one
@@ -118,7 +118,8 @@ def _request(bar: RequestBar, y: float, x: _X, colour: int) -> str:
     tip = (
         f"{r.method} {r.path} → {r.status} ({r.id})\n"
         f"took {_ms(r.end_ns - r.start_ns)} (response started at {_ms(r.response_ns - r.start_ns)})"
-        f"\ntoken wait {_ms(r.threadpool.wait_ns)}, {len(r.hops)} hop(s)"
+        f"\nwaited for a full pool {_ms(r.waits.pool_ns)}, for the loop {_ms(r.waits.loop_ns)},"
+        f" behind a stall {_ms(r.waits.stall_ns)}; {len(r.hops)} hop(s)"
         f"\ntokens at arrival: {r.threadpool.borrowed} of {r.threadpool.total:g} borrowed,"
         f" {r.threadpool.waiting} waiting"
     )
@@ -132,7 +133,8 @@ def _hop(hop: HopBar, y: float, x: _X, colour: int) -> str:
     bx, bw = x.bar(h.start_ns, h.end_ns)
     tip = (
         f"{h.call} for {hop.path} ({hop.request})\n"
-        f"ran {_ms(h.end_ns - h.start_ns)}, waited {_ms(h.queued_ns)} for a thread\n"
+        f"ran {_ms(h.end_ns - h.start_ns)}, queued {_ms(h.queued_ns)}"
+        f" ({'the pool was full' if h.pool.full else 'the pool had room'})\n"
         f"pool {h.pool.name}"
         f" (size {'unknown' if h.pool.size is None else f'{h.pool.size:g}'}) when called:"
         f" {h.pool.busy} busy, {h.pool.queued} queued"
@@ -185,6 +187,8 @@ def _pool_band(pool: PoolCurve, x: _X, y: float, width: int, end_ns: int) -> str
     peak = pool.busy.peak
     base = y + CURVE_H - 2
     what = "in flight" if pool.processes else "running"
+    if pool.name.startswith("anyio"):
+        what = "tokens held"  # until the task runs again (`model.pool_curves`)
     label = f"  pool {pool.name}: {what} (max {peak} of {pool.shown_size})"
     parts = [
         _el("rect", x=0, y=y, width=width, height=CURVE_H, class_="curve-bg"),
@@ -223,9 +227,10 @@ def _ticks(x: _X, top: float, bottom: float) -> str:
 def render(timeline: Timeline, *, width: int = 1400) -> str:
     """The `<svg>` of `timeline`, `width` pixels wide, as tall as its lanes need."""
     x = _X(timeline, width)
+    routes = timeline.routes()
     colours: dict[str, int] = {}
-    for bar in timeline.requests:
-        colours.setdefault(bar.record.path, len(colours) % len(PATTERNS))
+    for route in routes.values():
+        colours.setdefault(route, len(colours) % len(PATTERNS))
     body: list[str] = []
     y = float(AXIS_H)
     for worker in timeline.workers:
@@ -265,7 +270,7 @@ def render(timeline: Timeline, *, width: int = 1400) -> str:
                     if bar.row < MAX_ROWS:
                         top = y + bar.row * ROW_H
                         row_y[bar.id] = top + ROW_H / 2
-                        parts.append(_request(bar, top, x, colours[bar.record.path]))
+                        parts.append(_request(bar, top, x, colours[bar.route]))
                 if deeper:
                     top = y + MAX_ROWS * ROW_H
                     for start, end in _union([(b.start_ns, b.end_ns) for b in deeper]):
@@ -302,7 +307,7 @@ def render(timeline: Timeline, *, width: int = 1400) -> str:
                     )
             else:
                 for hop in timeline.hops_on(lane):
-                    colour = colours.get(hop.path, 0)
+                    colour = colours.get(routes.get(hop.request, ""), 0)
                     parts.append(_hop(hop, y, x, colour))
                     if hop.request in row_y:
                         parts.append(

@@ -68,7 +68,10 @@ def app() -> ProbeMiddleware:
     if current.app is None:
         raise TraceAppError("$ASGI_LAB_APP must name the app to trace, as 'module:attribute'")
     wrapped = load(current.app, factory=current.app_factory)
-    return ProbeMiddleware(wrapped, log=True, watchdog=True, threads=current.threads)
+    # The package named by the import string is the app's own code, even installed: the
+    # watchdog blames its lines, not the library it called (`lnbits.__main__:app`: lnbits).
+    own = [current.app.partition(":")[0].partition(".")[0]]
+    return ProbeMiddleware(wrapped, log=True, watchdog=True, threads=current.threads, own=own)
 
 
 _made: list[ProbeMiddleware] = []

@@ -1,12 +1,15 @@
 """`asgi-lab trace MODULE:app`: serve any ASGI app with the probe, the log line and the watchdog
-around it, until Ctrl-C or SIGTERM; then stop every worker and summarise their records."""
+around it, until Ctrl-C (SIGINT) or SIGTERM, each handled whatever the parent left them as; then
+stop every worker and summarise their records."""
 
 from __future__ import annotations
 
 import contextlib
 import shutil
+import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -14,13 +17,13 @@ from asgi_lab import serving
 from asgi_lab.console import console
 from asgi_lab.lab.traces import write_html, write_perfetto
 from asgi_lab.live import Live, feeding
-from asgi_lab.records import read_trace
+from asgi_lab.records import read_stalls, read_trace
 from asgi_lab.redact import printable
 from asgi_lab.serving import ServerOptions
 from asgi_lab.timeline import build
 from asgi_lab.trace.summary import summary
 
-__all__ = ["run"]
+__all__ = ["interrupt_on_sigint", "run"]
 
 #: The factory each worker calls: the user's app, wrapped (see `trace/app.py`).
 WRAPPER = "asgi_lab.trace.app:app"
@@ -50,7 +53,11 @@ def run(
     server: serving.Server | None = None
     try:
         try:
-            with serving.terminate_as_interrupt(), live or contextlib.nullcontext() as page:
+            with (
+                interrupt_on_sigint(),
+                serving.terminate_as_interrupt(),
+                live or contextlib.nullcontext() as page,
+            ):
                 with serving.start(feeding(options, page), echo=sys.stderr) as server:
                     print(f"asgi-lab trace: serving {target} on {server.url}", flush=True)
                     if page is not None:
@@ -68,7 +75,7 @@ def run(
         trace = read_trace(trace_dir)
         records = trace.records
         # 100 columns, or a narrower terminal's: long paths and file:line wrap in their cells.
-        console().print(summary(records, trace))
+        console().print(summary(records, trace, read_stalls(trace_dir)))
         if records and html_path:
             write_html(html_path, build(records), f"asgi-lab trace {target}")
             print(f"wrote {html_path}", file=sys.stderr)
@@ -97,6 +104,18 @@ def run(
         if not keep:
             shutil.rmtree(trace_dir, ignore_errors=True)
     return status
+
+
+@contextlib.contextmanager
+def interrupt_on_sigint() -> Iterator[None]:
+    """While running, SIGINT raises KeyboardInterrupt, whatever this process inherited: Python
+    leaves SIGINT alone when it starts ignored, as it does for a job a script sends to the
+    background (`asgi-lab trace app:app &`), and then `kill -INT` would stop nothing."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 #: The server's last lines quoted when it did not start: what it said last says why.

@@ -41,7 +41,12 @@ async def loose_view(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"tid": tid, "loop": threading.get_native_id()})
 
 
+def item_view(request: HttpRequest, item_id: int) -> JsonResponse:
+    return JsonResponse({"item": item_id})
+
+
 urlpatterns = [
+    path("items/<int:item_id>", item_view),
     path("sync", sync_view),
     path("async", async_view),
     path("loose", loose_view),

@@ -11,6 +11,7 @@ import threading
 from typing import cast
 
 from litestar import Litestar, get
+from litestar.params import FromPath
 
 from asgi_lab.probe import ProbeMiddleware
 from asgi_lab.types import ASGIApp
@@ -31,7 +32,15 @@ async def async_handler() -> dict[str, int]:
     return {"tid": threading.get_native_id()}
 
 
+@get("/items/{item_id:int}")
+async def item_handler(item_id: FromPath[int]) -> dict[str, int]:
+    return {"item": item_id}
+
+
 # Its own typed scopes are narrower than a plain ASGI callable's: the same callable.
 app = ProbeMiddleware(
-    cast(ASGIApp, Litestar(route_handlers=[sync_handler, on_loop_handler, async_handler]))
+    cast(
+        ASGIApp,
+        Litestar(route_handlers=[sync_handler, on_loop_handler, async_handler, item_handler]),
+    )
 )
