@@ -281,9 +281,9 @@ def tour(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace) -> int:
     """Print a trace directory's timeline; write it as HTML and as a Perfetto trace if asked."""
-    from asgi_lab.lab import traces
+    from asgi_lab.timeline.report import report_trace
 
-    return traces.report_trace(args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
+    return report_trace(args.trace_dir, html_path=args.html, perfetto_path=args.perfetto)
 
 
 def add_export_options(parser: argparse.ArgumentParser) -> None:

@@ -93,7 +93,7 @@ def test_a_lab_command_without_the_lab_extra_says_what_to_install(argv: list[str
         "asgi_lab.trace.summary",
         "asgi_lab.cli",
         "asgi_lab.trace.command",
-        "asgi_lab.lab.traces",
+        "asgi_lab.timeline.report",
     ],
 )
 def test_the_core_imports_without_any_extra(module: str) -> None:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from asgi_lab.console import plain
-from asgi_lab.lab.traces import report_trace
 from asgi_lab.records import Trace, json_line
 from asgi_lab.records.schema import BlockData
+from asgi_lab.timeline.report import report_trace
 from asgi_lab.trace.summary import summary
 from tests.lab.fakes import record
 

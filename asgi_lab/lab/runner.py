@@ -20,9 +20,9 @@ from asgi_lab.lab.experiments import EXPERIMENTS, REGISTRY
 from asgi_lab.lab.harness import Result, run_experiment
 from asgi_lab.lab.pages import experiment_page, write_tour
 from asgi_lab.lab.report import StderrProgress, render, summary
-from asgi_lab.lab.traces import write_perfetto
 from asgi_lab.serving import terminate_as_interrupt
 from asgi_lab.timeline import build, html
+from asgi_lab.timeline.report import write_perfetto
 
 __all__ = ["listing", "run_one", "run_tour"]
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from asgi_lab import serving
 from asgi_lab.console import console
-from asgi_lab.lab.traces import write_html, write_perfetto
 from asgi_lab.live import Live, feeding
 from asgi_lab.records import read_stalls, read_trace
 from asgi_lab.redact import printable
 from asgi_lab.serving import ServerOptions
 from asgi_lab.timeline import build
+from asgi_lab.timeline.report import write_html, write_perfetto
 from asgi_lab.trace.summary import summary
 
 __all__ = ["interrupt_on_sigint", "run"]

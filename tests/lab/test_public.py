@@ -18,7 +18,6 @@ MODULES = [
     "asgi_lab.lab.observed",
     "asgi_lab.lab.report",
     "asgi_lab.lab.runner",
-    "asgi_lab.lab.traces",
     "asgi_lab.lab.verdicts",
 ]
 
