@@ -375,37 +375,26 @@ class Watchdog:
         starved = stall.starved()
         blamed = culprit.record if culprit is not None and not starved else None
         running = [] if not starved else _running_hops(in_flight, stall.start_ns)
-        if blamed is None and not starved and culprit is not None and culprit.file is not None:
+        block = None
+        if culprit is not None:
+            block = BlockData(
+                round(ms, 3),
+                culprit.file or "?",
+                culprit.line,
+                culprit.function,
+                tuple(culprit.stack),
+                "blocked",
+                stall.start_ns,
+                tuple(lines),
+                len(stall.samples),
+            )
+        if blamed is None and not starved and block is not None and block.file != "?":
             # No request to carry it (the app's startup, a background task): kept apart.
             if len(self.unclaimed) < _MAX_UNCLAIMED:
-                self.unclaimed.append(
-                    BlockData(
-                        round(ms, 3),
-                        culprit.file,
-                        culprit.line,
-                        culprit.function,
-                        tuple(culprit.stack),
-                        "blocked",
-                        stall.start_ns,
-                        tuple(lines),
-                        len(stall.samples),
-                    )
-                )
+                self.unclaimed.append(block)
         for record in in_flight:
-            if record is blamed and culprit is not None:
-                record.add_block(
-                    BlockData(
-                        round(ms, 3),
-                        culprit.file or "?",
-                        culprit.line,
-                        culprit.function,
-                        tuple(culprit.stack),
-                        "blocked",
-                        stall.start_ns,
-                        tuple(lines),
-                        len(stall.samples),
-                    )
-                )
+            if record is blamed and block is not None:
+                record.add_block(block)
                 continue
             since = max(stall.start_ns, record.start_ns)
             overlap = (end_ns - since) / 1e6
