@@ -100,12 +100,15 @@ def command_line(command: str) -> list[str]:
 
 def picture(command: str) -> Path | None:
     """Where an experiment's timeline picture goes: `docs/img/<name>.svg`, drawn by the same
-    run that prints its output, `<name>-<layer>.svg` for a `--layer` other than raw (so a chapter
-    showing another layer's run keeps the first chapter's picture); None for other commands."""
+    run that prints its output, `<name>-<layer>.svg` for a `--layer` other than raw and
+    `<name>-<server>.svg` for a `--server` other than uvicorn (so a chapter showing another
+    layer's or server's run keeps the first chapter's picture); None for other commands."""
     words = shlex.split(command)
     if words[:2] == ["asgi-lab", "experiment"] and len(words) >= 3:
-        layer = words[words.index("--layer") + 1] if "--layer" in words[:-1] else "raw"
-        suffix = "" if layer == "raw" else f"-{layer}"
+        suffix = ""
+        for option, default in (("--layer", "raw"), ("--server", "uvicorn")):
+            value = words[words.index(option) + 1] if option in words[:-1] else default
+            suffix += "" if value == default else f"-{value}"
         return DOCS / "img" / f"{words[2]}{suffix}.svg"
     return None
 

@@ -138,6 +138,20 @@ def test_only_our_own_commands_run() -> None:
             generate.command_line(bad)
 
 
+def test_a_run_on_another_layer_or_server_draws_a_picture_of_its_own() -> None:
+    """Chapter 16 shows chapter 4's experiment on granian: not over chapter 4's picture."""
+    img = DOCS / "img"
+    assert generate.picture("asgi-lab experiment workers") == img / "workers.svg"
+    assert generate.picture("asgi-lab experiment workers --server uvicorn") == img / "workers.svg"
+    assert generate.picture("asgi-lab experiment workers --server granian") == (
+        img / "workers-granian.svg"
+    )
+    assert generate.picture("asgi-lab experiment gil --layer api --server hypercorn") == (
+        img / "gil-api-hypercorn.svg"
+    )
+    assert generate.picture("python docs/examples/servers_tour.py") is None
+
+
 def test_every_experiment_has_passing_output_in_its_chapter() -> None:
     chapters = {p.stem: p.read_text(encoding="utf-8") for p in sorted(DOCS.glob("[0-9][0-9]-*.md"))}
     assert {exp.chapter for exp in REGISTRY.values()} <= set(chapters)

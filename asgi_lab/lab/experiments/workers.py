@@ -101,7 +101,7 @@ def run(ctx: Context) -> None:
     ctx.check(at_most("W blocks of S, one per worker at once: ~S", blocks_elapsed, secs))
     pool_threads = {r.thread for r in out["threadpools"][1]} - {r.thread for r in blocks}
     ctx.check(exactly("pool threads of a sync request, one per worker", len(pool_threads), WORKERS))
-    ctx.fact("worker pids (uvicorn said)", " ".join(map(str, sorted(worker_pids))))
+    ctx.fact("worker pids (from /proc)", " ".join(map(str, sorted(worker_pids))))
     for label, counts in splits.items():
         ctx.fact(f"{label} split", split(counts))
     tokens = {r.pid: r.threadpool.total for r in records}
