@@ -129,3 +129,24 @@ def test_async_sessions_on_fastapi_one_per_task_pool_waits_and_finally() -> None
     assert "pool: 2 checked out, Sessions closed: {'finally': 4}" in leaked  # none after yield
     assert re.search(r"then GET /hold: 500 'Internal Server Error' after [\d.]+ s", leaked)
     assert "sqlalchemy.exc.TimeoutError raised 1 time(s)" in leaked
+
+
+@pytest.mark.server
+def test_each_server_runs_the_loop_on_the_main_thread_and_def_in_the_pool() -> None:
+    """Chapter 16's table, read back from its example: every worker a child of the process we
+    started, the loop on the worker's main thread, a `def` on an anyio thread, and the
+    listening socket shared under uvicorn and hypercorn, one per worker under granian."""
+    out = run("servers_tour.py")
+    found = re.findall(r"^(\w+): started pid (\d+)\n((?:  .*\n?)*)", out, re.M)
+    blocks = {name: (int(pid), block) for name, pid, block in found}
+    assert set(blocks) == {"uvicorn", "granian", "hypercorn"}
+    for name, (started, block) in blocks.items():
+        workers = re.findall(r"^  worker (\d+) \(child of (\d+)\), listening on (.+)$", block, re.M)
+        assert len(workers) == 2, block
+        assert all(int(parent) == started for _, parent, _ in workers), block
+        for pid, _, _ in workers:
+            assert f"pid {pid}, loop {pid}:1 " in block and f"on MainThread/{pid}\n" in block
+        assert block.count("handler on AnyIO worker thread/") == 2, block
+        sockets = {listening for _, _, listening in workers}
+        assert len(sockets) == (2 if name == "granian" else 1), (name, sockets)
+        assert re.search(r"2000 x /quick, 32 in flight: [\d,]+ req/s", block), block

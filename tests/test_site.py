@@ -32,6 +32,7 @@ ORDER = [
     "13-assert-it-in-your-tests.md",
     "14-reliability.md",
     "15-django-litestar-and-quart.md",
+    "16-servers.md",
 ]
 
 

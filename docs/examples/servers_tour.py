@@ -1,6 +1,7 @@
 """Chapter 16: the same app (Layer 0) on uvicorn, granian and hypercorn, two workers each.
 
-Per server: the worker processes and their parent, as /proc says; the thread that runs each
+Per server: the worker processes, their parent and the listening socket each holds, as /proc
+says; the thread that runs each
 worker's loop (an `async def` endpoint's thread) and the one that runs a `def` endpoint; then
 one bounded load of `/quick`, 32 requests in flight, the server on CPU 0 and this client on
 CPU 1 where there are two.
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from show import handler_of, loop_of
 
+from asgi_lab import procfs
 from asgi_lab.lab.clients import AsyncClient, Reply
 from asgi_lab.serving import ServerOptions, start
 from asgi_lab.settings import Settings
@@ -85,13 +87,17 @@ for name in SERVERS:
         workers = sorted(server.worker_pids)
         parents = {pid: parent(pid) for pid in workers}
         threads = {pid: thread_names(pid) for pid in workers}
+        # A socket's inode names it across processes: shared, or one per worker.
+        listens = {pid: sorted(procfs.socket_inodes(pid) & server.listeners()) for pid in workers}
         loops = asyncio.run(one_per_worker(server.url, "/quick"))
         defs = asyncio.run(one_per_worker(server.url, "/sync/sleep?seconds=0.01"))
         seconds, split = asyncio.run(load(server.url))
     print(f"\n{name}: started pid {server.pid}")
     for pid in workers:
         kin = "itself" if pid == server.pid else f"child of {parents[pid]}"
-        print(f"  worker {pid} ({kin}), threads before any request: {threads[pid]}")
+        sockets = ", ".join(f"socket:[{inode}]" for inode in listens[pid])
+        print(f"  worker {pid} ({kin}), listening on {sockets}")
+        print(f"    threads before any request: {threads[pid]}")
         print(f"    GET /quick       {loop_of(loops[pid].body['served_by'])}")
         print(f"    GET /sync/sleep  {handler_of(defs[pid].body['served_by'])}")
     shares = ", ".join(f"{split[pid]}" for pid in workers)

@@ -73,7 +73,7 @@ async def drive(
 
 @experiment(
     "worker-kill",
-    title="SIGKILL a worker: uvicorn starts a new pid; its last batch of records is lost",
+    title="SIGKILL a worker: a new pid, or the server stops; its last batch of records is lost",
     chapter="14-reliability",
     tiny_scale=0.5,
 )
