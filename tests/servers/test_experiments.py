@@ -1,6 +1,7 @@
 """The experiments whose claims are a server's own property, on granian and hypercorn: each
 judges the server's measured behaviour (no restart after SIGKILL; no delayed-ACK wait, or no
-phase without TCP_NODELAY) instead of failing on uvicorn's, and leaves nothing behind."""
+phase without TCP_NODELAY; no process pool in a daemonic worker) instead of failing on
+uvicorn's, and leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.server
 
 
 @pytest.mark.parametrize("server", ["granian", "hypercorn"])
-@pytest.mark.parametrize("name", ["worker-kill", "nodelay"])
+@pytest.mark.parametrize("name", ["worker-kill", "nodelay", "offload"])
 def test_a_server_property_is_judged_as_that_server_behaves(name: str, server: str) -> None:
     """The box is shared: when only timing verdicts fail, the experiment runs once more, as in
     tests/lab/test_experiments.py; a failed count is never retried."""
@@ -32,7 +33,14 @@ def test_a_server_property_is_judged_as_that_server_behaves(name: str, server: s
         assert attempt == 1, failed
     assert {o.record.pid for o in result.records} <= started
     said = " ".join([v.claim for v in result.verdicts] + [k for k, _ in result.facts])
-    if name == "worker-kill":
+    if name == "offload":
+        # hypercorn's workers are daemonic: no process pool can start there, and it says so.
+        facts = dict(result.facts)
+        if server == "hypercorn":
+            assert "daemonic processes are not allowed" in facts["CPU on processes under hypercorn"]
+        else:
+            assert "CPU on processes: hops run in another process" in said
+    elif name == "worker-kill":
         assert f"{server} stopped serving after the kill" in said
     elif server == "granian":
         assert "granian binds its own socket" in said

@@ -65,7 +65,9 @@ def work(ms: int) -> dict[str, int]:
 @dataclass
 class Pools:
     threads: ThreadPoolExecutor
-    processes: ProcessPoolExecutor
+    #: None where this worker may not start processes, `unavailable` saying why.
+    processes: ProcessPoolExecutor | None
+    unavailable: str | None = None
 
 
 _pools: Pools | None = None
@@ -82,14 +84,18 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
     global _pools
     state = catalogue.startup(LAYER)
     context = multiprocessing.get_context("spawn")
-    made = Pools(
-        ThreadPoolExecutor(THREADS, thread_name_prefix="offload"),
-        ProcessPoolExecutor(PROCESSES, mp_context=context),
-    )
+    processes = ProcessPoolExecutor(PROCESSES, mp_context=context)
+    made = Pools(ThreadPoolExecutor(THREADS, thread_name_prefix="offload"), processes)
     loop = asyncio.get_running_loop()
     # Submitted together, each call finds no idle process and starts one, which imports this
     # module to run `work`: both are ready before the first request.
-    await asyncio.gather(*(loop.run_in_executor(made.processes, work, 0) for _ in range(PROCESSES)))
+    try:
+        await asyncio.gather(*(loop.run_in_executor(processes, work, 0) for _ in range(PROCESSES)))
+    except AssertionError as exc:
+        # multiprocessing refuses children to a daemonic process, as hypercorn's workers are:
+        # a server's property, said by the app rather than failing its startup.
+        await anyio.to_thread.run_sync(processes.shutdown)
+        made = Pools(made.threads, None, f"this worker cannot start processes: {exc}")
     _pools = made
     try:
         yield state
@@ -97,7 +103,8 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         _pools = None
         # Joining threads and processes blocks: not on the loop.
         await anyio.to_thread.run_sync(made.threads.shutdown)
-        await anyio.to_thread.run_sync(made.processes.shutdown)
+        if made.processes is not None:
+            await anyio.to_thread.run_sync(made.processes.shutdown)
 
 
 api = FastAPI(lifespan=lifespan)
@@ -133,15 +140,18 @@ async def cpu_threads(ms: Milliseconds = 0) -> dict[str, Any]:
 
 @api.get("/offload/cpu/processes")
 async def cpu_processes(ms: Milliseconds = 0) -> dict[str, Any]:
+    made = pools()
+    if made.processes is None:
+        raise HTTPException(503, made.unavailable)
     loop = asyncio.get_running_loop()
-    ran = await loop.run_in_executor(pools().processes, work, ms)
+    ran = await loop.run_in_executor(made.processes, work, ms)
     return answer("offload/cpu/processes", ran)
 
 
 @api.get("/offload/processes")
 async def processes() -> dict[str, Any]:
     """The pids of the process pool's workers (and nothing else: no hop)."""
-    return catalogue.reply(LAYER, "offload/processes", pids=pids())
+    return catalogue.reply(LAYER, "offload/processes", pids=pids(), unavailable=pools().unavailable)
 
 
 def pids() -> list[int]:
