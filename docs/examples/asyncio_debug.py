@@ -97,7 +97,7 @@ for name, options in VARIANTS.items():
     print()
 
 print(f"GET /items/list, {REQUESTS} requests, {CONCURRENCY} at a time, one asyncio worker")
-print("(one short run each, in this order: only debug mode's fall is beyond this run's noise;")
+print("(one short run each, in this order: a ratio is one run's, not a benchmark;")
 print(" bench/probe_overhead.py measures the probe's own cost, side by side):")
 for name, rate in rates.items():
     print(f"  {name:<21} {rate:>7,.0f} req/s  {rate / rates['plain']:.2f} of plain")
