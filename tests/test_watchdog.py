@@ -161,11 +161,19 @@ def test_a_starved_loop_blames_nobody(tmp_path: Path) -> None:
             await asyncio.gather(*burners)
             return ticker
 
-    with start(options) as server:
-        ticker = asyncio.run(traffic(server.url))
-    records = read_records(tmp_path)
-    assert not [r for r in records if r.blocks], "a starved loop is nobody's block"
-    waits = [w for r in records for w in r.waited_on]
+    # Whether eight burners starve the loop for the threshold is the kernel's and the GIL's
+    # call (3.13 once let it run throughout): the load goes again, at most three times, until a
+    # stall is seen; in every round, nobody is blamed.
+    for _round in range(3):
+        with start(options) as server:
+            ticker = asyncio.run(traffic(server.url))
+        records = read_records(tmp_path)
+        assert not [r for r in records if r.blocks], "a starved loop is nobody's block"
+        waits = [w for r in records for w in r.waited_on]
+        if waits:
+            break
+        for path in tmp_path.iterdir():
+            path.unlink()
     assert waits and {w.kind for w in waits} == {"starved"}
     assert all(w.request is None and w.hops for w in waits)
     # Which requests sat through a starved stall depends on when the kernel let the loop thread
