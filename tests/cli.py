@@ -9,19 +9,22 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextlib.contextmanager
-def running(*args: str, timeout: float = 30) -> Iterator[tuple[subprocess.Popen[str], str]]:
+def running(
+    *args: str, timeout: float = 30, prefix: Sequence[str] = ()
+) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """The process, started from the project root, and the URL its first line names (`... on
     URL`), read within `timeout` seconds. Stop it with `stop()`; whatever happens, the group is
-    killed when the block ends, so no worker outlives the test."""
+    killed when the block ends, so no worker outlives the test. `prefix` runs the command
+    through another (a shell that set a signal's disposition, say)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "asgi_lab", *args],
+        [*prefix, sys.executable, "-m", "asgi_lab", *args],
         cwd=ROOT,  # --app-dir defaults to ".", as uvicorn's does
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -3,8 +3,6 @@ log line per request, the blocking line named on both loops, a summary on Ctrl-C
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -15,7 +13,7 @@ import pytest
 
 from asgi_lab.records import FrameData, read_records, read_stalls
 from tests.apps import blockers
-from tests.cli import ROOT, first_line, running, stop
+from tests.cli import ROOT, running, stop
 from tests.lab.fakes import alive
 
 pytestmark = pytest.mark.server
@@ -110,35 +108,18 @@ def test_a_signal_stops_every_worker_and_prints_the_summary_though_sigint_was_ig
 ) -> None:
     # A script that starts `asgi-lab trace ... &` hands it SIGINT ignored; so does this one,
     # through an exec that keeps the disposition (SIG_IGN survives exec, a handler would not).
-    command = [sys.executable, "-m", "asgi_lab", "trace", "tests.apps.blockers:app"]
-    command += ["--workers", "2", "--port", "0"]
     ignoring = (
         "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); "
         "os.execv(sys.executable, sys.argv[1:])"
     )
-    process = subprocess.Popen(
-        [sys.executable, "-c", ignoring, *command],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # so the whole group, workers included, can be killed
-    )
-    try:
-        url = first_line(process, "trace").rsplit(" on ", 1)[1].strip()
+    args = ["trace", "tests.apps.blockers:app", "--workers", "2", "--port", "0"]
+    with running(*args, prefix=[sys.executable, "-c", ignoring]) as (process, url):
         with httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/sleep/clean").status_code == 200
         workers = worker_pids(process.pid)
         assert len(workers) >= 2
         process.send_signal(signum)  # to the parent alone, as `kill -INT %1` does
         out, err = process.communicate(timeout=30)
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(15)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
     assert process.returncode == 0, err
     assert "1 requests, 1 worker(s)" in out and "who served the requests" in out
     assert not [pid for pid in workers if alive(pid)], "every worker stopped"
