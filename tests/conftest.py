@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from asgi_lab import settings
 from asgi_lab.catalogue import app_path
-from asgi_lab.probe import faults
+from asgi_lab.probe import ProbeMiddleware, faults
 from asgi_lab.records.schema import HEADER, HeaderData
 from asgi_lab.serving import Server, ServerOptions, start
 from asgi_lab.types import ASGIApp, Message
@@ -54,6 +55,21 @@ def no_probe_faults() -> Iterator[None]:
     faults.counts.clear()
     yield
     faults.counts.clear()
+
+
+@pytest.fixture(autouse=True)
+def layers_written(request: pytest.FixtureRequest) -> None:
+    """A `serial` test judges timings: the layers' apps (one probe each per process, logging
+    every request on threads of their own) first write what earlier tests left them, so that
+    a backlog of thousands of lines does not take the core while this test measures."""
+    if request.node.get_closest_marker("serial") is None:
+        return
+    for layer in LAYERS:
+        module, _, name = app_path(layer).partition(":")
+        app = getattr(sys.modules.get(module), name, None)  # only the layers already in use
+        if isinstance(app, ProbeMiddleware) and app.writer is not None:
+            if not app.writer.flush(timeout=30):
+                raise AssertionError(f"the {layer} layer's probe still writing after 30 s")
 
 
 @pytest.fixture

@@ -136,6 +136,23 @@ async def test_closing_abandons_a_stuck_sink_with_its_count_within_the_timeout(
     stuck.release.set()
 
 
+async def test_flush_says_whether_every_record_put_so_far_is_written() -> None:
+    [record] = await records_of(starlette_app(), ["/async"])
+    stuck, other = Stuck(), Collecting()
+    writer = RecordWriter([stuck, other], interval=0.001, capacity=10)
+    for _ in range(3):
+        writer.put(record)
+    assert stuck.entered.wait(10)
+    # One sink is inside a write: not everything has reached every sink, and flush says so.
+    assert writer.flush(timeout=0.05) is False
+    stuck.release.set()
+    assert writer.flush(timeout=10) is True
+    # By then both sinks hold all three, with nothing left queued or in flight.
+    assert sum(n for n, _ in stuck.batches) == 3 and len(other.records) == 3
+    assert all(lane.queued == 0 for lane in writer.lanes)
+    writer.close()
+
+
 async def test_a_json_line_after_a_loss_carries_the_count() -> None:
     [record] = await records_of(starlette_app(), ["/async"])
     stream = io.StringIO()

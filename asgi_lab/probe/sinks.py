@@ -101,6 +101,7 @@ class Lane:
         self._warning = _Throttle(WARN_EVERY)
         self._wake = threading.Event()
         self._closing = False
+        self._writing = False  # a batch is taken off the queue and not yet written
         self.thread = threading.Thread(
             target=self._run, name=f"asgi-lab-sink {type(sink).__name__}", daemon=True
         )
@@ -115,6 +116,11 @@ class Lane:
     @property
     def queued(self) -> int:
         return len(self._queue)
+
+    @property
+    def idle(self) -> bool:
+        """Everything offered so far is written (or the sink has failed)."""
+        return self.error is not None or not (self._writing or self._queue)
 
     def offer(self, batch: list[RecordData], lost: int) -> None:
         """Queue a batch (writer thread); what does not fit is counted; `lost` records were
@@ -150,10 +156,12 @@ class Lane:
                 self._wake.wait()
                 self._wake.clear()
                 queue = self._queue
+                self._writing = True  # before the queue empties: `idle` never sees a gap
                 batch = [queue.popleft() for _ in range(len(queue))]
                 if batch:
                     self.sink.write(batch)
                     self.written += len(batch)
+                self._writing = False
                 if self._closing and not self._queue:
                     break
             self.sink.close()
@@ -189,6 +197,7 @@ class RecordWriter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._draining = False  # a batch is out of the buffer and not yet in the lanes
 
     @property
     def sinks(self) -> list[Sink]:
@@ -220,6 +229,22 @@ class RecordWriter:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Wait, at most `timeout` seconds, until every record put so far has reached every
+        working sink; False if some had not by then. Blocking: call it off the loop."""
+        deadline = time.monotonic() + timeout
+        while not self._settled():
+            if time.monotonic() >= deadline or not self.running:
+                return self._settled()
+            time.sleep(min(self.interval, 0.005))
+        return True
+
+    def _settled(self) -> bool:
+        # Read in the order records travel: a batch between two places is never missed.
+        if self._buffer or self._draining:
+            return False
+        return all(lane.idle for lane in self.lanes)
+
     def join(self, timeout: float) -> None:
         """Wait, at most `timeout` seconds, for the writer thread to end (after a close, or once
         every sink has failed)."""
@@ -249,7 +274,13 @@ class RecordWriter:
 
     def _drain(self) -> None:
         buffer = self._buffer
-        batch = [buffer.popleft() for _ in range(len(buffer))]
+        self._draining = True  # before the buffer empties: `flush` never sees a gap
+        try:
+            self._hand_over([buffer.popleft() for _ in range(len(buffer))])
+        finally:
+            self._draining = False
+
+    def _hand_over(self, batch: list[Record]) -> None:
         lost = self.dropped - self._announced
         if not batch:
             return
