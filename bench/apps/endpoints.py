@@ -10,7 +10,8 @@ def settings() -> dict[str, int]:
 
 
 def build(fw: ModuleType) -> Any:
-    """Async hello, def hello, and an int query parameter with a sync dependency."""
+    """Async hello, def hello, an int query parameter with a sync dependency, and a `def`
+    endpoint with a sync dependency (two hops to a worker thread per request)."""
     app = fw.FastAPI()
 
     # No return annotations: with one, even `-> Any`, both frameworks validate the result (in a
@@ -30,5 +31,11 @@ def build(fw: ModuleType) -> Any:
         conf: Annotated[dict[str, int], fw.Depends(settings)],
     ):
         return {"n": n * conf["scale"]}
+
+    @app.get("/sync-dep")
+    def sync_dep(  # type: ignore[no-untyped-def]
+        conf: Annotated[dict[str, int], fw.Depends(settings)],
+    ):
+        return {"scale": conf["scale"]}
 
     return app

@@ -1,0 +1,126 @@
+"""The probe beside its peers on one FastAPI app: bare, the probe (and its log line, watchdog and
+trace), OpenTelemetry's ASGI middleware and FastAPI's own telemetry; and the raw hello bare and
+probed. Side by side in one run.
+
+    python bench/peers.py [--rounds 5] [--seconds 3] [--connections 64]
+
+Each variant is its own uvicorn process (uvloop + httptools) pinned to core 0, wrk pinned to core
+1; the variants are interleaved round by round, and each figure is the median over rounds of that
+round's ratio to the bare app in the same round ("paired"), so drift between rounds cancels out.
+Both peers use the OpenTelemetry SDK's tracer provider with no exporter (see bench/apps/peers.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from asgi_lab.serving import start  # noqa: E402
+from asgi_lab.settings import Settings  # noqa: E402
+from bench import wrk  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Variant:
+    app: str
+    adds: str = ""  # what the probe adds: "", "log", "watchdog" or "trace"
+
+
+#: The rows of the table: a path on its apps, each app's variants, the first one bare.
+ROWS: dict[str, tuple[str, dict[str, Variant]]] = {
+    "FastAPI `async def` hello": (
+        "/",
+        {
+            "bare": Variant("bench.apps.peers:bare"),
+            "probe": Variant("bench.apps.peers:probe"),
+            "probe+log": Variant("bench.apps.peers:probe", "log"),
+            "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
+            "probe+trace": Variant("bench.apps.peers:probe", "trace"),
+            "OpenTelemetry ASGI": Variant("bench.apps.peers:otel"),
+            "FastAPI telemetry": Variant("bench.apps.peers:fastapi_telemetry"),
+        },
+    ),
+    "FastAPI `def` + sync Depends()": (
+        "/sync-dep",
+        {
+            "bare": Variant("bench.apps.peers:bare"),
+            "probe": Variant("bench.apps.peers:probe"),
+            "probe+log": Variant("bench.apps.peers:probe", "log"),
+            "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
+            "probe+trace": Variant("bench.apps.peers:probe", "trace"),
+            "OpenTelemetry ASGI": Variant("bench.apps.peers:otel"),
+            "FastAPI telemetry": Variant("bench.apps.peers:fastapi_telemetry"),
+        },
+    ),
+    "raw ASGI hello": (
+        "/quick",
+        {"bare": Variant("asgi_lab.raw:raw_app"), "probe": Variant("asgi_lab.raw:app")},
+    ),
+}
+
+
+def serve_and_load(
+    variant: Variant, path: str, seconds: int, connections: int, traces: str
+) -> float:
+    settings = Settings(
+        log="line" if variant.adds == "log" else "off",
+        block_ms=100.0 if variant.adds == "watchdog" else 0.0,
+    )
+    if variant.adds == "trace":
+        settings = settings.replace(trace_dir=tempfile.mkdtemp(dir=traces))
+    # Lines the log variant writes go to the server's stderr, which the harness reads and drops.
+    with start(wrk.server_options(variant.app, settings)) as server:
+        wrk.requests_per_second(server.url + path, 1, connections)  # warm-up
+        return wrk.requests_per_second(server.url + path, seconds, connections)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--row", action="append", choices=sorted(ROWS), help="only these rows")
+    args = parser.parse_args()
+    rows = {name: ROWS[name] for name in (args.row or ROWS)}
+
+    print(f"$ {shlex.join([os.path.basename(sys.executable), *sys.argv])}")
+    print(f"cores: {os.cpu_count()}; server on core 0, wrk on core 1; uvloop + httptools")
+    rates = {row: {name: [] for name in variants} for row, (_, variants) in rows.items()}
+    with tempfile.TemporaryDirectory() as traces:
+        for round_ in range(1, args.rounds + 1):
+            for row, (path, variants) in rows.items():
+                for name, variant in variants.items():
+                    rate = serve_and_load(variant, path, args.seconds, args.connections, traces)
+                    rates[row][name].append(rate)
+                print(
+                    f"  round {round_} {row}: "
+                    + ", ".join(f"{n} {r[-1]:,.0f}" for n, r in rates[row].items()),
+                    flush=True,
+                )
+    load = shlex.join(wrk.command("<url>", args.seconds, args.connections))
+    print(f"\n{load}; median of {args.rounds} rounds, paired ratio to bare:")
+    for row, by_name in rates.items():
+        bare = by_name["bare"]
+        print(f"\n{row} (bare {statistics.median(bare):,.0f} req/s)")
+        for name, values in by_name.items():
+            paired = statistics.median(v / b for v, b in zip(values, bare, strict=True))
+            line = f"  {name:<20} {statistics.median(values):>9,.0f} req/s  {paired:.3f} of bare"
+            if name.startswith("probe+"):
+                over = zip(values, by_name["probe"], strict=True)
+                line += f"  ({statistics.median(v / p for v, p in over):.3f} of the probe)"
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
