@@ -13,6 +13,7 @@ Both peers use the OpenTelemetry SDK's tracer provider with no exporter (see ben
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shlex
 import statistics
@@ -34,6 +35,7 @@ from bench import wrk  # noqa: E402
 class Variant:
     app: str
     adds: str = ""  # what the probe adds: "", "log", "watchdog" or "trace"
+    app_dir: Path = ROOT  # the checkout the server imports the app (and asgi_lab) from
 
 
 #: The rows of the table: a path on its apps, each app's variants, the first one bare.
@@ -79,7 +81,7 @@ def serve_and_load(
     if variant.adds == "trace":
         settings = settings.replace(trace_dir=tempfile.mkdtemp(dir=traces))
     # Lines the log variant writes go to the server's stderr, which the harness reads and drops.
-    with start(wrk.server_options(variant.app, settings)) as server:
+    with start(wrk.server_options(variant.app, settings, app_dir=variant.app_dir)) as server:
         wrk.requests_per_second(server.url + path, 1, connections)  # warm-up
         return wrk.requests_per_second(server.url + path, seconds, connections)
 
@@ -90,12 +92,25 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--row", action="append", choices=sorted(ROWS), help="only these rows")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout (a git worktree of an older commit): its probe joins each row as "
+        "'probe@baseline', measured in the same rounds, for a before and after",
+    )
     args = parser.parse_args()
-    rows = {name: ROWS[name] for name in (args.row or ROWS)}
+    rows = {name: (ROWS[name][0], dict(ROWS[name][1])) for name in (args.row or ROWS)}
+    if args.baseline is not None:
+        for _, variants in rows.values():
+            variants["probe@baseline"] = dataclasses.replace(
+                variants["probe"], app_dir=args.baseline.resolve()
+            )
 
     print(f"$ {shlex.join([os.path.basename(sys.executable), *sys.argv])}")
     print(f"cores: {os.cpu_count()}; server on core 0, wrk on core 1; uvloop + httptools")
-    rates = {row: {name: [] for name in variants} for row, (_, variants) in rows.items()}
+    rates: dict[str, dict[str, list[float]]] = {
+        row: {name: [] for name in variants} for row, (_, variants) in rows.items()
+    }
     with tempfile.TemporaryDirectory() as traces:
         for round_ in range(1, args.rounds + 1):
             for row, (path, variants) in rows.items():
@@ -115,7 +130,7 @@ def main() -> int:
         for name, values in by_name.items():
             paired = statistics.median(v / b for v, b in zip(values, bare, strict=True))
             line = f"  {name:<20} {statistics.median(values):>9,.0f} req/s  {paired:.3f} of bare"
-            if name.startswith("probe+"):
+            if name.startswith("probe+") or name == "probe@baseline":
                 over = zip(values, by_name["probe"], strict=True)
                 line += f"  ({statistics.median(v / p for v, p in over):.3f} of the probe)"
             print(line)

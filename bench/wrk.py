@@ -19,16 +19,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def server_options(
-    app: str, settings: Settings | None = None, env: Mapping[str, str] | None = None
+    app: str,
+    settings: Settings | None = None,
+    env: Mapping[str, str] | None = None,
+    app_dir: Path = ROOT,
 ) -> ServerOptions:
-    """uvicorn with uvloop and httptools on CPU 0, importing `app` from the repository; no log
-    line unless `settings` asks for one."""
+    """uvicorn with uvloop and httptools on CPU 0, importing `app` from the repository (or from
+    another checkout, `app_dir`: its `asgi_lab` wins over the installed one); no log line unless
+    `settings` asks for one."""
     return ServerOptions(
         app=app,
         loop="uvloop",
         http="httptools",
         cpus="0",
-        app_dir=str(ROOT),
+        app_dir=str(app_dir),
         settings=settings or Settings(log="off"),
         env=env or {},
     )
