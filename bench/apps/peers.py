@@ -6,6 +6,7 @@ so only `fastapi_telemetry` sets one; the OpenTelemetry middleware gets its prov
 Both providers are the SDK's with no exporter: what recording spans costs, not shipping them.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 import fastapi
@@ -16,7 +17,7 @@ from bench.apps.endpoints import build
 # The variants (bare, probe, otel, fastapi_telemetry) are built on first access: see __getattr__.
 __all__: list[str] = []
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[], Any]] = {
     "bare": lambda: build(fastapi),
     # log line, watchdog and trace come from the server's settings (the bench's variants).
     "probe": lambda: ProbeMiddleware(build(fastapi)),
