@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from asgi_lab.serving import start  # noqa: E402
+from asgi_lab.settings import Settings  # noqa: E402
 from bench import wrk  # noqa: E402
 
 #: py-spy names a frame `function (path:line)`, the path relative to its sys.path entry.
@@ -44,10 +45,10 @@ def probe_frame(frame: str) -> bool:
 
 
 def probe_work(frame: str) -> bool:
-    """A frame the probe's own work can call into: ours, or a standard-library module at the
-    top of the library (`threading.py`); never the server's or the app's packages."""
+    """A frame the probe's own work can call into: ours, or the standard library's (`threading.py`,
+    asyncio's); never the server's or the app's packages."""
     where = frame.rpartition(" (")[2]
-    return where.startswith("asgi_lab/") or "/" not in where
+    return where.startswith("asgi_lab/probe/") or "/" not in where or where.startswith("asyncio/")
 
 
 def read(collapsed: Path) -> tuple[int, int, int, collections.Counter[str]]:
@@ -62,8 +63,13 @@ def read(collapsed: Path) -> tuple[int, int, int, collections.Counter[str]]:
         total += n
         # The probe's __call__ awaits the app, and its `send` awaits the server's: the probe's
         # own work is the innermost probe frame when all it called is its own (or stdlib).
+        # The departure check (`poll`) steps the server's `receive` only for the probe's sake:
+        # what that costs the server is the probe's too.
         innermost = max((i for i, f in enumerate(frames) if probe_frame(f)), default=-1)
-        if innermost < 0 or not all(probe_work(f) for f in frames[innermost + 1 :]):
+        if innermost < 0:
+            continue
+        polling = frames[innermost].startswith("poll ")
+        if not polling and not all(probe_work(f) for f in frames[innermost + 1 :]):
             continue
         inclusive += n
         if innermost == len(frames) - 1:
@@ -78,12 +84,17 @@ def main() -> int:
     parser.add_argument("--path", default="/")
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--watchdog", action="store_true", help="with the watchdog on")
     args = parser.parse_args()
+    settings = Settings(log="off", block_ms=100.0 if args.watchdog else 0.0)
     spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(spy).exists():
         raise SystemExit("py-spy is needed: pip install -e '.[bench]'")
     print(f"$ {shlex.join([os.path.basename(sys.executable), *sys.argv])}")
-    with tempfile.TemporaryDirectory() as tmp, start(wrk.server_options(args.app)) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        start(wrk.server_options(args.app, settings)) as server,
+    ):
         url = server.url + args.path
         wrk.requests_per_second(url, 1, args.connections)  # warm-up
         pid = server.pid  # one worker: uvicorn serves in the process it started as

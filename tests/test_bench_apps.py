@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from asgi_lab.records import HEADER
@@ -56,3 +61,48 @@ async def test_pass_through_wraps_send_and_changes_nothing() -> None:
     sent, server_send = await call(pass_through_of(inner))
     assert given and given[0] is not server_send, "the app got a wrapper, not the server's send"
     assert sent[0]["headers"] == [(b"a", b"b")] and sent[1]["body"] == b"hi"
+
+
+#: Each peer variant in a process of its own, as the benchmark serves it: FastAPI's telemetry
+#: follows a global tracer provider, which would reach every app of this test process.
+PEER_CHECK = """
+import asyncio, json, sys
+import httpx
+from opentelemetry import trace
+import bench.apps.peers as peers
+
+async def main():
+    app = getattr(peers, sys.argv[1])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        answers = [(await c.get(path)) for path in ("/", "/sync-dep")]
+    provider = type(trace.get_tracer_provider()).__module__
+    print(json.dumps({
+        "answers": [[r.status_code, r.text] for r in answers],
+        "probed": [("x-asgi-lab" in r.headers) for r in answers],
+        "provider": provider,
+    }))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("variant", ["bare", "probe", "otel", "fastapi_telemetry"])
+def test_each_peer_answers_as_the_bare_app_and_only_the_telemetry_one_sets_a_provider(
+    variant: str,
+) -> None:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", PEER_CHECK, variant],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+        check=True,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["answers"] == [[200, '{"hello":"world"}'], [200, '{"scale":2}']]
+    assert seen["probed"] == [variant == "probe"] * 2
+    # Only FastAPI's telemetry variant sets the global provider (the SDK's); the others leave
+    # OpenTelemetry's default proxy, so FastAPI's own telemetry stays off for them.
+    sdk = seen["provider"].startswith("opentelemetry.sdk")
+    assert sdk == (variant == "fastapi_telemetry"), seen["provider"]

@@ -92,6 +92,11 @@ def carries_endpoint(func: Callable[..., Any], endpoint: object) -> bool:
             return True
         if not isinstance(func, functools.partial):
             return False
-        if any(arg is endpoint for arg in (*func.args, *func.keywords.values())):
-            return True
+        # Loops, not `any()` over a new tuple: this runs on the loop for every hop.
+        for arg in func.args:
+            if arg is endpoint:
+                return True
+        for arg in func.keywords.values():
+            if arg is endpoint:
+                return True
         func = func.func

@@ -27,7 +27,7 @@ import anyio.to_thread
 
 from asgi_lab.probe.endpoints import carries_endpoint, endpoint_of
 from asgi_lab.probe.faults import fault
-from asgi_lab.probe.identity import current_thread, tasks_waiting
+from asgi_lab.probe.identity import current_thread
 from asgi_lab.probe.record import Hop, Record
 
 __all__ = [
@@ -91,18 +91,23 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
         try:
             default = record.loop.limiter
             limiter = kwargs.get("limiter") or default
-            endpoint = endpoint_of(record.scope)
+            scope = record.scope
+            # Starlette's and FastAPI's key first: one lookup on their path (`endpoints.py`).
+            endpoint = scope.get("endpoint") if scope is not None else None
+            if endpoint is None:
+                endpoint = endpoint_of(scope)
             if endpoint is not None:
                 record.endpoint_known = True
+            total = limiter.total_tokens
             borrowed = limiter.borrowed_tokens
             hop = Hop(
                 call_name(func),
                 carries_endpoint(func, endpoint),
                 time.time_ns(),
                 "anyio" if limiter is default else "anyio-limiter",
-                limiter.total_tokens,
+                total,
                 borrowed,
-                tasks_waiting(limiter, borrowed),
+                0 if borrowed < total else limiter.statistics().tasks_waiting,
             )
             record.add_hop(hop)
         except Exception as exc:
