@@ -73,7 +73,7 @@ ROWS: dict[str, tuple[str, dict[str, Variant]]] = {
 
 def serve_and_load(
     variant: Variant, path: str, seconds: int, connections: int, traces: str
-) -> float:
+) -> wrk.Load:
     settings = Settings(
         log="line" if variant.adds == "log" else "off",
         block_ms=100.0 if variant.adds == "watchdog" else 0.0,
@@ -83,7 +83,8 @@ def serve_and_load(
     # Lines the log variant writes go to the server's stderr, which the harness reads and drops.
     with start(wrk.server_options(variant.app, settings, app_dir=variant.app_dir)) as server:
         wrk.requests_per_second(server.url + path, 1, connections)  # warm-up
-        return wrk.requests_per_second(server.url + path, seconds, connections)
+        # One worker: uvicorn serves in the process it started as, whose CPU is the cost.
+        return wrk.load(server.url + path, seconds, connections, pid=server.pid)
 
 
 def main() -> int:
@@ -108,33 +109,42 @@ def main() -> int:
 
     print(f"$ {shlex.join([os.path.basename(sys.executable), *sys.argv])}")
     print(f"cores: {os.cpu_count()}; server on core 0, wrk on core 1; uvloop + httptools")
-    rates: dict[str, dict[str, list[float]]] = {
+    runs: dict[str, dict[str, list[wrk.Load]]] = {
         row: {name: [] for name in variants} for row, (_, variants) in rows.items()
     }
     with tempfile.TemporaryDirectory() as traces:
         for round_ in range(1, args.rounds + 1):
             for row, (path, variants) in rows.items():
                 for name, variant in variants.items():
-                    rate = serve_and_load(variant, path, args.seconds, args.connections, traces)
-                    rates[row][name].append(rate)
+                    run = serve_and_load(variant, path, args.seconds, args.connections, traces)
+                    runs[row][name].append(run)
                 print(
                     f"  round {round_} {row}: "
-                    + ", ".join(f"{n} {r[-1]:,.0f}" for n, r in rates[row].items()),
+                    + ", ".join(f"{n} {r[-1].rate:,.0f}" for n, r in runs[row].items()),
                     flush=True,
                 )
     load = shlex.join(wrk.command("<url>", args.seconds, args.connections))
-    print(f"\n{load}; median of {args.rounds} rounds, paired ratio to bare:")
-    for row, by_name in rates.items():
+    print(f"\n{load}; median of {args.rounds} rounds; 'of bare' is the median of each round's")
+    print("ratio to bare; 'cpu' the server's CPU per request and what it adds to bare's:")
+    for row, by_name in runs.items():
         bare = by_name["bare"]
-        print(f"\n{row} (bare {statistics.median(bare):,.0f} req/s)")
-        for name, values in by_name.items():
-            paired = statistics.median(v / b for v, b in zip(values, bare, strict=True))
-            line = f"  {name:<20} {statistics.median(values):>9,.0f} req/s  {paired:.3f} of bare"
-            if name.startswith("probe+") or name == "probe@baseline":
-                over = zip(values, by_name["probe"], strict=True)
-                line += f"  ({statistics.median(v / p for v, p in over):.3f} of the probe)"
-            print(line)
+        print(f"\n{row} (bare {statistics.median(r.rate for r in bare):,.0f} req/s)")
+        for name, loads in by_name.items():
+            print("  " + _line(name, loads, bare, by_name["probe"]))
     return 0
+
+
+def _line(name: str, loads: list[wrk.Load], bare: list[wrk.Load], probe: list[wrk.Load]) -> str:
+    rate = statistics.median(r.rate for r in loads)
+    paired = statistics.median(v.rate / b.rate for v, b in zip(loads, bare, strict=True))
+    line = f"{name:<20} {rate:>9,.0f} req/s  {paired:.3f} of bare"
+    cpu = [r.cpu_us_per_request or 0.0 for r in loads]
+    added = [c - (b.cpu_us_per_request or 0.0) for c, b in zip(cpu, bare, strict=True)]
+    line += f"  cpu {statistics.median(cpu):6.1f} µs/req (+{statistics.median(added):5.1f})"
+    if name.startswith("probe+") or name == "probe@baseline":
+        over = statistics.median(v.rate / p.rate for v, p in zip(loads, probe, strict=True))
+        line += f"  {over:.3f} of the probe"
+    return line
 
 
 if __name__ == "__main__":

@@ -5,15 +5,25 @@ never compete for a core. A run with non-2xx answers or socket errors
 measured something else (errors are cheap), so it fails instead of returning a figure.
 """
 
+import os
 import re
 import subprocess
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from asgi_lab.serving import ServerOptions
 from asgi_lab.settings import Settings
 
-__all__ = ["WrkError", "command", "requests_per_second", "server_options"]
+__all__ = [
+    "Load",
+    "WrkError",
+    "command",
+    "cpu_seconds",
+    "load",
+    "requests_per_second",
+    "server_options",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,6 +49,7 @@ def server_options(
 
 
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_DONE = re.compile(r"(\d+) requests in")
 
 
 class WrkError(RuntimeError):
@@ -50,8 +61,44 @@ def command(url: str, seconds: int, connections: int) -> list[str]:
     return ["taskset", "-c", "1", "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", url]
 
 
+@dataclass(frozen=True)
+class Load:
+    """What one wrk run did: its rate, the requests it completed, and, when a server pid was
+    given, the CPU seconds that process (all its threads) spent meanwhile."""
+
+    rate: float
+    requests: int
+    cpu: float | None = None
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        """The server's CPU per request: a cost figure steadier than the rate on a busy box."""
+        return None if self.cpu is None else self.cpu / self.requests * 1e6
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU seconds of process `pid` so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(url: str, seconds: int, connections: int, pid: int | None = None) -> Load:
+    """Run wrk against `url` for `seconds`; with `pid`, also the CPU that process spent."""
+    before = cpu_seconds(pid) if pid is not None else 0.0
+    out = _run(url, seconds, connections)
+    cpu = cpu_seconds(pid) - before if pid is not None else None
+    done = _DONE.search(out)
+    if done is None:
+        raise WrkError(f"No request count in wrk's output against {url}:\n{out}")
+    return Load(_rate(out, url), int(done.group(1)), cpu)
+
+
 def requests_per_second(url: str, seconds: int, connections: int) -> float:
     """Run wrk against `url` for `seconds` and return its Requests/sec."""
+    return _rate(_run(url, seconds, connections), url)
+
+
+def _run(url: str, seconds: int, connections: int) -> str:
     done = subprocess.run(
         command(url, seconds, connections), capture_output=True, text=True, timeout=seconds + 30
     )
@@ -60,6 +107,10 @@ def requests_per_second(url: str, seconds: int, connections: int) -> float:
         raise WrkError(f"wrk exited with {done.returncode} against {url}:\n{out}{done.stderr}")
     if "Non-2xx" in out or "Socket errors" in out:
         raise WrkError(f"wrk saw errors against {url}:\n{out}")
+    return out
+
+
+def _rate(out: str, url: str) -> float:
     match = _RATE.search(out)
     if match is None:
         raise WrkError(f"No Requests/sec in wrk's output against {url}:\n{out}")
