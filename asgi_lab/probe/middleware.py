@@ -73,7 +73,7 @@ import asyncio
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from typing import IO, Any
 
 import anyio.to_thread
@@ -534,7 +534,10 @@ class _Exchange:
             fault("receive", exc)
         return message
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        # A plain function handing back the server's own awaitable, not a coroutine awaiting
+        # it: the app awaits exactly what the server gave, and the loop runs one coroutine
+        # less per message (see "What it costs" above).
         try:
             if message["type"] == "http.response.start":
                 message = self._started(message)
@@ -542,7 +545,7 @@ class _Exchange:
                 self.complete = True
         except Exception as exc:
             fault("send", exc)
-        await self._send(message)
+        return self._send(message)
 
     def _started(self, message: Message) -> Message:
         """Stamp the response's start; the message to send, with our header when wanted."""
