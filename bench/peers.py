@@ -1,6 +1,7 @@
-"""The probe beside its peers on one FastAPI app: bare, the probe (and its log line, watchdog and
-trace), OpenTelemetry's ASGI middleware and FastAPI's own telemetry; and the raw hello bare and
-probed. Side by side in one run.
+"""The probe beside its peers on one FastAPI app: bare, the floors (a pass-through middleware, the
+least probe), the probe (and its log line, watchdog and trace), OpenTelemetry's ASGI middleware
+and FastAPI's own telemetry; and the raw hello bare, least-probed and probed. Side by side in
+one run.
 
     python bench/peers.py [--rounds 5] [--seconds 3] [--connections 64]
 
@@ -44,6 +45,8 @@ ROWS: dict[str, tuple[str, dict[str, Variant]]] = {
         "/",
         {
             "bare": Variant("bench.apps.peers:bare"),
+            "pass-through": Variant("bench.apps.peers:pass_through"),
+            "least probe": Variant("bench.apps.peers:least_probe"),
             "probe": Variant("bench.apps.peers:probe"),
             "probe+log": Variant("bench.apps.peers:probe", "log"),
             "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
@@ -56,6 +59,8 @@ ROWS: dict[str, tuple[str, dict[str, Variant]]] = {
         "/sync-dep",
         {
             "bare": Variant("bench.apps.peers:bare"),
+            "pass-through": Variant("bench.apps.peers:pass_through"),
+            "least probe": Variant("bench.apps.peers:least_probe"),
             "probe": Variant("bench.apps.peers:probe"),
             "probe+log": Variant("bench.apps.peers:probe", "log"),
             "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
@@ -66,7 +71,11 @@ ROWS: dict[str, tuple[str, dict[str, Variant]]] = {
     ),
     "raw ASGI hello": (
         "/quick",
-        {"bare": Variant("asgi_lab.raw:raw_app"), "probe": Variant("asgi_lab.raw:app")},
+        {
+            "bare": Variant("asgi_lab.raw:raw_app"),
+            "least probe": Variant("bench.apps.probe_variants:least_probe"),
+            "probe": Variant("asgi_lab.raw:app"),
+        },
     ),
 }
 

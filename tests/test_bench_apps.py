@@ -86,7 +86,9 @@ asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("variant", ["bare", "probe", "otel", "fastapi_telemetry"])
+@pytest.mark.parametrize(
+    "variant", ["bare", "pass_through", "least_probe", "probe", "otel", "fastapi_telemetry"]
+)
 def test_each_peer_answers_as_the_bare_app_and_only_the_telemetry_one_sets_a_provider(
     variant: str,
 ) -> None:
@@ -101,7 +103,7 @@ def test_each_peer_answers_as_the_bare_app_and_only_the_telemetry_one_sets_a_pro
     )
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["answers"] == [[200, '{"hello":"world"}'], [200, '{"scale":2}']]
-    assert seen["probed"] == [variant == "probe"] * 2
+    assert seen["probed"] == [variant in ("probe", "least_probe")] * 2
     # Only FastAPI's telemetry variant sets the global provider (the SDK's); the others leave
     # OpenTelemetry's default proxy, so FastAPI's own telemetry stays off for them.
     sdk = seen["provider"].startswith("opentelemetry.sdk")

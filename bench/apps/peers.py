@@ -13,14 +13,20 @@ import fastapi
 
 from asgi_lab.probe import ProbeMiddleware
 from bench.apps.endpoints import build
+from bench.apps.probe_variants import least_probe_of, pass_through_of
 
-# The variants (bare, probe, otel, fastapi_telemetry) are built on first access: see __getattr__.
+# The variants (bare, probe, the floors, otel, fastapi_telemetry) are built on first access,
+# by __getattr__.
 __all__: list[str] = []
 
 _BUILDERS: dict[str, Callable[[], Any]] = {
     "bare": lambda: build(fastapi),
     # log line, watchdog and trace come from the server's settings (the bench's variants).
     "probe": lambda: ProbeMiddleware(build(fastapi)),
+    # The floors (bench/apps/probe_variants.py): any middleware that wraps `send`, and the least
+    # a probe of this design can do (a record, a context variable, the header, a ring).
+    "pass_through": lambda: pass_through_of(build(fastapi)),
+    "least_probe": lambda: least_probe_of(build(fastapi)),
     "otel": lambda: _otel(),
     "fastapi_telemetry": lambda: _fastapi_telemetry(),
 }
