@@ -110,28 +110,45 @@ def main() -> int:
     )
     args = parser.parse_args()
     rows = {name: (ROWS[name][0], dict(ROWS[name][1])) for name in (args.row or ROWS)}
-    if args.baseline is not None:
-        for _, variants in rows.values():
-            variants["probe@baseline"] = dataclasses.replace(
-                variants["probe"], app_dir=args.baseline.resolve()
-            )
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.baseline is not None:
+            mixed = _baseline_dir(args.baseline, Path(scratch))
+            for _, variants in rows.values():
+                variants["probe@baseline"] = dataclasses.replace(variants["probe"], app_dir=mixed)
+        return _run(args, rows, scratch)
 
+
+def _baseline_dir(baseline: Path, scratch: Path) -> Path:
+    """A directory whose `asgi_lab` is the baseline checkout's and whose `bench` is this one's,
+    so the baseline's probe wraps the same apps (a checkout older than these apps works too)."""
+    if not (baseline / "asgi_lab" / "probe").is_dir():
+        raise SystemExit(f"--baseline {baseline}: no asgi_lab/probe there (expected a checkout)")
+    mixed = scratch / "baseline"
+    mixed.mkdir()
+    (mixed / "asgi_lab").symlink_to((baseline / "asgi_lab").resolve())
+    (mixed / "bench").symlink_to(ROOT / "bench")
+    return mixed
+
+
+def _run(
+    args: argparse.Namespace, rows: dict[str, tuple[str, dict[str, Variant]]], traces: str
+) -> int:
+    """The rounds, then the table; trace variants write under `traces`."""
     print(f"$ {shlex.join([os.path.basename(sys.executable), *sys.argv])}")
     print(f"cores: {os.cpu_count()}; server on core 0, wrk on core 1; uvloop + httptools")
     runs: dict[str, dict[str, list[wrk.Load]]] = {
         row: {name: [] for name in variants} for row, (_, variants) in rows.items()
     }
-    with tempfile.TemporaryDirectory() as traces:
-        for round_ in range(1, args.rounds + 1):
-            for row, (path, variants) in rows.items():
-                for name, variant in variants.items():
-                    run = serve_and_load(variant, path, args.seconds, args.connections, traces)
-                    runs[row][name].append(run)
-                print(
-                    f"  round {round_} {row}: "
-                    + ", ".join(f"{n} {r[-1].rate:,.0f}" for n, r in runs[row].items()),
-                    flush=True,
-                )
+    for round_ in range(1, args.rounds + 1):
+        for row, (path, variants) in rows.items():
+            for name, variant in variants.items():
+                run = serve_and_load(variant, path, args.seconds, args.connections, traces)
+                runs[row][name].append(run)
+            print(
+                f"  round {round_} {row}: "
+                + ", ".join(f"{n} {r[-1].rate:,.0f}" for n, r in runs[row].items()),
+                flush=True,
+            )
     load = shlex.join(wrk.command("<url>", args.seconds, args.connections))
     print(f"\n{load}; median of {args.rounds} rounds; 'of bare' is the median of each round's")
     print("ratio to bare; 'cpu' the server's CPU per request and what it adds to bare's:")
