@@ -8,6 +8,7 @@ from."""
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -247,3 +248,19 @@ def test_causes_never_count_an_instant_twice() -> None:
     stall = WaitData("1-1", 0.00002, "blocked", (), 20)  # 20 ns from t=20
     waits = split_waits([c, d], [stall])
     assert (waits.pool_ns, waits.loop_ns, waits.stall_ns) == (20, 5, 20)
+
+
+def test_requests_without_a_stall_split_as_with_a_stall_of_no_length() -> None:
+    # The writer's short path for a request that sat through no stall (most of them) gives what
+    # the full computation gives with a stall that takes nothing out.
+    rng = random.Random(7)
+    nothing = WaitData("1-1", 0.0, "blocked", (), 0)  # no start: takes no instant out
+    for _ in range(200):
+        hops = []
+        for _ in range(rng.randint(0, 4)):
+            called = rng.randint(0, 100)
+            start = called + rng.randint(0, 30)
+            end = start + rng.randint(0, 30)
+            hops.append(hop(called, start, end, end + rng.randint(0, 20), full=rng.random() < 0.5))
+        assert split_waits(hops, []) == split_waits(hops, [nothing]), hops
+    assert split_waits([], []) == split_waits([], [nothing])

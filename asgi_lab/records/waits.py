@@ -22,9 +22,14 @@ __all__ = ["split_waits"]
 
 Interval = tuple[int, int]
 
+#: What most requests waited: nothing (frozen, so one is shared).
+_NONE = WaitsData()
+
 
 def split_waits(hops: Sequence[HopData], waited_on: Sequence[WaitData]) -> WaitsData:
     """How long a request with these hops and these stalls sat through waited, by cause."""
+    if not hops and not waited_on:
+        return _NONE  # most requests: nothing to split, and the writer does this per record
     pool: list[Interval] = []
     loop: list[Interval] = []
     for hop in hops:
@@ -32,6 +37,9 @@ def split_waits(hops: Sequence[HopData], waited_on: Sequence[WaitData]) -> Waits
             (pool if hop.pool.full else loop).append((hop.called_ns, hop.start_ns))
         if hop.end_ns and hop.resumed_ns > hop.end_ns:
             loop.append((hop.end_ns, hop.resumed_ns))
+    if not waited_on:  # no stall: nothing to take out (the common case, kept short)
+        pool_only = _merged(pool)
+        return WaitsData(_length(pool_only), _length(_minus(_merged(loop), pool_only)), 0)
     stalls = _merged((w.start_ns, w.end_ns) for w in waited_on if w.start_ns)
     pool_only = _minus(_merged(pool), stalls)
     loop_only = _minus(_minus(_merged(loop), stalls), pool_only)
