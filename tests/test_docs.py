@@ -179,6 +179,31 @@ def test_refresh_replaces_only_marked_blocks_and_reports_failures() -> None:
     assert generate.refresh(out, runner) == out  # the markers survive
 
 
+def test_only_reruns_the_outputs_it_names_and_keeps_the_rest() -> None:
+    """A page that quotes a benchmark can be refreshed around it: `--only` reruns the named
+    outputs, keeps every other output byte for byte, and still re-reads the includes."""
+    text = (
+        "<!-- include: asgi_lab/raw.py::app -->\nstale code\n<!-- /include -->\n"
+        "<!-- output: python bench/clients.py -->\nthe benchmark's run\n<!-- /output -->\n"
+        "<!-- output: python docs/examples/client_sessions.py -->\nold\n<!-- /output -->\n"
+    )
+    seen: list[str] = []
+
+    def runner(command: str) -> tuple[int, str]:
+        seen.append(command)
+        return 0, "new\n"
+
+    out = generate.refresh(text, runner, only="client_sessions")
+    assert seen == ["python docs/examples/client_sessions.py"]
+    assert "<!-- output: python bench/clients.py -->\nthe benchmark's run\n<!-- /output -->" in out
+    assert "$ python docs/examples/client_sessions.py\nnew\n```" in out
+    assert "stale code" not in out and generate.include("asgi_lab/raw.py::app") in out
+    assert generate.refresh(text, runner, only="nothing by that name") == (
+        text.replace("stale code\n", generate.include("asgi_lab/raw.py::app"))
+    )
+    assert len(seen) == 1
+
+
 def test_only_our_own_commands_run() -> None:
     python = sys.executable
     assert generate.command_line("asgi-lab experiment gil") == [
