@@ -2,6 +2,8 @@
 
     python docs/generate.py            # rewrite every block (runs the commands)
     python docs/generate.py --check    # fail if an included piece of code is stale
+    python docs/generate.py --only client_sessions docs/05-clients-and-fan-out.md
+                                       # rerun only the outputs whose command contains it
 
 Two kinds of block, each between an opening comment and `<!-- /include -->` / `<!-- /output -->`:
 
@@ -13,9 +15,11 @@ Two kinds of block, each between an opening comment and `<!-- /include -->` / `<
 or function may fit its lines differently than in its file: put such an include between
 `<!-- fmt:off -->` and `<!-- fmt:on -->`, or the formatter and `--check` will disagree.
 
-Only our own commands run: `asgi-lab ...`, `python -m asgi_lab...` and the examples under
-`docs/examples/`, each with this interpreter. Outputs carry pids and timings, so only includes
-can be checked for staleness; the tests run every example instead.
+Only our own commands run: `asgi-lab ...`, `python -m asgi_lab...`, the examples under
+`docs/examples/` and the benchmarks under `bench/`, each with this interpreter. Outputs carry
+pids and timings, so only includes can be checked for staleness; the tests run every example
+instead. `--only` keeps every other output as it was: a page that quotes a benchmark
+(`python bench/...`) can have its other outputs refreshed without rerunning the benchmark.
 """
 
 from __future__ import annotations
@@ -126,14 +130,21 @@ def run(command: str) -> tuple[int, str]:
     return done.returncode, done.stdout
 
 
-def refresh(text: str, runner: Runner | None = run, *, failed: list[str] | None = None) -> str:
-    """`text` with every include re-read and, unless `runner` is None, every output re-run."""
+def refresh(
+    text: str,
+    runner: Runner | None = run,
+    *,
+    failed: list[str] | None = None,
+    only: str | None = None,
+) -> str:
+    """`text` with every include re-read and, unless `runner` is None, every output re-run
+    (with `only`, just the outputs whose command contains it)."""
 
     def replace(match: re.Match[str]) -> str:
         kind, arg = match["kind"], match["arg"].strip()
         if kind == "include":
             body = include(arg)
-        elif runner is None:
+        elif runner is None or (only is not None and only not in arg):
             body = match["body"]
         else:
             status, printed = runner(arg)
@@ -148,6 +159,9 @@ def refresh(text: str, runner: Runner | None = run, *, failed: list[str] | None 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check includes, write nothing")
+    parser.add_argument(
+        "--only", metavar="TEXT", help="rerun only the outputs whose command contains TEXT"
+    )
     parser.add_argument("pages", nargs="*", type=Path, help="pages to refresh (default: all)")
     args = parser.parse_args()
     stale: list[str] = []
@@ -157,7 +171,7 @@ def main() -> int:
         if not BLOCK.search(text):
             continue
         print(f"{'checking' if args.check else 'refreshing'} {page.relative_to(ROOT)}", flush=True)
-        fresh = refresh(text, None if args.check else run, failed=failed)
+        fresh = refresh(text, None if args.check else run, failed=failed, only=args.only)
         if fresh == text:
             continue
         if args.check:

@@ -88,6 +88,61 @@ def test_the_testing_tour_runs_beside_other_pytest_plugins() -> None:
     assert re.search(r"^5 failed \(the mistakes\), \d+ passed", done.stdout, re.M), done.stdout
 
 
+#: How a page marks figures it could not regenerate (a benchmark, or runs of an app that changed).
+TYPED_IN = re.compile(
+    r"\*Typed in, not generated:\*(?P<note>.*?`(?P<command>[^`]+)`.*?(?P<date>\d{4}-\d{2}-\d{2}))",
+    re.S,
+)
+
+
+def figure_tables(text: str) -> list[tuple[int, str]]:
+    """Markdown tables outside generated blocks with a measured figure in a cell (a cell that
+    starts with a digit): (the line the table starts on, the text before it)."""
+    text = generate.BLOCK.sub(lambda m: m["open"] + "\n" * m["body"].count("\n") + m["close"], text)
+    lines = text.splitlines()
+    found: list[tuple[int, str]] = []
+    for number, line in enumerate(lines):
+        if not line.startswith("| ") or (number and lines[number - 1].startswith("|")):
+            continue
+        rows = [lines[number]]
+        while number + len(rows) < len(lines) and lines[number + len(rows)].startswith("|"):
+            rows.append(lines[number + len(rows)])
+        if "default" in rows[0]:  # a table of settings, not of measurements
+            continue
+        cells = [c.strip() for row in rows[2:] for c in row.strip("|").split("|")]
+        if any(c[:1].isdigit() for c in cells):
+            found.append((number + 1, "\n".join(lines[max(0, number - 12) : number])))
+    return found
+
+
+def test_figure_tables_are_generated_or_say_they_are_typed_in() -> None:
+    """Numbers come from real runs (`scripts/docs`); a table of them that the generator cannot
+    refresh says so just before it, with the command that made it and the date."""
+    for page in sorted(DOCS.glob("*.md")):
+        for line, before in figure_tables(page.read_text(encoding="utf-8")):
+            assert TYPED_IN.search(before), f"{page.name}:{line}: a typed-in table not marked"
+
+
+@pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
+def test_a_typed_in_note_names_our_command_and_its_date(page: Path) -> None:
+    for note in TYPED_IN.finditer(page.read_text(encoding="utf-8")):
+        assert len(note["note"]) < 400, f"{page.name}: a typed-in note without its command/date"
+        generate.command_line(note["command"])  # one of the commands the generator would run
+        assert "2026-01-01" <= note["date"], note["date"]
+
+
+def test_an_unmarked_figure_table_is_found() -> None:
+    table = "| x | req/s |\n| --- | ---: |\n| none | 11,480 |\n"
+    assert [line for line, _ in figure_tables("intro\n\n" + table)] == [3]
+    assert figure_tables("| variable | default |\n| --- | --- |\n| A | 4 |\n") == []
+    assert figure_tables("| kind | where |\n| --- | --- |\n| def | a thread |\n") == []
+    generated = "<!-- output: asgi-lab experiment gil -->\n" + table + "<!-- /output -->\n"
+    assert figure_tables(generated) == []
+    marked = "*Typed in, not generated:* `python bench/middleware.py` on 2026-11-22:\n\n" + table
+    (only,) = figure_tables(marked)
+    assert TYPED_IN.search(only[1])
+
+
 def test_include_names_a_function_class_or_variable() -> None:
     assert generate.include("asgi_lab/raw.py::app").startswith("```python\n#: What")
     with pytest.raises(LookupError, match="no top-level 'nothing'"):
@@ -122,6 +177,31 @@ def test_refresh_replaces_only_marked_blocks_and_reports_failures() -> None:
     assert out.startswith("intro\n") and "\nmiddle\n" in out and out.endswith("end\n")
     assert failed == ["asgi-lab experiment clients (exit 1)"]
     assert generate.refresh(out, runner) == out  # the markers survive
+
+
+def test_only_reruns_the_outputs_it_names_and_keeps_the_rest() -> None:
+    """A page that quotes a benchmark can be refreshed around it: `--only` reruns the named
+    outputs, keeps every other output byte for byte, and still re-reads the includes."""
+    text = (
+        "<!-- include: asgi_lab/raw.py::app -->\nstale code\n<!-- /include -->\n"
+        "<!-- output: python bench/clients.py -->\nthe benchmark's run\n<!-- /output -->\n"
+        "<!-- output: python docs/examples/client_sessions.py -->\nold\n<!-- /output -->\n"
+    )
+    seen: list[str] = []
+
+    def runner(command: str) -> tuple[int, str]:
+        seen.append(command)
+        return 0, "new\n"
+
+    out = generate.refresh(text, runner, only="client_sessions")
+    assert seen == ["python docs/examples/client_sessions.py"]
+    assert "<!-- output: python bench/clients.py -->\nthe benchmark's run\n<!-- /output -->" in out
+    assert "$ python docs/examples/client_sessions.py\nnew\n```" in out
+    assert "stale code" not in out and generate.include("asgi_lab/raw.py::app") in out
+    assert generate.refresh(text, runner, only="nothing by that name") == (
+        text.replace("stale code\n", generate.include("asgi_lab/raw.py::app"))
+    )
+    assert len(seen) == 1
 
 
 def test_only_our_own_commands_run() -> None:

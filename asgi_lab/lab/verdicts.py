@@ -18,6 +18,7 @@ The numbers they judge come from the clients' timings and from the records (`obs
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -160,23 +161,19 @@ def latency_unaffected(
     """The median latency under load against the median alone, plus a stated noise allowance
     and the request's own spread (its slowest time alone less its median): a layer whose
     requests vary more alone may vary as much under load, which is not the effect ruled out."""
-    spread = max(alone) - _median(alone)
-    bound = _median(alone) + noise + spread
+    if not alone or not latencies:
+        raise ValueError(
+            f"{claim!r} needs at least one latency under load and one alone,"
+            f" got {len(latencies)} and {len(alone)}"
+        )
+    middle = statistics.median(alone)
+    spread = max(alone) - middle
+    bound = middle + noise + spread
     note = (
-        f"median alone {_median(alone) * 1e3:.2f} ms + {noise * 1e3:g} ms scheduler noise"
+        f"median alone {middle * 1e3:.2f} ms + {noise * 1e3:g} ms scheduler noise"
         f" + {spread * 1e3:.2f} ms spread alone"
     )
-    return at_most(claim, _median(latencies), bound, "s", note=note)
-
-
-def _median(values: Sequence[float]) -> float:
-    if not values:
-        raise ValueError("a median needs at least one value, got none")
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
+    return at_most(claim, statistics.median(latencies), bound, "s", note=note)
 
 
 def in_order(seen: Sequence[Any], expected: Sequence[Any]) -> int:

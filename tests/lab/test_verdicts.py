@@ -91,6 +91,15 @@ def test_latency_unaffected_allows_the_stated_noise_and_the_spread_alone_only() 
     assert blocked.bound == pytest.approx(0.0025)
     with pytest.raises(ValueError, match="at least one"):
         v.latency_unaffected("quick", [], alone, 0.002)
+    with pytest.raises(ValueError, match=r"'quick' needs .* got 3 and 0"):
+        v.latency_unaffected("quick", [0.001] * 3, [], 0.002)
+
+
+def test_latency_unaffected_takes_the_mean_of_two_middles_as_the_median() -> None:
+    """An even count's median is the mean of its two middle values, not the upper one."""
+    verdict = v.latency_unaffected("quick", [0.004, 0.002], [0.001, 0.003], 0.0)
+    assert verdict.measured == pytest.approx(0.003)
+    assert verdict.bound == pytest.approx(0.002 + 0.001)  # median 2 ms + spread (3 - 2) ms
 
 
 def test_in_order() -> None:
