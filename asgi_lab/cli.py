@@ -262,6 +262,7 @@ def experiment(args: argparse.Namespace) -> int:
         perfetto_path=args.perfetto,
         svg_path=args.svg,
         quiet=args.quiet,
+        live=live_page(args),
     )
 
 
@@ -276,6 +277,7 @@ def tour(args: argparse.Namespace) -> int:
         json_path=args.json,
         report_dir=args.report,
         quiet=args.quiet,
+        live=live_page(args),
     )
 
 
@@ -362,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     add_export_options(p)
     p.add_argument("--svg", metavar="PATH", help="write the timeline as an SVG picture")
+    add_live_options(p)
     p.set_defaults(run=experiment)
 
     p = commands.add_parser(
@@ -373,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_options(p)
     p.add_argument("--report", metavar="DIR", help="write DIR/index.html and a page per experiment")
+    add_live_options(p)
     p.set_defaults(run=tour)
 
     p = commands.add_parser(
