@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from asgi_lab.live.feed import frames
-from tests.cli import ROOT, first_line, running
+from tests.cli import ROOT, first_line, running, stop
 
 pytestmark = pytest.mark.server
 
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.server
 @contextlib.contextmanager
 def experiment(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """`asgi-lab experiment ARGS --live` and the live page's URL from its stderr, read within
-    30 s; the whole process group killed when the block ends."""
+    30 s; stopped (SIGTERM, then its group killed) when the block ends."""
     process = subprocess.Popen(
         [sys.executable, "-m", "asgi_lab", "experiment", *args, "--live", "--quiet"],
         cwd=ROOT,
@@ -48,6 +48,10 @@ def experiment(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         assert got and "live page: " in got[0], f"no live page named: {got}"
         yield process, got[0].split("live page: ", 1)[1].strip()
     finally:
+        # Its servers run in sessions of their own: SIGTERM makes it stop them.
+        if process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                stop(process)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(15)
