@@ -262,6 +262,7 @@ def experiment(args: argparse.Namespace) -> int:
         perfetto_path=args.perfetto,
         svg_path=args.svg,
         quiet=args.quiet,
+        live=live_page(args),
     )
 
 
@@ -276,7 +277,32 @@ def tour(args: argparse.Namespace) -> int:
         json_path=args.json,
         report_dir=args.report,
         quiet=args.quiet,
+        live=live_page(args),
     )
+
+
+def top(args: argparse.Namespace) -> int:
+    """Draw a running live page's workers in the terminal."""
+    import httpx
+
+    from asgi_lab.live.feed import FeedError, events_url
+    from asgi_lab.live.top import run as draw
+
+    try:
+        where = events_url(args.url)
+        drawn = draw(args.url, frames=args.frames)
+    except FeedError as exc:
+        print(f"asgi-lab top: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    except httpx.HTTPError as exc:
+        print(f"asgi-lab top: cannot read {where}: {exc}", file=sys.stderr)
+        return 1
+    if args.frames is not None and drawn < args.frames:
+        print(f"asgi-lab top: the page closed after {drawn} frames", file=sys.stderr)
+        return 1
+    return 0
 
 
 def report(args: argparse.Namespace) -> int:
@@ -362,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
     add_export_options(p)
     p.add_argument("--svg", metavar="PATH", help="write the timeline as an SVG picture")
+    add_live_options(p)
     p.set_defaults(run=experiment)
 
     p = commands.add_parser(
@@ -373,7 +400,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_run_options(p)
     p.add_argument("--report", metavar="DIR", help="write DIR/index.html and a page per experiment")
+    add_live_options(p)
     p.set_defaults(run=tour)
+
+    p = commands.add_parser(
+        "top",
+        help="a running live page's workers, drawn in the terminal",
+        description="Read the feed of a live page (the URL that --live printed) and draw, per "
+        "worker, the requests in flight, its pools, loop lag, stalls, req/s and restarts, "
+        "redrawn five times a second until Ctrl-C or the page closes.",
+    )
+    p.add_argument("url", metavar="URL", help="the live page, as printed: http://127.0.0.1:PORT/")
+    p.add_argument(
+        "--frames",
+        type=bounded(1, 1_000_000),
+        default=None,
+        help="stop after this many frames (exit 1 if the page closes first)",
+    )
+    p.set_defaults(run=top)
 
     p = commands.add_parser(
         "report",

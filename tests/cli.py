@@ -20,20 +20,25 @@ def running(
     *args: str, timeout: float = 30, prefix: Sequence[str] = ()
 ) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """The process, started from the project root, and the URL its first line names (`... on
-    URL`), read within `timeout` seconds. Stop it with `stop()`; whatever happens, the group is
-    killed when the block ends, so no worker outlives the test. `prefix` runs the command
-    through another (a shell that set a signal's disposition, say)."""
+    URL`), read within `timeout` seconds. Stop it with `stop()`; whatever happens, it is stopped
+    (SIGTERM, then its group killed) when the block ends, so no worker outlives the test.
+    `prefix` runs the command through another (a shell that set a signal's disposition, say)."""
     process = subprocess.Popen(
         [*prefix, sys.executable, "-m", "asgi_lab", *args],
         cwd=ROOT,  # --app-dir defaults to ".", as uvicorn's does
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        start_new_session=True,  # so the whole group, workers included, can be killed
+        start_new_session=True,  # so the whole group can be killed
     )
     try:
         yield process, first_line(process, args[0], timeout).rsplit(" on ", 1)[1].strip()
     finally:
+        # The servers it started run in sessions of their own (asgi_lab.serving), out of reach
+        # of the group's SIGKILL: ask it first, so that it stops them and removes what it made.
+        if process.poll() is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                stop(process)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(15)

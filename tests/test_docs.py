@@ -10,6 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -19,6 +20,7 @@ import generate  # noqa: E402
 
 from asgi_lab.console import WIDTH  # noqa: E402
 from asgi_lab.lab.experiments import REGISTRY  # noqa: E402
+from tests.timeline.test_browser import browser  # noqa: E402
 
 EXAMPLES = sorted(p for p in (DOCS / "examples").glob("*.py") if p.name != "show.py")
 #: Examples whose output judges timings (a 50 ms loop block): in the serial lane.
@@ -264,3 +266,57 @@ def test_every_experiment_in_a_chapter_shows_its_timeline_picture() -> None:
             root = ElementTree.parse(drawing).getroot()
             lanes = [el for el in root.iter() if "data-lane" in el.attrib]
             assert root.tag.endswith("svg") and lanes, f"{drawing.name} draws no lane"
+
+
+def test_every_live_block_shows_the_picture_it_shot() -> None:
+    """Each live block's body is its picture, said in words, and the picture is a real shot."""
+    shots = 0
+    for page in sorted(DOCS.glob("*.md")):
+        for block in generate.BLOCK.finditer(page.read_text(encoding="utf-8")):
+            if block["kind"] != "live":
+                continue
+            head, _, command = block["arg"].partition(":")
+            name = head.split()[0]
+            expected = re.compile(
+                rf"!\[The live page during {re.escape(command.strip())}: worker \d+ \(live\)"
+                rf"[^\]]*\]\(img/live-{re.escape(name)}\.png\)\n"
+            )
+            assert expected.fullmatch(block["body"]), f"run scripts/docs {page.name}"
+            with Image.open(DOCS / "img" / f"live-{name}.png") as image:
+                assert image.format == "PNG" and image.width >= 1000
+                assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or ()) > 20
+            shots += 1
+    assert shots >= 2  # the threadpool's and the workers' chapters
+
+
+def test_refresh_only_one_kind_keeps_the_other_blocks_as_they_are() -> None:
+    text = (
+        "<!-- output: asgi-lab experiment clients -->\nold output\n<!-- /output -->\n"
+        "<!-- live: x full-pool: asgi-lab experiment threadpool-limit -->\n"
+        "old shot\n<!-- /live -->\n"
+    )
+    shot: list[str] = []
+
+    def shooter(spec: str) -> tuple[int, str]:
+        shot.append(spec)
+        return 0, "![new](img/live-x.png)\n"
+
+    def runner(command: str) -> tuple[int, str]:
+        raise AssertionError(f"ran {command}")
+
+    out = generate.refresh(text, runner, shooter=shooter, kind="live")
+    assert shot == ["x full-pool: asgi-lab experiment threadpool-limit"]
+    assert "old output" in out and "old shot" not in out and "![new](img/live-x.png)\n" in out
+
+
+@pytest.mark.server
+def test_a_live_block_shoots_the_page_once_it_shows_what_it_waits_for(tmp_path: Path) -> None:
+    browser()
+    status, body = generate.shoot(
+        "t full-pool: asgi-lab experiment threadpool-limit --scale 0.6", img=tmp_path
+    )
+    assert status == 0
+    # threadpool-limit's first phase: 8 sleeps on 4 tokens, 4 running and 4 waiting.
+    assert "8 requests in flight, anyio threads 4/4 busy and 4 queued" in body
+    with Image.open(tmp_path / "live-t.png") as image:
+        assert image.format == "PNG"

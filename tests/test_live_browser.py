@@ -4,27 +4,22 @@ Chromium, read through its DOM (the DevTools protocol, over a websocket)."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import http.client
-import itertools
-import json
 import os
-import subprocess
+import sys
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from websockets.sync.client import ClientConnection, connect
 
-from tests.cli import first_line, running
+from tests.cli import ROOT, first_line, running
 from tests.test_live import blocking_line
-from tests.timeline.test_browser import FLAGS, browser
+from tests.timeline.test_browser import browser
+
+sys.path.insert(0, str(ROOT / "docs"))
+from chromium import chromium  # noqa: E402  (docs/chromium.py: the docs shoot with it too)
 
 pytestmark = pytest.mark.server
 
@@ -39,77 +34,6 @@ READ = """JSON.stringify({
   lines: [...document.querySelectorAll("[data-line]")].map(e => e.dataset.line),
   fetches: document.querySelectorAll("script[src], link[href], img[src]").length,
 })"""
-
-
-class Page:
-    """One tab of Chromium, driven over the DevTools protocol."""
-
-    def __init__(self, socket: ClientConnection) -> None:
-        self.socket = socket
-        self.ids = itertools.count(1)
-
-    def call(self, method: str, **params: Any) -> dict[str, Any]:
-        number = next(self.ids)
-        self.socket.send(json.dumps({"id": number, "method": method, "params": params}))
-        while True:
-            answer = json.loads(self.socket.recv(timeout=20))
-            if answer.get("id") == number:
-                assert "error" not in answer, answer
-                result: dict[str, Any] = answer["result"]
-                return result
-
-    def read(self) -> dict[str, Any]:
-        value = self.call("Runtime.evaluate", expression=READ, returnByValue=True)
-        read: dict[str, Any] = json.loads(value["result"]["value"])
-        return read
-
-    def until(self, what: str, seen: Any, timeout: float) -> dict[str, Any]:
-        """The page once `seen(page)` holds, polled every 50 ms for at most `timeout` s."""
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self.read()
-            if seen(state):
-                return state
-            assert time.monotonic() < deadline, f"the page never showed {what}: {state}"
-            time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def chromium(url: str, profile: Path) -> Iterator[Page]:
-    """Headless Chromium showing `url`, its DevTools port chosen by the kernel; always killed."""
-    process = subprocess.Popen(
-        [
-            browser(),
-            *FLAGS,
-            "--remote-debugging-port=0",
-            f"--user-data-dir={profile}",
-            "--window-size=1700,1000",
-            url,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 30
-        while not (port_file.exists() and port_file.read_text().count("\n") >= 1):
-            assert process.poll() is None, "chromium exited"
-            assert time.monotonic() < deadline, "chromium never opened its DevTools port"
-            time.sleep(0.05)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
-            targets = json.load(answer)
-        [tab] = [t for t in targets if t["type"] == "page"]
-        with connect(tab["webSocketDebuggerUrl"], max_size=None, open_timeout=10) as socket:
-            yield Page(socket)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait(10)
 
 
 def get(base: str, path: str, got: dict[str, str]) -> None:
@@ -134,11 +58,12 @@ def test_the_page_shows_both_workers_a_full_pool_and_the_stall_with_its_line(
     with running(*args, "--port", "0", "--live") as (process, url):
         live_url = first_line(process, "trace").split("live page: ", 1)[1].strip()
         assert live_url.startswith("http://127.0.0.1:")
-        with chromium(live_url, tmp_path / "profile") as page:
+        with chromium(live_url, tmp_path / "profile", binary=browser()) as page:
             # Both workers, each live.
             shown = page.until(
                 "two live workers",
                 lambda s: [w["state"] for w in s["workers"]] == ["live", "live"],
+                read=READ,
                 timeout=15,
             )
             pids = {w["pid"] for w in shown["workers"]}
@@ -157,6 +82,7 @@ def test_the_page_shows_both_workers_a_full_pool_and_the_stall_with_its_line(
                 lambda s: any(
                     busy == size == 4 for w in s["workers"] for busy, size, _ in w["anyio"]
                 ),
+                read=READ,
                 timeout=4,
             )
             assert len(full["workers"]) == 2
@@ -168,14 +94,15 @@ def test_the_page_shows_both_workers_a_full_pool_and_the_stall_with_its_line(
             page.until(
                 f"the culprit line {culprit}",
                 lambda s: any(culprit in line for line in s["lines"]),
+                read=READ,
                 timeout=2,
             )
             named_after = time.monotonic() - sent
-            shot = page.call("Page.captureScreenshot", format="png")
-            (tmp_path / "live.png").write_bytes(base64.b64decode(shot["data"]))
+            shot = page.screenshot()
+            (tmp_path / "live.png").write_bytes(shot)
             keep = os.environ.get("ASGI_LAB_LIVE_SCREENSHOT")
             if keep:  # for the book: ASGI_LAB_LIVE_SCREENSHOT=docs/img/live-trace.png pytest ...
-                Path(keep).write_bytes(base64.b64decode(shot["data"]))
+                Path(keep).write_bytes(shot)
             for thread in [*load, blocker]:
                 thread.join(30)
             assert not any(t.is_alive() for t in [*load, blocker])

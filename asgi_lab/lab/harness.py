@@ -5,7 +5,8 @@ An experiment module turns its `run` into an `Experiment` with `@experiment(...)
 that starts servers (each with its own trace directory, read back after the server stopped),
 collects verdicts and facts, and reports progress. `run_experiment` turns one run into a
 `Result`, whatever happened: a failure becomes a failed result, and the servers are stopped on
-every path out, Ctrl-C included, by the context managers they were started with.
+every path out, Ctrl-C included, by the context managers they were started with. Given a live
+page's socket (`asgi_lab.live`), every server's workers feed that page.
 """
 
 from __future__ import annotations
@@ -122,8 +123,10 @@ class Result:
 class Context:
     """What an experiment's `run` works with: scale, servers, verdicts, facts, progress."""
 
-    def __init__(self, result: Result, progress: Progress) -> None:
+    def __init__(self, result: Result, progress: Progress, live: str | None = None) -> None:
         self.result = result
+        #: The socket of a live page every server's workers feed (`asgi-lab experiment --live`).
+        self.live = live
         self.scale = result.scale
         self.layer = result.layer
         self._progress = progress
@@ -178,6 +181,8 @@ class Context:
             chosen = replace(chosen, log="off")
         if threads is not None:
             chosen = replace(chosen, threads=threads)
+        if self.live is not None:
+            chosen = replace(chosen, live=self.live)
         options = ServerOptions(
             app=app or self.app,
             server=self.result.server,
@@ -236,8 +241,12 @@ def run_experiment(
     layer: str = "raw",
     server: str = "uvicorn",
     progress: Progress = lambda _: None,
+    live: str | None = None,
 ) -> Result:
-    """Run one experiment; an exception becomes a failed result (Ctrl-C still propagates)."""
+    """Run one experiment; an exception becomes a failed result (Ctrl-C still propagates).
+
+    `live` is the socket of a live page (`asgi_lab.live.Live.channel`) its servers feed.
+    """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
     scale = exp.scale if scale is None else scale
@@ -245,7 +254,7 @@ def run_experiment(
     if result.scale <= 0:
         raise ValueError(f"scale must be a number above 0, got {result.scale!r}")
     started = time.perf_counter()
-    ctx = Context(result, progress)
+    ctx = Context(result, progress, live)
     try:
         exp.run(ctx)
     except Exception as exc:

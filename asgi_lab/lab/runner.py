@@ -3,15 +3,20 @@
 Ctrl-C (and SIGTERM, turned into the same exception) unwinds through the experiment's `with`
 blocks, which stop every server they started; the servers run in their own sessions, so a
 terminal's Ctrl-C never reaches them directly and only that unwinding stops them.
+
+With a live page (`--live`), it is open for the whole run, and every server an experiment starts
+feeds it; its URL goes to stderr before the first server starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +25,7 @@ from asgi_lab.lab.experiments import EXPERIMENTS, REGISTRY
 from asgi_lab.lab.harness import Result, run_experiment
 from asgi_lab.lab.pages import experiment_page, write_tour
 from asgi_lab.lab.report import StderrProgress, render, summary
+from asgi_lab.live import Live
 from asgi_lab.serving import terminate_as_interrupt
 from asgi_lab.timeline import build, html
 from asgi_lab.timeline.report import write_perfetto
@@ -59,6 +65,14 @@ def write_json(path: str, results: list[Result]) -> None:
     Path(path).write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
+def announce(live: Live | None) -> str | None:
+    """Print the live page's URL on stderr (stdout is the report's); its channel, or None."""
+    if live is None:
+        return None
+    print(f"asgi-lab: live page: {live.url}", file=sys.stderr, flush=True)
+    return live.channel
+
+
 def run_one(
     name: str,
     *,
@@ -70,12 +84,14 @@ def run_one(
     perfetto_path: str | None = None,
     svg_path: str | None = None,
     quiet: bool = False,
+    live: AbstractContextManager[Live | None] | None = None,
 ) -> int:
     """Run experiment `name`; 0 when every verdict passes, 1 when one fails, 2 for a bad name.
 
     `html_path` gets its page (verdicts and a timeline per phase), `perfetto_path` every
     phase's records as one Chrome trace (phases ran one after another, on different pids),
-    `svg_path` the timeline of every phase as one SVG file (what the docs embed).
+    `svg_path` the timeline of every phase as one SVG file (what the docs embed); `live`, when
+    it opens a live page, is fed by every server the experiment starts.
     """
     exp = REGISTRY.get(name)
     if exp is None:
@@ -84,8 +100,15 @@ def run_one(
         return 2
     progress = StderrProgress(enabled=not quiet)
     try:
-        with terminate_as_interrupt():
-            result = run_experiment(exp, scale=scale, layer=layer, server=server, progress=progress)
+        with terminate_as_interrupt(), live or contextlib.nullcontext() as page:
+            result = run_experiment(
+                exp,
+                scale=scale,
+                layer=layer,
+                server=server,
+                progress=progress,
+                live=announce(page),
+            )
     except KeyboardInterrupt:
         print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
         return INTERRUPTED
@@ -112,21 +135,29 @@ def run_tour(
     json_path: str | None = None,
     report_dir: str | None = None,
     quiet: bool = False,
+    live: AbstractContextManager[Live | None] | None = None,
 ) -> int:
     """Every experiment of the tour (`EXPERIMENTS`, not `ON_DEMAND`) at its tour scale, each
     report, then the summary.
 
-    `report_dir` gets `index.html` (the summary) and one `<name>.html` per experiment.
+    `report_dir` gets `index.html` (the summary) and one `<name>.html` per experiment; `live`,
+    when it opens a live page, is fed by every server of every experiment.
     """
     progress = StderrProgress(enabled=not quiet)
     results: list[Result] = []
     started = time.perf_counter()
     try:
-        with terminate_as_interrupt():
+        with terminate_as_interrupt(), live or contextlib.nullcontext() as page:
+            channel = announce(page)
             for i, exp in enumerate(EXPERIMENTS, 1):
                 progress(f"--- [{i}/{len(EXPERIMENTS)}] {exp.name} (scale {exp.tour_scale:g})")
                 result = run_experiment(
-                    exp, scale=exp.tour_scale, layer=layer, server=server, progress=progress
+                    exp,
+                    scale=exp.tour_scale,
+                    layer=layer,
+                    server=server,
+                    progress=progress,
+                    live=channel,
                 )
                 results.append(result)
                 print(render(result), end="\n\n", flush=True)

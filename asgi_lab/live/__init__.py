@@ -1,6 +1,7 @@
 """The live page: every worker of a running server on one page, as it happens.
 
-`asgi-lab trace APP --live` and `asgi-lab serve --live` open it before the server starts:
+`asgi-lab trace APP --live`, `asgi-lab serve --live` and `asgi-lab experiment NAME --live` open
+it before the (first) server starts:
 
 - `channel`  a Unix datagram socket in a private temporary directory; its path goes to every
              worker as $ASGI_LAB_LIVE, and each worker's probe sends a snapshot five times a
@@ -8,6 +9,8 @@
 - `board`    the latest snapshot per worker: live, gone after a second of silence, succeeded
 - `server`   the page on loopback, fed by server-sent events; `page.html` draws the board
 - `session`  the three opened together for as long as a server runs, and closed after it
+- `feed`     the page's events read back, frame by frame, and `top` drawing them in a terminal
+             (`asgi-lab top URL`)
 
 Nothing runs on a worker's loop, nothing is written to disk but the socket, and the directory is
 removed when the server stops.
