@@ -79,7 +79,7 @@ from typing import IO, Any
 import anyio.to_thread
 
 from asgi_lab import settings
-from asgi_lab.probe import executors, faults, hook
+from asgi_lab.probe import executors, exits, faults, hook
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
@@ -277,6 +277,8 @@ class ProbeMiddleware:
             )
         if sinks:
             self.writer = RecordWriter(sinks, interval=self._writer_interval)
+            # A worker SIGTERM would kill outright (hypercorn's) writes its records first.
+            exits.install()
         chosen = self._watchdog
         if current.block_ms is not None:
             self.block_ms = current.block_ms
