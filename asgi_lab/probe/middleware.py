@@ -64,7 +64,9 @@ closed before accepting; no header is added to the handshake.
 
 On `lifespan.shutdown` the writer is flushed before the server is told shutdown is complete, so
 a normal worker exit loses no record; the watchdog's stalls that no request was running in (the
-app's startup, a background task) are written then beside the records (`records/lines.py`).
+app's startup, a background task) are written then beside the records (`records/lines.py`). A
+worker that SIGTERM would kill before its lifespan shutdown (hypercorn's) closes the writer on
+that signal instead (`exits.py`).
 """
 
 from __future__ import annotations

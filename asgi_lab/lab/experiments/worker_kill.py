@@ -4,8 +4,9 @@ the killed worker's last writer batch are lost, which only the clients' replies 
 What a supervisor does about a killed worker is the server's own choice. uvicorn starts a new
 one; granian (without `--respawn-failed-workers`) and hypercorn stop serving altogether. Under
 those two the experiment judges that, as measured, instead of waiting for a pid that never comes,
-and that the other worker, stopped with the server, still wrote its records (hypercorn SIGTERMs it
-at once, before its lifespan shutdown: the probe writes them on that signal, see `exits.py`).
+and counts the other worker's answers after the kill that have no record (hypercorn SIGTERMs it
+at once, before its lifespan shutdown: the probe writes its records on that signal, `exits.py`,
+all but an answer that went out as the signal came).
 
 The probe writes records from a thread, in batches (every 50 ms, and on shutdown). A worker
 killed outright never flushes its last batch: its clients got their answers, but the lab finds
@@ -100,17 +101,18 @@ def run(ctx: Context) -> None:
         ctx.check(exactly(f"new worker pids {name} started after the kill", len(new_pids), 0))
         ctx.check(exactly(f"{name} stopped serving after the kill", int(stopped is not None), 1))
         ctx.fact(f"{name}'s exit status after the kill", stopped)
-        # The other worker is stopped too. granian's workers catch SIGTERM and shut down their
-        # own way, lifespan and the probe's flush included; hypercorn's leave it at the default
-        # and are SIGTERMed at once, on which the probe closes its writer before the worker dies
-        # (probe/exits.py). Either way the survivor's answers have their records.
-        ctx.check(
-            exactly(
-                "answered requests without a record, all from the killed pid",
-                sum(1 for r in lost if r.pid == killed),
-                len(lost),
-            )
+        # The other worker is stopped with the server. Its answers before the kill have their
+        # records (tests/servers/test_survivor.py): granian's workers catch SIGTERM and shut down
+        # their own way, and hypercorn's, SIGTERMed at once, close the probe's writer on that
+        # signal (probe/exits.py). Its answers after the kill race that stop: one answered as
+        # the signal came (its bytes out, its record not yet handed to the writer) has none.
+        # Counted here, not judged.
+        from_killed = [r for r in lost if r.pid == killed]
+        ctx.fact(
+            "answers of the other worker after the kill without a record",
+            len(lost) - len(from_killed),
         )
+        lost = from_killed
     else:
         from_new = [r for r in after if r.pid in new_pids]
         ctx.check(exactly(f"new worker pids {name} started after the kill", len(new_pids), 1))
