@@ -23,6 +23,7 @@ __all__ = [
     "children",
     "connection_inode",
     "descendants",
+    "disposition",
     "listener_inodes",
     "socket_inodes",
     "workers",
@@ -140,3 +141,23 @@ def workers(root: int, listeners: set[int]) -> list[int]:
         for pid in holders
         if not any(other != pid and other in descendants(pid) for other in holders)
     ]
+
+
+def disposition(pid: int, signum: int) -> str | None:
+    """What the kernel does with `signum` for `pid`: "caught" (a handler, Python's or native
+    code's), "ignored" or "default"; None when /proc cannot say (gone, or no /proc)."""
+    masks: dict[str, int] = {}
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                name, _, value = line.partition(":")
+                if name in ("SigCgt", "SigIgn"):
+                    masks[name] = int(value, 16)
+    except (OSError, ValueError):
+        return None
+    if len(masks) != 2:
+        return None
+    bit = 1 << (signum - 1)
+    if masks["SigCgt"] & bit:
+        return "caught"
+    return "ignored" if masks["SigIgn"] & bit else "default"

@@ -89,7 +89,9 @@ closed before accepting; no header is added to the handshake.
 
 On `lifespan.shutdown` the writer is flushed before the server is told shutdown is complete, so
 a normal worker exit loses no record; the watchdog's stalls that no request was running in (the
-app's startup, a background task) are written then beside the records (`records/lines.py`).
+app's startup, a background task) are written then beside the records (`records/lines.py`). A
+worker that SIGTERM would kill before its lifespan shutdown (hypercorn's) closes the writer on
+that signal instead (`exits.py`).
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ from typing import IO, Any
 import anyio.to_thread
 
 from asgi_lab import settings
-from asgi_lab.probe import executors, faults, hook
+from asgi_lab.probe import executors, exits, faults, hook
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.identity import LoopInfo, current_loop, current_thread
@@ -302,6 +304,8 @@ class ProbeMiddleware:
             )
         if sinks:
             self.writer = RecordWriter(sinks, interval=self._writer_interval)
+            # A worker SIGTERM would kill outright (hypercorn's) writes its records first.
+            exits.install()
         chosen = self._watchdog
         if current.block_ms is not None:
             self.block_ms = current.block_ms

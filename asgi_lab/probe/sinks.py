@@ -21,8 +21,9 @@ fails for a sink's sake.
 
 `close()` drains the buffer and the lanes and closes the sinks within its timeout; a sink still
 stuck then is abandoned with the count of what it never wrote, never waited for longer. The probe
-calls it on lifespan shutdown, and as a fallback it runs at exit. A SIGKILLed worker loses what
-was still buffered: at most `interval` seconds of records.
+calls it on lifespan shutdown; as a fallback it runs at exit, and on a SIGTERM that would kill the
+worker outright (hypercorn's, see `exits.py`). A SIGKILLed worker loses what was still buffered:
+at most `interval` seconds of records.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from asgi_lab.probe import exits
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.record import Record
 from asgi_lab.records.schema import RecordData
@@ -260,6 +262,7 @@ class RecordWriter:
             self._thread = threading.Thread(target=self._run, name="asgi-lab-writer", daemon=True)
             self._thread.start()
             atexit.register(self.close)
+            exits.register(self)
 
     def _run(self) -> None:
         while True:
@@ -322,6 +325,7 @@ class RecordWriter:
                     lane.abandoned,
                 )
         atexit.unregister(self.close)
+        exits.unregister(self)
 
 
 class _Throttle:
