@@ -149,13 +149,15 @@ DB_APP = "asgi_lab.lab.apps.db:app"
 DB_WORKERS = 2
 
 
-async def hold_connections(url: str, secs: float) -> dict[int, dict[str, Any]]:
-    """On every worker at once: TOKENS thread-local requests, then TOKENS pooled ones, then its
-    stats; each worker's TOKENS requests run on TOKENS connections pinned to it."""
+async def hold_connections(
+    url: str, secs: float, kinds: Sequence[str]
+) -> dict[int, dict[str, Any]]:
+    """On every worker at once, for each of `kinds`: TOKENS requests to `/db/<kind>`, then each
+    worker's stats; each worker's TOKENS requests run on TOKENS connections pinned to it."""
     pinned = await pin_connections(url, DB_WORKERS, TOKENS, path="/db/stats")
     out: dict[int, dict[str, Any]] = {}
     try:
-        for kind in ("thread-local", "pool"):
+        for kind in kinds:
             replies = await asyncio.gather(
                 *(c.get(f"/db/{kind}?seconds={secs:g}") for cs in pinned.values() for c in cs)
             )
@@ -180,19 +182,24 @@ async def hold_connections(url: str, secs: float) -> dict[int, dict[str, Any]]:
 def pool(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
     size = TOKENS * 1  # each request holds one connection
-    phase = f"workers={DB_WORKERS}"
+    small = size // 2
     ctx.fact("app", f"{DB_APP} (its own app: --layer does not apply)")
+    out: dict[int, dict[int, dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="asgi-lab-db-") as tmp:
         db = str(Path(tmp) / "lab.sqlite3")
-        settings = Settings(threads=TOKENS, db=db, db_pool=size)
-        with ctx.server(phase, DB_APP, workers=DB_WORKERS, settings=settings) as server:
-            ctx.step(f"{phase}: {TOKENS} thread-local, then {TOKENS} pooled requests per worker")
-            out = asyncio.run(hold_connections(server.url, secs))
-            # While they still hold them: the kernel's count, one descriptor per connection.
-            files = {pid: open_files(pid, db) for pid in sorted(server.worker_pids)}
+        for pooled in (size, small):
+            phase = f"workers={DB_WORKERS}, pool={pooled}"
+            kinds = ("thread-local", "pool") if pooled == size else ("pool",)
+            settings = Settings(threads=TOKENS, db=db, db_pool=pooled)
+            with ctx.server(phase, DB_APP, workers=DB_WORKERS, settings=settings) as server:
+                ctx.step(f"{phase}: {TOKENS} requests per worker to " + ", then ".join(kinds))
+                out[pooled] = asyncio.run(hold_connections(server.url, secs, kinds))
+                if pooled == size:
+                    # While they are still open: the kernel's count, a descriptor a connection.
+                    files = {pid: open_files(pid, db) for pid in sorted(server.worker_pids)}
     expected = 1 + TOKENS + size  # the loop's own, one per thread, the pool
     ctx.check(exactly("workers that opened connections", len(files), DB_WORKERS))
-    for pid, seen in sorted(out.items()):
+    for pid, seen in sorted(out[size].items()):
         ctx.check(
             exactly(
                 f"pid {pid}: thread-local connections (one per thread)",
@@ -200,14 +207,6 @@ def pool(ctx: Context) -> None:
                 TOKENS,
             )
         )
-    waited = [r for seen in out.values() for r in seen["pool"] if r.body["pool_wait"] > secs / 2]
-    ctx.check(
-        exactly(
-            f"pool = tokens x 1 = {size}: requests that queued for one",
-            len(waited),
-            0,
-        )
-    )
     ctx.check(
         exactly(
             "connections on the database, every worker (/proc)",
@@ -216,6 +215,21 @@ def pool(ctx: Context) -> None:
             note=f"{DB_WORKERS} x (1 + {TOKENS} + {size})",
         )
     )
+    for pooled in (size, small):
+        waits = sorted(r.body["pool_wait"] for seen in out[pooled].values() for r in seen["pool"])
+        queued = [w for w in waits if w > secs / 2]
+        relation = "=" if pooled == size else "<"
+        ctx.check(
+            exactly(
+                f"pool={pooled} {relation} tokens x 1: requests that queued for one",
+                len(queued),
+                DB_WORKERS * (TOKENS - pooled),
+                note=f"{DB_WORKERS} x ({TOKENS} - {pooled})",
+            )
+        )
+        ctx.fact(
+            f"pool={pooled}: waits for a connection (ms)", " ".join(f"{w * 1e3:.0f}" for w in waits)
+        )
     for pid, count in files.items():
         ctx.fact(
             f"pid {pid}: connections (/proc)",
