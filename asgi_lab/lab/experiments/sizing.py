@@ -75,6 +75,7 @@ def busy_between(records: Sequence[RecordData], start_ns: int, end_ns: int) -> f
     title="tokens = arrival rate x blocking seconds; a burst of N on T tokens: ceil(N/T) waves",
     chapter=CHAPTER,
     tiny_scale=0.6,
+    tour_scale=0.6,
 )
 def tokens(ctx: Context) -> None:
     secs = ctx.seconds(SECONDS)
@@ -121,7 +122,7 @@ def tokens(ctx: Context) -> None:
                     rate * secs,
                     "",
                     tolerance=MARGIN,
-                    note=f"{rate:g}/s x {secs:g} s",
+                    note=f"{rate:.3g}/s x {secs:g} s",
                 )
             )
             peak = max_in_flight(hop_intervals(records))
@@ -138,7 +139,7 @@ def tokens(ctx: Context) -> None:
                     records[-1].wait_s,
                     predicted,
                     tolerance=MARGIN,
-                    note=f"queue grows {rate - threads / secs:g}/s",
+                    note=f"queue grows {rate - threads / secs:.3g}/s",
                 )
             )
             waits = " ".join(f"{r.wait_s * 1e3:.0f}" for r in records[:: STREAM // 6])
