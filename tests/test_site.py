@@ -33,6 +33,7 @@ ORDER = [
     "14-reliability.md",
     "15-django-litestar-and-quart.md",
     "16-servers.md",
+    "17-sizing.md",
 ]
 
 

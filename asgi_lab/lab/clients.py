@@ -28,7 +28,7 @@ from asgi_lab.records.schema import HEADER, HeaderData
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["AsyncClient", "Reply", "SyncClient", "pin_workers"]
+__all__ = ["AsyncClient", "Reply", "SyncClient", "pin_connections", "pin_workers"]
 
 
 @dataclass(frozen=True)
@@ -159,32 +159,50 @@ class SyncClient:
         return Reply(response.status, headers, body, sent_ns, time.time_ns(), seconds)
 
 
-async def pin_workers(base_url: str, workers: int, *, attempts: int = 200) -> list[AsyncClient]:
-    """One single-connection client per worker process, found by opening connections.
+async def pin_workers(
+    base_url: str, workers: int, *, attempts: int = 200, path: str = "/quick"
+) -> list[AsyncClient]:
+    """One single-connection client per worker process, found by opening connections."""
+    pinned = await pin_connections(base_url, workers, 1, attempts=attempts, path=path)
+    return [clients[0] for clients in pinned.values()]
+
+
+async def pin_connections(
+    base_url: str, workers: int, each: int, *, attempts: int = 200, path: str = "/quick"
+) -> dict[int, list[AsyncClient]]:
+    """`each` single-connection clients per worker process, by pid, found by opening connections.
 
     The kernel hands each new connection to whichever worker accepts first, so we open
-    connections until every worker has one, keeping one per pid and closing the rest.
+    connections (asking `path`, which answers with the probe's header) until every worker has
+    `each`, keeping those and closing the rest.
     """
-    pinned: dict[int, AsyncClient] = {}
+    pinned: dict[int, list[AsyncClient]] = {}
     try:
         for _ in range(attempts):
             client = AsyncClient(base_url, connections=1)
             await client.__aenter__()
             try:
-                pid = (await client.get("/quick")).pid
+                pid = (await client.get(path)).pid
             except BaseException:
                 await client.aclose()
                 raise
-            if pid in pinned:
-                await client.aclose()
+            kept = pinned.setdefault(pid, [])
+            if len(kept) < each:
+                kept.append(client)
             else:
-                pinned[pid] = client
-            if len(pinned) == workers:
-                return list(pinned.values())
+                await client.aclose()
+            if len(pinned) == workers and all(len(c) == each for c in pinned.values()):
+                return pinned
     except BaseException:
-        for client in pinned.values():
-            await client.aclose()
+        for clients in pinned.values():
+            for kept_client in clients:
+                await kept_client.aclose()
         raise
-    for client in pinned.values():
-        await client.aclose()
-    raise RuntimeError(f"found {len(pinned)} of {workers} workers after {attempts} connections")
+    for clients in pinned.values():
+        for kept_client in clients:
+            await kept_client.aclose()
+    found = {pid: len(c) for pid, c in pinned.items()}
+    raise RuntimeError(
+        f"found connections per worker {found}, wanted {each} on each of {workers} workers, "
+        f"after {attempts} connections"
+    )

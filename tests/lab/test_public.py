@@ -11,6 +11,7 @@ import pytest
 MODULES = [
     "asgi_lab.lab.clients",
     "asgi_lab.lab.cpu",
+    "asgi_lab.lab.footprint",
     "asgi_lab.lab.harness",
     "asgi_lab.lab.experiments",
     "asgi_lab.lab.pages",

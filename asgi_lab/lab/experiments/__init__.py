@@ -14,6 +14,7 @@ from asgi_lab.lab.experiments import (
     nodelay,
     offload,
     response_model,
+    sizing,
     sqla,
     threadpool,
     worker_kill,
@@ -41,11 +42,14 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     fan_out.gather_vs_as_completed,
     db.run,
     sqla.run,
+    sizing.tokens,
+    sizing.pool,
     nodelay.run,
 )
 
-#: Run only by name, never in the tour: the classic figures at full size take half a minute.
-ON_DEMAND: tuple[Experiment, ...] = (clients.full_size,)
+#: Run only by name, never in the tour: the classic figures at full size take half a minute, and
+#: sizing-workers drives four servers with CPU-bound load.
+ON_DEMAND: tuple[Experiment, ...] = (clients.full_size, sizing.workers)
 
 #: Every experiment by name, the tour's first.
 REGISTRY: dict[str, Experiment] = {e.name: e for e in (*EXPERIMENTS, *ON_DEMAND)}
