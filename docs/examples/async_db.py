@@ -6,6 +6,7 @@ than the requests, waited for on the loop, and `yield` dependencies that close t
 from __future__ import annotations
 
 import asyncio
+import math
 import tempfile
 import textwrap
 import time
@@ -20,8 +21,8 @@ from asgi_lab.serving import ServerOptions, start
 
 HERE = Path(__file__).resolve().parent
 POOL = 2
-REQUESTS = 6
-HOLD = 0.3
+REQUESTS = 10
+HOLD = 0.2
 
 
 def say(text_: str, indent: str = "  ") -> None:
@@ -68,9 +69,12 @@ async def against(url: str) -> None:
         started = time.perf_counter()
         held = await asyncio.gather(*(get(f"/hold?seconds={HOLD}") for _ in range(REQUESTS)))
         took = time.perf_counter() - started
-        waits = " ".join(f"{body['waited']:.2f}" for _, body, _ in held)
+        waits = " ".join(f"{w:.2f}" for w in sorted(body["waited"] for _, body, _ in held))
         threads = sorted({body["thread"] for _, body, _ in held})
-        say(f"all answered in {took:.2f} s; each waited for a connection (s): {waits}")
+        waves = math.ceil(REQUESTS / POOL)
+        say(f"predicted: ceil({REQUESTS}/{POOL}) = {waves} waves x {HOLD} s = {waves * HOLD:.2f} s")
+        say(f"measured: all answered in {took:.2f} s")
+        say(f"each waited for a connection (s, fastest first): {waits}")
         say(f"threads that ran them: {', '.join(threads)}")
 
         print("\nendpoints that fail after using their Session, one at a time:")

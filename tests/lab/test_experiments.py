@@ -45,3 +45,48 @@ def test_experiment_at_tiny_scale(name: str) -> None:
     assert result.records
     assert {o.record.pid for o in result.records} <= started
     assert steps, "progress was reported"
+
+
+@pytest.mark.serial
+def test_sqlalchemy_on_fastapi_serves_the_same_source_built_on_fastapi() -> None:
+    """`--layer fastapi` serves the sqlalchemy app built on FastAPI itself, and its claims hold
+    there too (a timing verdict alone may fail once on a shared box, as above)."""
+    exp = REGISTRY["sqlalchemy"]
+    for attempt in (1, 2):
+        result = run_experiment(exp, scale=exp.tiny_scale, layer="fastapi")
+        assert_no_orphans(
+            [s["pid"] for s in result.servers]
+            + [p for s in result.servers for p in s["worker_pids"]]
+        )
+        assert result.error is None, result.error
+        assert {s["app"] for s in result.servers} == {"asgi_lab.lab.apps.sqla_fastapi:app"}
+        assert result.serves == "its own SQLAlchemy app on FastAPI itself"
+        failed = [v for v in result.verdicts if not v.passed]
+        assert not [v for v in failed if not v.timing], failed
+        if not failed:
+            break
+        assert attempt == 1, failed
+    # The wrapper's run of the same experiment serves the wrapper's build.
+    assert exp.serves == "its own SQLAlchemy app on the wrapper (Layer 2)"
+
+
+@pytest.mark.serial
+def test_quick_def_on_fastapi_counts_two_trips_per_def_request() -> None:
+    """On FastAPI a `def` endpoint with an annotated result makes two threadpool trips (the call,
+    then the validation) and an `async def` none; on the raw layer (above) one and none."""
+    exp = REGISTRY["quick-def"]
+    for attempt in (1, 2):
+        result = run_experiment(exp, scale=exp.tiny_scale, layer="fastapi")
+        assert_no_orphans(
+            [s["pid"] for s in result.servers]
+            + [p for s in result.servers for p in s["worker_pids"]]
+        )
+        assert result.error is None, result.error
+        claims = {v.claim: v for v in result.verdicts}
+        assert claims["def: requests that made 2 threadpool trip(s)"].passed
+        assert claims["async def: requests that made 0 threadpool trip(s)"].passed
+        failed = [v for v in result.verdicts if not v.passed]
+        assert not [v for v in failed if not v.timing], failed
+        if not failed:
+            break
+        assert attempt == 1, failed

@@ -1,4 +1,7 @@
-"""SQLAlchemy 2 on the FastAPI-like framework, for the sqlalchemy experiment: sessions and threads.
+"""SQLAlchemy 2 on FastAPI or the wrapper, for the sqlalchemy experiment: sessions and threads.
+
+`build` takes the framework as a module, like `asgi_lab/api.py`: `app` is this source on the
+wrapper, `asgi_lab.lab.apps.sqla_fastapi:app` the same source on FastAPI itself.
 
 Every slow query is really slow inside SQLite: `SELECT lab_sleep(:s)` calls a function this app
 registers on each new connection, so a connection is held for `s` seconds as by a slow query.
@@ -18,7 +21,8 @@ registers on each new connection, so a connection is held for `s` seconds as by 
 Writes are GETs: the lab's client only gets, and this app is a specimen, not an API.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: the endpoints are defined inside `build`, and both
+# frameworks read their annotations at registration, where a string could not see `fw`.
 
 import contextlib
 import os
@@ -26,9 +30,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from types import ModuleType
+from typing import Annotated, Any, TypeVar
 
 from sqlalchemy import Connection, create_engine, event, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -44,16 +49,17 @@ from sqlalchemy.orm import (
     sessionmaker,
 )
 from sqlalchemy.pool import QueuePool
+from starlette.responses import JSONResponse
 
-from asgi_lab import catalogue, settings
-from asgi_lab.framework import Depends, FastAPI, HTTPException, JSONResponse, Query
+from asgi_lab import catalogue, framework, settings
+from asgi_lab.framework import HTTPException
 from asgi_lab.probe import ProbeMiddleware
 
-__all__ = ["Lab", "api", "app"]
+__all__ = ["Lab", "api", "app", "build"]
 
 LAYER = "sqla"
+F = TypeVar("F", bound=Callable[..., Any])
 SLOW = text("SELECT lab_sleep(:s)")
-Seconds = Annotated[float, Query(ge=0, le=30)]
 
 
 class Base(DeclarativeBase):
@@ -147,68 +153,12 @@ async def lifespan(_app: Any) -> AsyncIterator[dict[str, Any]]:
         _lab = None
 
 
-api = FastAPI(lifespan=lifespan)
-
-
-# --- One Session per thread ------------------------------------------------------------------
-
-
-@api.get("/sqla/scoped")
-def scoped(seconds: Seconds = 0) -> dict[str, Any]:
-    """A sync endpoint: `scoped()` is this worker thread's Session, made on its first call."""
-    session = lab().scoped()
-    session.execute(SLOW, {"s": seconds})
-    session.commit()  # the connection goes back to the pool; the Session stays with the thread
-    lab().saw(session)
-    return where("sqla/scoped", session=id(session))
-
-
-@api.get("/sqla/stats")
-async def stats() -> dict[str, Any]:
-    seen, pool = lab().scoped_seen, lab().tight.pool
-    return {
-        "sessions": len(seen),
-        "threads": sorted(set(seen.values())),
-        "closed": dict(lab().closed),
-        "tight_checked_out": pool.checkedout() if isinstance(pool, QueuePool) else None,
-    }
-
-
-@api.get("/sqla/shared")
-def shared(seconds: Seconds = 0) -> JSONResponse:
-    """One Session for every thread: two overlapping writes break each other's transaction."""
-    session = lab().shared
-    try:
-        session.add(Hit(thread=threading.get_native_id(), slept=func.lab_sleep(seconds)))
-        session.commit()
-    except SQLAlchemyError as exc:
-        error = f"{type(exc).__name__}: {exc}"
-        with contextlib.suppress(SQLAlchemyError):  # mid-commit on another thread: refused too
-            session.rollback()
-        return JSONResponse(where("sqla/shared", error=error[:200]), status_code=500)
-    return JSONResponse(where("sqla/shared", error=None))
+# --- The dependencies and helpers, the same for either framework -------------------------------
 
 
 async def scoped_on_the_loop() -> tuple[Session, int]:
     """An `async def` dependency runs on the loop thread: this is the *loop thread's* Session."""
     return lab().scoped(), threading.get_native_id()
-
-
-@api.get("/sqla/lost")
-def lost(given: Annotated[tuple[Session, int], Depends(scoped_on_the_loop)]) -> dict[str, Any]:
-    """A `def` endpoint runs on a worker thread: `scoped()` here is another Session."""
-    session, dependency_thread = given
-    here = lab().scoped()
-    here.commit()
-    return where("sqla/lost", same=here is session, dependency_thread=dependency_thread)
-
-
-@api.get("/sqla/async")
-async def async_count() -> dict[str, Any]:
-    """`async def` with AsyncSession: the query is awaited on the loop, no threadpool hop."""
-    async with lab().async_sessions() as session:
-        count = await session.scalar(select(func.count()).select_from(Hit))
-    return where("sqla/async", count=count)
 
 
 def create_tables(connection: Connection) -> int:
@@ -217,25 +167,10 @@ def create_tables(connection: Connection) -> int:
     return threading.get_native_id()
 
 
-@api.get("/sqla/async-ddl")
-async def async_ddl() -> dict[str, Any]:
-    async with lab().async_engine.begin() as connection:
-        ddl_thread = await connection.run_sync(create_tables)
-    return where("sqla/async-ddl", ddl_thread=ddl_thread)
-
-
-# --- The fastapi#3205 deadlock and its fixes -------------------------------------------------
-
-
 def tight_session() -> Iterator[Session]:
     """A Session on the small pool; it takes a connection on its first query, not here."""
     with Session(lab().tight) as session:
         yield session
-
-
-TightSession = Annotated[Session, Depends(tight_session)]
-# At most one request between this dependency's start and its exit, counted on the loop.
-LimitedSession = Annotated[Session, Depends(tight_session, max_concurrency=1)]
 
 
 def two_connections(session: Session, seconds: float, release: bool) -> JSONResponse:
@@ -254,24 +189,6 @@ def two_connections(session: Session, seconds: float, release: bool) -> JSONResp
         body = where("sqla/deadlock", error=error[:200], seconds=time.perf_counter() - started)
         return JSONResponse(body, status_code=500)
     return JSONResponse(where("sqla/deadlock", error=None, seconds=time.perf_counter() - started))
-
-
-@api.get("/sqla/deadlock")
-def deadlock(session: TightSession, seconds: Seconds = 0) -> JSONResponse:
-    return two_connections(session, seconds, release=False)
-
-
-@api.get("/sqla/deadlock/limited")
-def deadlock_limited(session: LimitedSession, seconds: Seconds = 0) -> JSONResponse:
-    return two_connections(session, seconds, release=False)
-
-
-@api.get("/sqla/deadlock/released")
-def deadlock_released(session: TightSession, seconds: Seconds = 0) -> JSONResponse:
-    return two_connections(session, seconds, release=True)
-
-
-# --- Closing: `finally` in a `yield` dependency ----------------------------------------------
 
 
 def closed_in_finally() -> Iterator[Session]:
@@ -295,15 +212,110 @@ def use_then_fail(session: Session) -> dict[str, Any]:
     raise HTTPException(409, "the endpoint failed after using its Session")
 
 
-@api.get("/sqla/close/finally")
-def close_finally(session: Annotated[Session, Depends(closed_in_finally)]) -> dict[str, Any]:
-    return use_then_fail(session)
+def build(fw: ModuleType) -> Any:
+    """The app on `fw`: the wrapper (`asgi_lab.framework`) or `fastapi`, from this one source."""
+    Seconds = Annotated[float, fw.Query(ge=0, le=30)]
+    api = fw.FastAPI(lifespan=lifespan)
+
+    def get(path: str) -> Callable[[F], F]:
+        """A GET route, typed: the endpoint stays the function it was (either framework)."""
+        route: Callable[[F], F] = api.get(path)
+        return route
+
+    # --- One Session per thread --------------------------------------------------------------
+
+    @get("/sqla/scoped")
+    def scoped(seconds: Seconds = 0) -> dict[str, Any]:
+        """A sync endpoint: `scoped()` is this worker thread's Session, made on its first call."""
+        session = lab().scoped()
+        session.execute(SLOW, {"s": seconds})
+        session.commit()  # the connection goes back to the pool; the Session stays with the thread
+        lab().saw(session)
+        return where("sqla/scoped", session=id(session))
+
+    @get("/sqla/stats")
+    async def stats() -> dict[str, Any]:
+        seen, pool = lab().scoped_seen, lab().tight.pool
+        return {
+            "sessions": len(seen),
+            "threads": sorted(set(seen.values())),
+            "closed": dict(lab().closed),
+            "tight_checked_out": pool.checkedout() if isinstance(pool, QueuePool) else None,
+        }
+
+    @get("/sqla/shared")
+    def shared(seconds: Seconds = 0) -> JSONResponse:
+        """One Session for every thread: two overlapping writes break each other's transaction."""
+        session = lab().shared
+        try:
+            session.add(Hit(thread=threading.get_native_id(), slept=func.lab_sleep(seconds)))
+            session.commit()
+        except SQLAlchemyError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(SQLAlchemyError):  # mid-commit on another thread: refused too
+                session.rollback()
+            return JSONResponse(where("sqla/shared", error=error[:200]), status_code=500)
+        return JSONResponse(where("sqla/shared", error=None))
+
+    @get("/sqla/lost")
+    def lost(
+        given: Annotated[tuple[Session, int], fw.Depends(scoped_on_the_loop)],
+    ) -> dict[str, Any]:
+        """A `def` endpoint runs on a worker thread: `scoped()` here is another Session."""
+        session, dependency_thread = given
+        here = lab().scoped()
+        here.commit()
+        return where("sqla/lost", same=here is session, dependency_thread=dependency_thread)
+
+    @get("/sqla/async")
+    async def async_count() -> dict[str, Any]:
+        """`async def` with AsyncSession: the query is awaited on the loop, no threadpool hop."""
+        async with lab().async_sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(Hit))
+        return where("sqla/async", count=count)
+
+    @get("/sqla/async-ddl")
+    async def async_ddl() -> dict[str, Any]:
+        async with lab().async_engine.begin() as connection:
+            ddl_thread = await connection.run_sync(create_tables)
+        return where("sqla/async-ddl", ddl_thread=ddl_thread)
+
+    # --- The fastapi#3205 deadlock and its fixes ---------------------------------------------
+
+    TightSession = Annotated[Session, fw.Depends(tight_session)]
+    # At most one request between this dependency's start and its exit, counted on the loop.
+    LimitedSession = Annotated[Session, fw.Depends(tight_session, max_concurrency=1)]
+
+    @get("/sqla/deadlock")
+    def deadlock(session: TightSession, seconds: Seconds = 0) -> JSONResponse:
+        return two_connections(session, seconds, release=False)
+
+    @get("/sqla/deadlock/limited")
+    def deadlock_limited(session: LimitedSession, seconds: Seconds = 0) -> JSONResponse:
+        return two_connections(session, seconds, release=False)
+
+    @get("/sqla/deadlock/released")
+    def deadlock_released(session: TightSession, seconds: Seconds = 0) -> JSONResponse:
+        return two_connections(session, seconds, release=True)
+
+    # --- Closing: `finally` in a `yield` dependency ------------------------------------------
+
+    @get("/sqla/close/finally")
+    def close_finally(
+        session: Annotated[Session, fw.Depends(closed_in_finally)],
+    ) -> dict[str, Any]:
+        return use_then_fail(session)
+
+    @get("/sqla/close/after-yield")
+    def close_after_yield(
+        session: Annotated[Session, fw.Depends(closed_after_yield)],
+    ) -> dict[str, Any]:
+        return use_then_fail(session)
+
+    return api
 
 
-@api.get("/sqla/close/after-yield")
-def close_after_yield(session: Annotated[Session, Depends(closed_after_yield)]) -> dict[str, Any]:
-    return use_then_fail(session)
-
+api = build(framework)
 
 #: What `uvicorn asgi_lab.lab.apps.sqla:app` serves, with the probe around it.
 app = ProbeMiddleware(api)

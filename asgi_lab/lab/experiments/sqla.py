@@ -1,5 +1,8 @@
 """sqlalchemy: SQLAlchemy 2 sessions meet the threadpool (app: `asgi_lab.lab.apps.sqla`).
 
+Its own app, on the wrapper; with `--layer fastapi` the same source built on FastAPI itself
+(`asgi_lab.lab.apps.sqla_fastapi`), judged by the same claims.
+
 `scoped_session` makes a Session per thread, so as many as threads ran the endpoint; one Session
 shared by threads breaks under overlapping writes; an `async def` dependency and a `def`
 endpoint get two different scoped Sessions; AsyncSession awaits on the loop with no hop. Then
@@ -25,6 +28,8 @@ from asgi_lab.settings import Settings
 __all__ = ["run"]
 
 APP = "asgi_lab.lab.apps.sqla:app"
+#: The same app's source built on FastAPI itself: what `--layer fastapi` serves.
+FASTAPI_APP = "asgi_lab.lab.apps.sqla_fastapi:app"
 TOKENS = 4
 POOL = 2
 SECONDS = 0.2
@@ -71,7 +76,14 @@ def errors(replies: list[Reply]) -> list[str]:
 def run(ctx: Context) -> None:
     secs, timeout = ctx.seconds(SECONDS), ctx.seconds(TIMEOUT)
     n = TOKENS
-    ctx.fact("app", f"{APP} (its own app: --layer does not apply)")
+    on_fastapi = ctx.layer == "fastapi"
+    app = FASTAPI_APP if on_fastapi else APP
+    if on_fastapi:
+        ctx.result.serves = "its own SQLAlchemy app on FastAPI itself"
+    ctx.fact(
+        "app",
+        f"{app} (its own app: --layer fastapi builds it on FastAPI, other layers on the wrapper)",
+    )
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="asgi-lab-sqla-") as tmp:
         db = str(Path(tmp) / "lab.sqlite3")
@@ -79,7 +91,7 @@ def run(ctx: Context) -> None:
         def settings(threads: int, pool: int) -> Settings:
             return Settings(threads=threads, db=db, db_pool=pool, db_timeout=timeout)
 
-        with ctx.server("main", APP, settings=settings(TOKENS, POOL)) as server:
+        with ctx.server("main", app, settings=settings(TOKENS, POOL)) as server:
             url = server.url
             ctx.step(f"{2 * n} requests on scoped_session, {TOKENS} tokens")
             out["scoped"] = asyncio.run(burst(url, f"/sqla/scoped?seconds={secs:g}", 2 * n))
@@ -101,7 +113,7 @@ def run(ctx: Context) -> None:
             (f"pool={2 * TOKENS}", TOKENS, 2 * TOKENS),
             ("threads=1", 1, POOL),
         ):
-            with ctx.server(phase, APP, settings=settings(threads, pool)) as server:
+            with ctx.server(phase, app, settings=settings(threads, pool)) as server:
                 ctx.step(f"{phase}: /sqla/deadlock, {n} requests (after a warm-up)")
                 # Its connections and threads are made on first use: not what we time.
                 asyncio.run(burst(server.url, "/sqla/deadlock?seconds=0", n))
