@@ -12,6 +12,7 @@ from typing import Any
 from asgi_lab import __version__, extras, serving, settings
 from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.extras import MissingExtra
+from asgi_lab.interpreter import InterpreterError
 from asgi_lab.live import Live, feeding, open_live
 from asgi_lab.serving import RUNTIME_MODES, SERVERS, ServerOptionError, ServerOptions
 from asgi_lab.settings import SettingError, Settings, TraceSettings, strict_number
@@ -261,6 +262,7 @@ def experiment(args: argparse.Namespace) -> int:
         html_path=args.html,
         perfetto_path=args.perfetto,
         svg_path=args.svg,
+        python=args.python,
         quiet=args.quiet,
     )
 
@@ -275,6 +277,7 @@ def tour(args: argparse.Namespace) -> int:
         server=args.server,
         json_path=args.json,
         report_dir=args.report,
+        python=args.python,
         quiet=args.quiet,
     )
 
@@ -298,6 +301,13 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     # daphne runs one process and takes no --workers: not for the experiments, which need it.
     add_server_choice(parser, SERVERS[:3])
     parser.add_argument("--json", metavar="PATH", help="write results and every record as JSON")
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        default=None,
+        help="run the servers on this interpreter (a 3.13t or 3.14t, say); it needs asgi-lab "
+        "and the server installed (default: the Python running asgi-lab)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -396,7 +406,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         result: int = args.run(args)
-    except (SettingError, ServerOptionError) as exc:
+    except (SettingError, ServerOptionError, InterpreterError) as exc:
         print(f"asgi-lab: {exc}", file=sys.stderr)
         return 2
     except MissingExtra as exc:

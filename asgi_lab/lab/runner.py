@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from asgi_lab import __version__
+from asgi_lab import __version__, interpreter
 from asgi_lab.lab.experiments import EXPERIMENTS, REGISTRY
 from asgi_lab.lab.harness import Result, run_experiment
 from asgi_lab.lab.pages import experiment_page, write_tour
@@ -69,13 +69,15 @@ def run_one(
     html_path: str | None = None,
     perfetto_path: str | None = None,
     svg_path: str | None = None,
+    python: str | None = None,
     quiet: bool = False,
 ) -> int:
     """Run experiment `name`; 0 when every verdict passes, 1 when one fails, 2 for a bad name.
 
     `html_path` gets its page (verdicts and a timeline per phase), `perfetto_path` every
     phase's records as one Chrome trace (phases ran one after another, on different pids),
-    `svg_path` the timeline of every phase as one SVG file (what the docs embed).
+    `svg_path` the timeline of every phase as one SVG file (what the docs embed). `python` runs
+    the servers on that interpreter; one that cannot raises `interpreter.InterpreterError`.
     """
     exp = REGISTRY.get(name)
     if exp is None:
@@ -83,9 +85,12 @@ def run_one(
         print(f"asgi-lab: no experiment {name!r}; expected one of: {known}", file=sys.stderr)
         return 2
     progress = StderrProgress(enabled=not quiet)
+    other = None if python is None else interpreter.check(python, server)
     try:
         with terminate_as_interrupt():
-            result = run_experiment(exp, scale=scale, layer=layer, server=server, progress=progress)
+            result = run_experiment(
+                exp, scale=scale, layer=layer, server=server, python=other, progress=progress
+            )
     except KeyboardInterrupt:
         print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
         return INTERRUPTED
@@ -111,6 +116,7 @@ def run_tour(
     server: str = "uvicorn",
     json_path: str | None = None,
     report_dir: str | None = None,
+    python: str | None = None,
     quiet: bool = False,
 ) -> int:
     """Every experiment of the tour (`EXPERIMENTS`, not `ON_DEMAND`) at its tour scale, each
@@ -119,6 +125,7 @@ def run_tour(
     `report_dir` gets `index.html` (the summary) and one `<name>.html` per experiment.
     """
     progress = StderrProgress(enabled=not quiet)
+    other = None if python is None else interpreter.check(python, server)
     results: list[Result] = []
     started = time.perf_counter()
     try:
@@ -126,7 +133,12 @@ def run_tour(
             for i, exp in enumerate(EXPERIMENTS, 1):
                 progress(f"--- [{i}/{len(EXPERIMENTS)}] {exp.name} (scale {exp.tour_scale:g})")
                 result = run_experiment(
-                    exp, scale=exp.tour_scale, layer=layer, server=server, progress=progress
+                    exp,
+                    scale=exp.tour_scale,
+                    layer=layer,
+                    server=server,
+                    python=other,
+                    progress=progress,
                 )
                 results.append(result)
                 print(render(result), end="\n\n", flush=True)
@@ -134,7 +146,8 @@ def run_tour(
         print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
         return INTERRUPTED
     cores = host()["cores"]
-    print(f"== tour: {len(results)} experiments, layer {layer}, server {server}, {cores} cores")
+    on = "" if other is None else f", Python {other.version} ({other.executable})"
+    print(f"== tour: {len(results)} experiments, layer {layer}, server {server}{on}, {cores} cores")
     took = time.perf_counter() - started
     print(summary(results, took))
     if json_path:
