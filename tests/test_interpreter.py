@@ -31,6 +31,15 @@ def test_a_missing_python_is_named_and_the_experiment_never_starts(
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", [["serve"], ["trace", "app:app"]])
+def test_serve_and_trace_check_the_python_before_serving(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-python"
+    assert cli.main([*command, "--python", str(missing), "--port", "0"]) == 2
+    assert f"asgi-lab: --python {missing}: no such file" in capsys.readouterr().err
+
+
 def test_a_file_that_is_not_executable_is_refused(tmp_path: Path) -> None:
     plain = tmp_path / "python"
     plain.write_text("")
