@@ -136,20 +136,24 @@ def other_python(version: str) -> Path | None:
     return None
 
 
+#: The other Python the servers are run on: pyenv's 3.12, or 3.13 in the matrix's 3.12 session.
+OTHER = "3.13" if sys.version_info[:2] == (3, 12) else "3.12"
+
+
 @pytest.fixture(scope="module")
-def python312(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A Python 3.12 with asgi-lab (this checkout) installed: nox's 3.12 session venv when there
-    is one, else a venv made here (about 30 s: a venv, then pip from the local wheels)."""
-    nox_venv = ROOT / ".nox" / "tests-3-12" / "bin" / "python"
+def other(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Another Python (`OTHER`) with asgi-lab (this checkout) installed: nox's session venv of
+    that version when there is one, else a venv made here (about 25 s: a venv, then pip)."""
+    nox_venv = ROOT / ".nox" / f"tests-{OTHER.replace('.', '-')}" / "bin" / "python"
     if nox_venv.exists():
         try:
             return check(str(nox_venv)).executable
         except InterpreterError:
             pass  # an old or broken session venv: make our own
-    base = other_python("3.12")
+    base = other_python(OTHER)
     if base is None:
-        pytest.fail("no Python 3.12 in pyenv (`pyenv root`/versions/3.12.*): the matrix needs it")
-    venv = tmp_path_factory.mktemp("py312")
+        pytest.fail(f"no Python {OTHER} in pyenv (`pyenv root`/versions/{OTHER}.*)")
+    venv = tmp_path_factory.mktemp(f"py{OTHER}")
     subprocess.run([str(base), "-m", "venv", str(venv)], check=True, timeout=120)
     python = venv / "bin" / "python"
     install = [str(python), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[lab]"]
@@ -159,33 +163,34 @@ def python312(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.mark.server
 @pytest.mark.timeout(400)
-def test_a_server_runs_on_python_312_and_its_worker_says_so(python312: str) -> None:
-    told = check(python312)
-    assert told.version.startswith("3.12.")
-    assert told.gil is None  # no sys._is_gil_enabled before 3.13
-    options = ServerOptions(app="asgi_lab.raw:app", python=python312)
+def test_a_server_runs_on_another_python_and_its_worker_says_so(other: str) -> None:
+    told = check(other)
+    assert told.version.startswith(f"{OTHER}.")
+    # No sys._is_gil_enabled before 3.13; on 3.13 (a build with the GIL) it says True.
+    assert told.gil is (None if OTHER == "3.12" else True)
+    options = ServerOptions(app="asgi_lab.raw:app", python=other)
     with serving.start(options) as server:
         worker = worker_python(server.url)
         with open(f"/proc/{server.worker_pids[0]}/cmdline", "rb") as cmdline:
             argv0 = cmdline.read().split(b"\0")[0].decode()
     assert worker.version == told.version
-    assert worker.gil_words == "GIL: always on (Python < 3.13)"
-    assert argv0 == python312
+    assert worker.gil == told.gil and worker.gil_words == told.gil_words
+    assert argv0 == other
     assert worker.version != platform.python_version()
 
 
 @pytest.mark.server
 @pytest.mark.timeout(400)
-def test_an_experiment_runs_every_server_on_the_python_given(python312: str) -> None:
+def test_an_experiment_runs_every_server_on_the_python_given(other: str) -> None:
     def run(ctx: Context) -> None:
         with ctx.server("one") as server:
             ctx.fact("worker", worker_python(server.url).version)
 
-    told = check(python312)
+    told = check(other)
     result = run_experiment(Experiment("py", "its servers' Python", "none", run), python=told)
     assert result.error is None
     facts = dict(result.facts)
     assert facts["worker"] == told.version
-    assert facts["servers' Python"] == f"{told.version} at {python312}"
-    assert facts["servers' GIL at start"] == "GIL: always on (Python < 3.13)"
+    assert facts["servers' Python"] == f"{told.version} at {other}"
+    assert facts["servers' GIL at start"] == told.gil_words
     assert result.as_dict()["python"]["version"] == told.version
