@@ -31,8 +31,9 @@ One watchdog per event loop: a heartbeat on the loop and a daemon thread beside 
 - On Python 3.14+ (feature-tested: `asyncio.capture_call_graph`), the block also names the tasks
   awaiting the culprit's task (a gather's or a TaskGroup's parent, up to the request's own task):
   captured on the loop thread as the stall is settled, never from the watchdog's thread (the
-  call graph reads the tasks' state, which only the loop's thread may touch). So it is the chain
-  as it stands when the loop runs again: a culprit task already done has none.
+  call graph walks tasks and coroutines, which asyncio does not make thread-safe, and its
+  documentation promises nothing else). So it is the chain as it stands when the loop runs
+  again: a culprit task already done has none.
 
 A stall that ends before the thread has sampled it is not reported: the threshold is a floor,
 and the watchdog never reports what it did not see. The WARNING line for each stall is logged by
