@@ -60,6 +60,7 @@ CORE_TESTS = [
     "tests/test_redact.py",
     "tests/test_watchdog_rules.py",
     "tests/test_watchdog.py",
+    "tests/test_watchdog_graph.py",
     "tests/test_trace_cli.py",
     "tests/test_trace_summary.py",
     "tests/test_testing.py",

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from asgi_lab import catalogue, framework, inputs, redact, settings
 from asgi_lab.catalogue_errors import ERRORS
 from asgi_lab.framework.errors import RequestValidationError
-from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
+from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware
 
 __all__ = ["LAYER", "RING_SIZE", "api", "app", "build"]
 
@@ -112,7 +112,7 @@ def build(fw: ModuleType, layer: str, validation_error: type[Exception]) -> Any:
 
     @get("/")
     async def root() -> dict[str, Any]:
-        return {"layer": layer, "served_by": served_by().to_json()}
+        return catalogue.about(layer)
 
     @get("/quick")
     async def quick() -> dict[str, Any]:

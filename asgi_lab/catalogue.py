@@ -18,6 +18,7 @@ import anyio.to_thread
 
 from asgi_lab import caps, settings
 from asgi_lab.burn import burn
+from asgi_lab.interpreter import PythonData
 from asgi_lab.probe import RecordRing, served_by
 from asgi_lab.records.encode import json_line
 
@@ -27,6 +28,7 @@ __all__ = [
     "async_block",
     "async_cpu",
     "async_sleep",
+    "about",
     "lab_records",
     "lifespan",
     "reply",
@@ -72,6 +74,13 @@ def lifespan(layer: str) -> Callable[[Any], AbstractAsyncContextManager[dict[str
 def reply(layer: str, endpoint: str, **fields: Any) -> dict[str, Any]:
     """The JSON every endpoint answers; call it on the thread that ran the handler."""
     return {"layer": layer, "endpoint": endpoint, **fields, "served_by": served_by().to_json()}
+
+
+def about(layer: str) -> dict[str, Any]:
+    """The `/` answer: the layer, the Python this worker runs on (the GIL's state read now,
+    after every import that could have turned it back on), and `served_by`."""
+    python = PythonData.here().to_json()
+    return {"layer": layer, "python": python, "served_by": served_by().to_json()}
 
 
 async def lab_records(layer: str, ring: RecordRing, limit: int) -> bytes:

@@ -9,9 +9,10 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from asgi_lab import __version__, extras, serving, settings
+from asgi_lab import __version__, extras, interpreter, serving, settings
 from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.extras import MissingExtra
+from asgi_lab.interpreter import InterpreterError
 from asgi_lab.live import Live, feeding, open_live
 from asgi_lab.serving import RUNTIME_MODES, SERVERS, ServerOptionError, ServerOptions
 from asgi_lab.settings import SettingError, Settings, TraceSettings, strict_number
@@ -84,6 +85,7 @@ def add_server_options(parser: argparse.ArgumentParser, servers: Sequence[str]) 
         default=None,
         help="threadpool tokens per worker (anyio: 40)",
     )
+    add_python_option(parser)
     granian = parser.add_argument_group("granian's own knobs (--server granian only)")
     granian.add_argument(
         "--runtime-threads", type=bounded(1, MAX_WORKERS), default=None, help="Rust threads"
@@ -99,6 +101,16 @@ def add_server_options(parser: argparse.ArgumentParser, servers: Sequence[str]) 
         type=bounded(1, MAX_WORKERS),
         default=None,
         help="threads running Python (granian takes only 1 for ASGI)",
+    )
+
+
+def add_python_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        default=None,
+        help="run the servers on this interpreter (a 3.13t or 3.14t, say); it needs asgi-lab "
+        "and the server installed (default: the Python running asgi-lab)",
     )
 
 
@@ -135,8 +147,11 @@ def graceful(args: argparse.Namespace) -> int | None:
 def server_options(
     args: argparse.Namespace, app: str, settings: Settings, **more: Any
 ) -> ServerOptions:
-    """The `ServerOptions` of `add_server_options`' flags, serving `app` with `settings`."""
+    """The `ServerOptions` of `add_server_options`' flags, serving `app` with `settings`; a
+    `--python` that cannot run the server raises `interpreter.InterpreterError`."""
+    python = None if args.python is None else interpreter.check(args.python, args.server)
     return ServerOptions(
+        python=None if python is None else python.executable,
         app=app,
         server=args.server,
         runtime_threads=args.runtime_threads,
@@ -261,6 +276,7 @@ def experiment(args: argparse.Namespace) -> int:
         html_path=args.html,
         perfetto_path=args.perfetto,
         svg_path=args.svg,
+        python=args.python,
         quiet=args.quiet,
         live=live_page(args),
     )
@@ -276,6 +292,7 @@ def tour(args: argparse.Namespace) -> int:
         server=args.server,
         json_path=args.json,
         report_dir=args.report,
+        python=args.python,
         quiet=args.quiet,
         live=live_page(args),
     )
@@ -324,6 +341,7 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     # daphne runs one process and takes no --workers: not for the experiments, which need it.
     add_server_choice(parser, SERVERS[:3])
     parser.add_argument("--json", metavar="PATH", help="write results and every record as JSON")
+    add_python_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
 
@@ -440,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         result: int = args.run(args)
-    except (SettingError, ServerOptionError) as exc:
+    except (SettingError, ServerOptionError, InterpreterError) as exc:
         print(f"asgi-lab: {exc}", file=sys.stderr)
         return 2
     except MissingExtra as exc:

@@ -16,7 +16,7 @@ import anyio.to_thread
 from asgi_lab import catalogue, inputs, redact, settings
 from asgi_lab.caps import Overloaded
 from asgi_lab.inputs import BadInput, BodyTooLarge
-from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
+from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware
 from asgi_lab.send import send_bytes, send_json
 from asgi_lab.types import Message, Receive, Scope, Send
 
@@ -37,7 +37,7 @@ def query(scope: Scope, name: str) -> str | None:
 
 
 async def root(scope: Scope, receive: Receive, send: Send) -> None:
-    await send_json(send, 200, {"layer": LAYER, "served_by": served_by().to_json()})
+    await send_json(send, 200, catalogue.about(LAYER))
 
 
 async def quick(scope: Scope, receive: Receive, send: Send) -> None:

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 
 from asgi_lab import caps, catalogue, inputs, redact, settings
 from asgi_lab.catalogue_errors import ERRORS
-from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware, served_by
+from asgi_lab.probe import SCOPE_KEY, ProbeMiddleware
 
 __all__ = ["LAYER", "app", "routes"]
 
@@ -34,7 +34,7 @@ LAYER = "routes"
 
 
 async def root(request: Request) -> JSONResponse:
-    return JSONResponse({"layer": LAYER, "served_by": served_by().to_json()})
+    return JSONResponse(catalogue.about(LAYER))
 
 
 async def quick(request: Request) -> JSONResponse:

@@ -104,6 +104,9 @@ class ServerOptions:
     #: Seconds a shutdown waits for requests in flight before the server cuts them off (None:
     #: the server's own default, which for uvicorn is to wait for ever).
     timeout_graceful_shutdown: int | None = None
+    #: The Python the server runs on (None: this one). `asgi_lab.interpreter.check` says
+    #: whether it can, before a server starts.
+    python: str | None = None
 
     def __post_init__(self) -> None:
         self.check()
@@ -156,6 +159,11 @@ class ServerOptions:
             )
 
     @property
+    def interpreter(self) -> str:
+        """The Python the server runs on: `python`, or the one running us."""
+        return self.python if self.python is not None else sys.executable
+
+    @property
     def takes_socket(self) -> bool:
         """Whether the server serves on a socket we bind and pass (all but granian)."""
         return self.server != "granian"
@@ -163,7 +171,7 @@ class ServerOptions:
     def command(self, fd: int, port: int | None = None) -> list[str]:
         """The command line that serves on the socket `fd` (granian: on `port` of `host`)."""
         if self.server == "uvicorn":
-            command = [sys.executable, "-m", "uvicorn", self.app, "--fd", str(fd)]
+            command = [self.interpreter, "-m", "uvicorn", self.app, "--fd", str(fd)]
             command += ["--workers", str(self.workers), "--loop", self.loop, "--http", self.http]
             command += ["--log-level", self.log_level]
             command.append("--access-log" if self.access_log else "--no-access-log")
@@ -172,7 +180,7 @@ class ServerOptions:
             if self.app_dir is not None:
                 command += ["--app-dir", self.app_dir]
         elif self.server == "granian":
-            command = [sys.executable, "-m", "granian", "--interface", "asgi", self.app]
+            command = [self.interpreter, "-m", "granian", "--interface", "asgi", self.app]
             command += ["--host", self.host, "--port", str(port), "--workers", str(self.workers)]
             command += ["--loop", self.loop, "--log-level", self.log_level]
             command.append("--access-log" if self.access_log else "--no-access-log")
@@ -187,7 +195,7 @@ class ServerOptions:
         elif self.server == "hypercorn":
             # hypercorn evaluates the attribute in the module: `app()` calls a factory.
             target = f"{self.app}()" if self.factory else self.app
-            command = [sys.executable, "-m", "hypercorn", target, "--bind", f"fd://{fd}"]
+            command = [self.interpreter, "-m", "hypercorn", target, "--bind", f"fd://{fd}"]
             command += ["--workers", str(self.workers), "--log-level", self.log_level]
             command += ["--error-logfile", "-"]
             if self.loop == "uvloop":
@@ -197,7 +205,7 @@ class ServerOptions:
         else:
             # daphne logs each request at verbosity 1 and up; 0 keeps only its errors.
             verbosity = "2" if self.log_level == "debug" else "1" if self.access_log else "0"
-            command = [sys.executable, "-m", "daphne", self.app, "--fd", str(fd), "-v", verbosity]
+            command = [self.interpreter, "-m", "daphne", self.app, "--fd", str(fd), "-v", verbosity]
         if self.timeout_graceful_shutdown is not None:
             command += [GRACEFUL[self.server], str(self.timeout_graceful_shutdown)]
         if self.cpus is not None:

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from asgi_lab import settings
+from asgi_lab.interpreter import PythonData
 from asgi_lab.types import Message
 from tests.conftest import facts
 
@@ -89,6 +90,7 @@ async def test_root_names_the_layer(client: httpx.AsyncClient, layer: str) -> No
     body = (await client.get("/")).json()
     assert body["layer"] == layer
     assert set(body["served_by"]) >= {"pid", "loop", "handler", "threadpool"}
+    assert PythonData.from_json(body["python"]) == PythonData.here()
 
 
 async def test_echo_counts_chunks_and_bytes(client: httpx.AsyncClient) -> None:

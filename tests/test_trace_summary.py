@@ -71,6 +71,14 @@ def test_no_word_is_cut_in_two_at_any_width() -> None:
             assert any(word in line for line in text.splitlines()), (columns, word, text)
 
 
+def test_a_stall_names_the_tasks_awaiting_the_culprit_where_python_says_them() -> None:
+    chain = ("outer (1-1) at app.py:12 in outer", "Task-1 (1-1) at app.py:20 in handler")
+    culprit = BlockData(120.0, "/srv/app.py", 31, "render", (), "blocked", 0, awaited_by=chain)
+    r = dataclasses.replace(record("1-1", pid=1), blocks=(culprit,))
+    text = " ".join(plain(summary([r]), columns=200).split())
+    assert f"/srv/app.py:31 in render, awaited by {chain[0]} <- {chain[1]}" in text
+
+
 def test_stalls_with_no_request_say_when_they_were() -> None:
     served = [record("1-1", pid=1, start=1.0, end=1.1), record("1-2", pid=1, start=3.0, end=3.1)]
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from asgi_lab import serving
 from asgi_lab.catalogue import LAYERS, app_path
+from asgi_lab.interpreter import PythonData
 from asgi_lab.lab.clients import Reply
 from asgi_lab.lab.observed import Observed, Served, TraceDir, served_summary
 from asgi_lab.lab.verdicts import Verdict
@@ -86,6 +87,8 @@ class Result:
     serves: str | None = None
     #: The server every phase ran on (`asgi_lab.serving.SERVERS`).
     server: str = "uvicorn"
+    #: The Python the servers ran on, when not ours (`--python`), as it said before they started.
+    python: PythonData | None = None
     verdicts: list[Verdict] = field(default_factory=list)
     facts: list[tuple[str, str]] = field(default_factory=list)
     records: list[Observed] = field(default_factory=list)
@@ -109,6 +112,7 @@ class Result:
             "layer": self.layer,
             "serves": self.serves,
             "server": self.server,
+            "python": None if self.python is None else self.python.to_json(),
             "passed": self.passed,
             "seconds": self.seconds,
             "error": self.error,
@@ -190,6 +194,7 @@ class Context:
             workers=workers,
             nodelay=nodelay,
             settings=replace(chosen, trace_dir=str(trace.path)),
+            python=None if self.result.python is None else self.result.python.executable,
         )
         self.step(
             f"{phase}: starting {options.app} on {options.server} "
@@ -240,21 +245,26 @@ def run_experiment(
     scale: float | None = None,
     layer: str = "raw",
     server: str = "uvicorn",
+    python: PythonData | None = None,
     progress: Progress = lambda _: None,
     live: str | None = None,
 ) -> Result:
     """Run one experiment; an exception becomes a failed result (Ctrl-C still propagates).
 
-    `live` is the socket of a live page (`asgi_lab.live.Live.channel`) its servers feed.
+    `live` is the socket of a live page (`asgi_lab.live.Live.channel`) its servers feed;
+    `python` runs its servers on another interpreter (`asgi_lab.interpreter.check` it first).
     """
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {', '.join(LAYERS)}, got {layer!r}")
     scale = exp.scale if scale is None else scale
-    result = Result(exp.name, exp.title, scale, layer, exp.serves, server=server)
+    result = Result(exp.name, exp.title, scale, layer, exp.serves, server=server, python=python)
     if result.scale <= 0:
         raise ValueError(f"scale must be a number above 0, got {result.scale!r}")
     started = time.perf_counter()
     ctx = Context(result, progress, live)
+    if python is not None:
+        ctx.fact("servers' Python", f"{python.version} at {python.executable}")
+        ctx.fact("servers' GIL at start", python.gil_words)
     try:
         exp.run(ctx)
     except Exception as exc:

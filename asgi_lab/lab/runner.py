@@ -20,7 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from asgi_lab import __version__
+from asgi_lab import __version__, interpreter
 from asgi_lab.lab.experiments import EXPERIMENTS, REGISTRY
 from asgi_lab.lab.harness import Result, run_experiment
 from asgi_lab.lab.pages import experiment_page, write_tour
@@ -83,6 +83,7 @@ def run_one(
     html_path: str | None = None,
     perfetto_path: str | None = None,
     svg_path: str | None = None,
+    python: str | None = None,
     quiet: bool = False,
     live: AbstractContextManager[Live | None] | None = None,
 ) -> int:
@@ -91,7 +92,8 @@ def run_one(
     `html_path` gets its page (verdicts and a timeline per phase), `perfetto_path` every
     phase's records as one Chrome trace (phases ran one after another, on different pids),
     `svg_path` the timeline of every phase as one SVG file (what the docs embed); `live`, when
-    it opens a live page, is fed by every server the experiment starts.
+    it opens a live page, is fed by every server the experiment starts. `python` runs the
+    servers on that interpreter; one that cannot raises `interpreter.InterpreterError`.
     """
     exp = REGISTRY.get(name)
     if exp is None:
@@ -99,6 +101,7 @@ def run_one(
         print(f"asgi-lab: no experiment {name!r}; expected one of: {known}", file=sys.stderr)
         return 2
     progress = StderrProgress(enabled=not quiet)
+    other = None if python is None else interpreter.check(python, server)
     try:
         with terminate_as_interrupt(), live or contextlib.nullcontext() as page:
             result = run_experiment(
@@ -106,6 +109,7 @@ def run_one(
                 scale=scale,
                 layer=layer,
                 server=server,
+                python=other,
                 progress=progress,
                 live=announce(page),
             )
@@ -134,6 +138,7 @@ def run_tour(
     server: str = "uvicorn",
     json_path: str | None = None,
     report_dir: str | None = None,
+    python: str | None = None,
     quiet: bool = False,
     live: AbstractContextManager[Live | None] | None = None,
 ) -> int:
@@ -144,6 +149,7 @@ def run_tour(
     when it opens a live page, is fed by every server of every experiment.
     """
     progress = StderrProgress(enabled=not quiet)
+    other = None if python is None else interpreter.check(python, server)
     results: list[Result] = []
     started = time.perf_counter()
     try:
@@ -156,6 +162,7 @@ def run_tour(
                     scale=exp.tour_scale,
                     layer=layer,
                     server=server,
+                    python=other,
                     progress=progress,
                     live=channel,
                 )
@@ -165,7 +172,8 @@ def run_tour(
         print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
         return INTERRUPTED
     cores = host()["cores"]
-    print(f"== tour: {len(results)} experiments, layer {layer}, server {server}, {cores} cores")
+    on = "" if other is None else f", Python {other.version} ({other.executable})"
+    print(f"== tour: {len(results)} experiments, layer {layer}, server {server}{on}, {cores} cores")
     took = time.perf_counter() - started
     print(summary(results, took))
     if json_path:

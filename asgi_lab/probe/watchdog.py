@@ -28,6 +28,12 @@ One watchdog per event loop: a heartbeat on the loop and a daemon thread beside 
   later than the threshold during the stall, the line it saw is no evidence of a block.
 - A stall no request was running in (the app's startup, a background task) is kept in
   `unclaimed`, for the probe to write beside the records when the app shuts down.
+- On Python 3.14+ (feature-tested: `asyncio.capture_call_graph`), the block also names the tasks
+  awaiting the culprit's task (a gather's or a TaskGroup's parent, up to the request's own task):
+  captured on the loop thread as the stall is settled, never from the watchdog's thread (the
+  call graph walks tasks and coroutines, which asyncio does not make thread-safe, and its
+  documentation promises nothing else). So it is the chain as it stands when the loop runs
+  again: a culprit task already done has none.
 
 A stall that ends before the thread has sampled it is not reported: the threshold is a floor,
 and the watchdog never reports what it did not see. The WARNING line for each stall is logged by
@@ -43,18 +49,19 @@ import sysconfig
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.record import Record
 from asgi_lab.records.schema import BlockData, FrameData, LineShareData, WaitData
 from asgi_lab.redact import printable
 
-__all__ = ["Stall", "Watchdog", "culprit_frame"]
+__all__ = ["Stall", "Watchdog", "awaiting_chain", "culprit_frame"]
 
 logger = logging.getLogger("asgi_lab.watchdog")
 
@@ -92,6 +99,8 @@ _STALL_BEAT = 0.002
 _TOP_LINES = 5
 #: Stalls with no request kept per loop: a background task blocking every second stays small.
 _MAX_UNCLAIMED = 100
+#: Python 3.14's `asyncio.capture_call_graph` (None before): who awaits a task.
+_capture_call_graph: Callable[..., Any] | None = getattr(asyncio, "capture_call_graph", None)
 
 
 def _machinery(frame: FrameType) -> bool:
@@ -141,6 +150,29 @@ def culprit_frame(
     if chosen is not None and chosen not in shown:
         shown.insert(0, chosen)
     return chosen, [_frame(f) for f in reversed(shown)][-_STACK_DEPTH:]
+
+
+def awaiting_chain(graph: Any, requests: Mapping[Any, str]) -> tuple[str, ...]:
+    """The futures awaiting the one of `graph`, nearest first (breadth first, at most
+    `_STACK_DEPTH`): each task by name, with the id of the request it serves (`requests`), at the
+    line it awaits on (its innermost frame that is not machinery).
+
+    `graph` is shaped as 3.14's `asyncio.FutureCallGraph`: `future`, `call_stack` (entries with
+    a `frame`, innermost first) and `awaited_by` (more graphs).
+    """
+    chain: list[str] = []
+    pending = list(graph.awaited_by)
+    while pending and len(chain) < _STACK_DEPTH:
+        node = pending.pop(0)
+        pending.extend(node.awaited_by)
+        future = node.future
+        name = future.get_name() if isinstance(future, asyncio.Task) else type(future).__name__
+        request = requests.get(future)
+        who = name if request is None else f"{name} ({request})"
+        frames = [entry.frame for entry in node.call_stack]
+        shown = [f for f in frames if not _machinery(f)] or frames
+        chain.append(f"{who} at {_frame(shown[0]).where()}" if shown else who)
+    return tuple(chain)
 
 
 @dataclass
@@ -374,6 +406,7 @@ class Watchdog:
         culprit, lines = stall.culprit(stall.start_mono + ms / 1000)
         starved = stall.starved()
         blamed = culprit.record if culprit is not None and not starved else None
+        chain = self._awaited_by(culprit.task) if blamed is not None and culprit is not None else ()
         running = [] if not starved else _running_hops(in_flight, stall.start_ns)
         block = None
         if culprit is not None:
@@ -387,6 +420,7 @@ class Watchdog:
                 stall.start_ns,
                 tuple(lines),
                 len(stall.samples),
+                chain,
             )
         if blamed is None and not starved and block is not None and block.file != "?":
             # No request to carry it (the app's startup, a background task): kept apart.
@@ -413,10 +447,28 @@ class Watchdog:
         if lines and not starved:
             spent = "; ".join(f"{x.frame.where()} {x.share:.0%}" for x in lines[:3])
             message += f" (of the stall: {spent}; {len(stall.samples)} samples)"
+        if chain:
+            message += f"; awaited by {' <- '.join(chain)}"
         shares = stall.cpu_shares()
         if shares is not None:
             message += f" [cpu: loop thread {shares[0]:.0%}, other threads {shares[1]:.0%}]"
         self._messages.append(printable(message))
+
+    def _awaited_by(self, task: asyncio.Task[Any] | None) -> tuple[str, ...]:
+        """Who awaits the culprit's `task` (Python 3.14+), on the loop thread; () before 3.14."""
+        if _capture_call_graph is None or task is None or task.done():
+            return ()
+        try:
+            # Only its `awaited_by` is read: when the stall is settled from inside the culprit's
+            # own task, its `call_stack` would be the settling code's, not the blocked line's.
+            graph = _capture_call_graph(task, limit=_STACK_DEPTH)
+            if graph is None:
+                return ()
+            requests = {t: r.id for t, r in self.requests.items()}
+            return awaiting_chain(graph, requests)
+        except Exception as exc:  # an observer never fails what it observes
+            fault("watchdog call graph", exc)
+            return ()
 
     # On the watchdog thread.
 

@@ -305,6 +305,10 @@ class BlockData:
     lines: tuple[LineShareData, ...] = ()
     #: Samples the watchdog took of the loop thread during the stall.
     samples: int = 0
+    #: The tasks awaiting the culprit's task, nearest first, each `name (request) at line`
+    #: (Python 3.14's `asyncio.capture_call_graph`; empty before 3.14 and for a task no other
+    #: awaits).
+    awaited_by: tuple[str, ...] = ()
 
     @classmethod
     def from_json(cls, data: JSON) -> BlockData:
@@ -318,6 +322,7 @@ class BlockData:
             int(data["start_ns"]),
             tuple(LineShareData.from_json(x) for x in data["lines"]),
             int(data["samples"]),
+            tuple(_text(a) for a in data.get("awaited_by", ())),  # records written before it was
         )
 
     @property
@@ -336,6 +341,7 @@ class BlockData:
             "start_ns": self.start_ns,
             "lines": [x.to_json() for x in self.lines],
             "samples": self.samples,
+            "awaited_by": list(self.awaited_by),
         }
 
     @property

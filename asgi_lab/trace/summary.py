@@ -176,9 +176,10 @@ def stalls(
         table.add_column(column, justify="right" if column in ("ms", "bystanders") else "left")
     for r, b in sorted(blocks, key=lambda rb: -rb[1].ms):
         request = printable(f"{r.method} {r.path} ({r.id})")
-        table.add_row(
-            f"{b.ms:.0f}", Wrapped(request), Wrapped(printable(b.frame.where())), str(waited[r.id])
+        line = b.frame.where() + (
+            f", awaited by {' <- '.join(b.awaited_by)}" if b.awaited_by else ""
         )
+        table.add_row(f"{b.ms:.0f}", Wrapped(request), Wrapped(printable(line)), str(waited[r.id]))
     for pid, b in unclaimed:
         when = _when(b, [r for r in records if r.pid == pid])
         table.add_row(

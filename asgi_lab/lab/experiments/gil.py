@@ -9,6 +9,11 @@ The box may be shared: other processes take cores away at any moment, and only e
 So times are the best of several trials (the least disturbed), and `CpuMeter` reads from the
 kernel how many cores our workers used and how many the rest of the machine left free: two
 workers can only be held to the cores that were there.
+
+Which Python the worker runs on decides the claim for threads, so the worker is asked (`/`,
+after the trials' imports: a free-threaded build turns the GIL back on when it imports an
+extension module not marked safe without it). With the GIL off (`--python` a 3.13t or 3.14t),
+threads in one worker are held to what processes are: as many cores as were free.
 """
 
 from __future__ import annotations
@@ -20,14 +25,15 @@ import time
 from dataclasses import dataclass
 
 from asgi_lab.burn import loops_per_ms
-from asgi_lab.lab.clients import AsyncClient, pin_workers
+from asgi_lab.interpreter import PythonData
+from asgi_lab.lab.clients import AsyncClient, SyncClient, pin_workers
 from asgi_lab.lab.cpu import CpuMeter, cores
 from asgi_lab.lab.harness import Context, experiment
 from asgi_lab.lab.observed import hop_intervals, max_in_flight
-from asgi_lab.lab.verdicts import at_least, at_most, exactly
+from asgi_lab.lab.verdicts import Verdict, at_least, at_most, exactly
 from asgi_lab.settings import Settings
 
-__all__ = ["run"]
+__all__ = ["run", "in_parallel", "taking_turns", "worker_python"]
 
 MILLISECONDS = 200
 PARALLEL = 2
@@ -105,6 +111,61 @@ def shown(trials: list[Trial]) -> str:
     )
 
 
+def worker_python(url: str) -> PythonData:
+    """The Python the worker at `url` runs on, as it says itself (the layers' `/`)."""
+    with SyncClient(url) as client:
+        return PythonData.from_json(client.get("/").body["python"])
+
+
+def taking_turns(who: str, trials: list[Trial], n: int) -> list[Verdict]:
+    """Under the GIL: one process keeps at most one core busy (every trial counts), and n
+    requests together finish no sooner than n one after the other (the least disturbed)."""
+    alone = min(t.alone for t in trials)
+    together = min(t.together for t in trials)
+    return [
+        at_most(
+            f"{who}: cores busy while its threads ran (max)",
+            max(t.cores_used for t in trials),
+            1.0,
+            "cores",
+        ),
+        at_most(
+            f"{who}: speed-up of {n} threads",
+            n * alone / together,
+            1.0,
+            "x",
+            note=f"{n} x best alone {alone * 1e3:.0f} ms / best together; none is 1",
+        ),
+    ]
+
+
+def in_parallel(who: str, trials: list[Trial], n: int, how: str) -> list[Verdict]:
+    """Side by side (processes, or threads without a GIL): as many cores busy as were free, and
+    the time shrinks to match. Judged against CPU time: run side by side, n requests take the
+    wall time of one request's CPU seconds; taking turns on one core, n times that. A vCPU that
+    slows down when its sibling is busy inflates both alike, so the comparison stays fair."""
+    best = min(trials, key=lambda t: t.together / t.cpu_together)
+    usable = min(n, best.free_cores)
+    return [
+        at_most(
+            f"{who}: {n} at once, {how}",
+            best.together,
+            best.cpu_together * n / usable,
+            tolerance=PARALLEL_TOLERANCE,
+            note=f"CPU per request together {best.cpu_together * 1e3:.0f} ms x {n} / "
+            f"min({n}, {best.free_cores:.2f} free); vCPU tolerance",
+        ),
+        at_least(
+            f"{who}: cores busy meanwhile",
+            best.cores_used,
+            usable,
+            "cores",
+            tolerance=PARALLEL_TOLERANCE,
+            note=f"min({n}, cores other processes left free); vCPU tolerance",
+        ),
+    ]
+
+
 @experiment(
     "gil",
     title="CPU-bound sync work: threads give no speed-up in one worker; workers do, per core",
@@ -121,6 +182,7 @@ def run(ctx: Context) -> None:
     with ctx.server("1 worker", settings=same_work) as server:
         ctx.step(f"1 worker: GET {path} alone, then {n} at once; {TRIALS} trials")
         threaded = asyncio.run(one_worker(server.url, path, n, server.worker_pids))
+        python = worker_python(server.url)
     with ctx.server(f"{n} workers", workers=n, settings=same_work) as server:
         ctx.step(f"{n} workers: GET {path} alone, then one per worker at once; {TRIALS} trials")
         forked = asyncio.run(per_worker(server.url, path, n, server.worker_pids))
@@ -132,55 +194,20 @@ def run(ctx: Context) -> None:
             n,
         )
     )
-    # The GIL: however many threads, one process keeps at most one core busy. Every trial counts.
-    ctx.check(
-        at_most(
-            "1 worker: cores busy while its threads ran (max)",
-            max(t.cores_used for t in threaded),
-            1.0,
-            "cores",
-        )
-    )
-    # Time: the least disturbed of the trials, alone and together. Under the GIL, n requests
-    # together cannot finish sooner than n of them one after the other.
+    # The GIL: however many threads, one process keeps at most one core busy. Without it
+    # (a free-threaded build that kept it off), threads are held to what processes are.
+    gil_off = python.gil is False
+    held = in_parallel("1 worker", threaded, n, "on threads") if gil_off else None
+    for verdict in held or taking_turns("1 worker", threaded, n):
+        ctx.check(verdict)
+    for verdict in in_parallel(f"{n} workers", forked, n, "one per worker"):
+        ctx.check(verdict)
     alone = min(t.alone for t in threaded)
     together = min(t.together for t in threaded)
-    ctx.check(
-        at_most(
-            f"1 worker: speed-up of {n} threads",
-            n * alone / together,
-            1.0,
-            "x",
-            note=f"{n} x best alone {alone * 1e3:.0f} ms / best together; none is 1",
-        )
-    )
-    # Processes: as many cores busy as were free, and the time shrinks to match. Judged, like
-    # the threads, against CPU time: run side by side, n requests take the wall time of one
-    # request's CPU seconds; taking turns on one core, n times that. A vCPU that slows down when
-    # its sibling is busy inflates both alike, so the comparison stays fair.
     alone_w = min(t.alone for t in forked)
     best = min(forked, key=lambda t: t.together / t.cpu_together)
-    usable = min(n, best.free_cores)
-    ctx.check(
-        at_most(
-            f"{n} workers: {n} at once, one per worker",
-            best.together,
-            best.cpu_together * n / usable,
-            tolerance=PARALLEL_TOLERANCE,
-            note=f"CPU per request together {best.cpu_together * 1e3:.0f} ms x {n} / "
-            f"min({n}, {best.free_cores:.2f} free); vCPU tolerance",
-        )
-    )
-    ctx.check(
-        at_least(
-            f"{n} workers: cores busy meanwhile",
-            best.cores_used,
-            usable,
-            "cores",
-            tolerance=PARALLEL_TOLERANCE,
-            note=f"min({n}, cores other processes left free); vCPU tolerance",
-        )
-    )
+    ctx.fact("the worker's Python", f"{python.version} at {python.executable}")
+    ctx.fact("the worker's GIL, after the trials", python.gil_words)
     ctx.fact("cores usable / os.cpu_count()", f"{cores()} / {os.cpu_count()}")
     ctx.fact("load average (1, 5, 15 min)", " ".join(f"{x:.2f}" for x in os.getloadavg()))
     ctx.fact("speed-up from threads", f"{n * alone / together:.2f}x (best wall times)")
