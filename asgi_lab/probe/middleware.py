@@ -78,7 +78,7 @@ from typing import IO, Any
 
 import anyio.to_thread
 
-from asgi_lab import settings
+from asgi_lab import procfs, settings
 from asgi_lab.probe import executors, faults, hook
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
@@ -88,6 +88,7 @@ from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
 from asgi_lab.probe.watchdog import Watchdog
+from asgi_lab.records.ledger import Ledger
 from asgi_lab.records.lines import JsonLines, write_stalls
 from asgi_lab.records.schema import CANCELLED, HEADER, STILL_RUNNING, BlockData, LoopData, ServedBy
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
@@ -248,6 +249,7 @@ class ProbeMiddleware:
         trace = current.trace_dir if self._trace is _unset else self._trace
         log = current.log or self._log
         sinks: list[Sink] = []
+        ledger: Ledger | None = None
         if trace:
             lines = JsonLines(trace, max_bytes=current.trace_max_bytes, keep=current.trace_keep)
             try:
@@ -262,6 +264,10 @@ class ProbeMiddleware:
             sinks.append(lines)
             if isinstance(trace, str | os.PathLike):
                 self._stall_dir = trace
+                try:
+                    ledger = Ledger(trace, procfs.children(os.getppid()))
+                except OSError as exc:  # the records still go; only the count is missing
+                    fault("start", exc)
         hook.install()
         executors.install()
         if log != "off":
@@ -276,7 +282,7 @@ class ProbeMiddleware:
                 use if not isinstance(use, bool) else otel.OtelSpans(endpoint=current.otlp)
             )
         if sinks:
-            self.writer = RecordWriter(sinks, interval=self._writer_interval)
+            self.writer = RecordWriter(sinks, interval=self._writer_interval, ledger=ledger)
         chosen = self._watchdog
         if current.block_ms is not None:
             self.block_ms = current.block_ms

@@ -1,0 +1,189 @@
+"""A worker's ledger: how many records it finished, kept where a SIGKILL cannot take it.
+
+A killed worker loses the records its writer still held (`probe/sinks.py`): the reader of its
+`records-<pid>.jsonl` cannot tell how many. So beside that file each worker keeps
+`worker-<pid>.json`, one JSON line in a memory-mapped file: its parent, when it started, the
+other workers of that parent alive then (its siblings), the records handed to its writer so
+far, and, once its writer has closed, when. The figures have a fixed width, so each is
+rewritten in place. A store into a shared mapping is in the kernel's page cache as soon as it
+is made, so the count survives the process being killed at any instant; bumping it is a memory
+write on the loop thread, no system call (at worst a page fault when the kernel has just
+written the page back).
+
+The count is written twice, first then second: a kill in the middle of one leaves the two
+different, and the smaller is then a lower bound (`LedgerData.exact` is False). `closed_ns` is 0
+until the writer closed: a ledger still at 0 after the run belongs to a worker that died
+without closing its trace, or one whose writer was never closed (an app that does not speak
+lifespan, whose server calls no one at exit: hence "killed?").
+
+The siblings name successors. A supervisor such as uvicorn's starts a worker in a dead one's
+place only once it has seen (and reaped) the death, so a worker that started after another and
+did not see it among its siblings started after its death: it took its place. One started
+beside it at startup saw it alive.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import mmap
+import os
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Ledger", "LedgerData", "deaths", "ledger_name", "read_ledgers"]
+
+_WIDTH = 20  # digits of the largest 64-bit count
+_FORMAT = (
+    '{{"pid": {pid}, "ppid": {ppid}, "started_ns": {started}, "siblings": {siblings}, '
+    '"made": [{made:>20}, {again:>20}], "closed_ns": {closed:>20}}}\n'
+)
+
+
+def ledger_name(pid: int) -> str:
+    """The file a worker keeps its ledger in."""
+    return f"worker-{pid}.json"
+
+
+@dataclass(frozen=True)
+class LedgerData:
+    """What a worker's ledger said after the run."""
+
+    pid: int
+    ppid: int
+    started_ns: int
+    siblings: frozenset[int]  # the parent's other children when it started
+    made: int  # records handed to its writer (a lower bound unless `exact`)
+    exact: bool
+    closed_ns: int  # 0: the writer never closed (the worker died)
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_ns != 0
+
+
+class Ledger:
+    """The live ledger of this process (see above); `count` on the loop, `close` once."""
+
+    def __init__(self, directory: str | os.PathLike[str], siblings: Iterable[int] = ()) -> None:
+        self.path = Path(directory) / ledger_name(os.getpid())
+        self.made = 0
+        pid, ppid, started = os.getpid(), os.getppid(), time.time_ns()
+        others = json.dumps(sorted(set(siblings) - {pid}))
+        fields = {"pid": pid, "ppid": ppid, "started": started, "siblings": others}
+        text = _FORMAT.format(**fields, made=0, again=0, closed=0)
+        head = text.index('"made": [') + len('"made": [')
+        data = text.encode("ascii")
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
+        try:
+            os.write(fd, data)
+            self._map: mmap.mmap | None = mmap.mmap(fd, len(data))
+        finally:
+            os.close(fd)
+        self._first = head
+        self._second = self._first + _WIDTH + 2  # past the first figure and ", "
+        self._closed_at = len(data) - 2 - _WIDTH  # before "}\n"
+        atexit.register(self.close)  # a worker whose app never shut down still closes it
+
+    def count(self) -> None:
+        """One more record handed to the writer: a memory write, never a wait."""
+        view = self._map
+        if view is None:
+            return
+        self.made += 1
+        figure = f"{self.made:>20}".encode("ascii")
+        view[self._first : self._first + _WIDTH] = figure
+        view[self._second : self._second + _WIDTH] = figure
+
+    def close(self) -> None:
+        """Say the writer closed (after its last record was written) and unmap."""
+        view, self._map = self._map, None
+        if view is None:
+            return
+        view[self._closed_at : self._closed_at + _WIDTH] = f"{time.time_ns():>20}".encode()
+        view.close()
+        atexit.unregister(self.close)
+
+
+def read_ledgers(directory: str | os.PathLike[str]) -> dict[int, LedgerData]:
+    """Every worker's ledger in `directory`, by pid; a trace written before ledgers has none.
+    A ledger that cannot be read is left out (its worker's figures are then unknown)."""
+    found: dict[int, LedgerData] = {}
+    for path in sorted(Path(directory).glob("worker-*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="ascii"))
+            first, second = (int(n) for n in data["made"])
+            ledger = LedgerData(
+                int(data["pid"]),
+                int(data["ppid"]),
+                int(data["started_ns"]),
+                frozenset(int(p) for p in data["siblings"]),
+                min(first, second),
+                first == second,
+                int(data["closed_ns"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError):
+            continue
+        found[ledger.pid] = ledger
+    return found
+
+
+def deaths(ledgers: dict[int, LedgerData], accounted: dict[int, int]) -> list[str]:
+    """What the ledgers say of each worker, one sentence each: which died without closing its
+    trace and which worker of the same server took its place, and how many of a worker's
+    finished requests never reached the trace. `accounted`: per pid, the records its files
+    hold or say were lost (dropped, rotated away, cut short).
+
+    A successor is the first worker of the same parent that started after the dead one and
+    did not see it among its siblings (see above), each claimed once.
+    """
+    if not ledgers:
+        return []  # a trace from before ledgers: nothing to say either way
+    said: list[str] = []
+    dead = sorted((w for w in ledgers.values() if not w.closed), key=lambda w: w.started_ns)
+    claimed: set[int] = set()
+    for worker in dead:
+        later = sorted(
+            (
+                w
+                for w in ledgers.values()
+                if w.ppid == worker.ppid
+                and w.started_ns > worker.started_ns
+                and w.siblings
+                and worker.pid not in w.siblings
+            ),
+            key=lambda w: w.started_ns,
+        )
+        successor = next((w for w in later if w.pid not in claimed), None)
+        sentence = f"worker {worker.pid} died without closing its trace (killed?); "
+        if successor is None:
+            sentence += "no worker of its server started after it"
+        else:
+            claimed.add(successor.pid)
+            sentence += f"worker {successor.pid} took its place"
+        said.append(sentence)
+    for worker in sorted(ledgers.values(), key=lambda w: w.pid):
+        missing = worker.made - accounted.get(worker.pid, 0)
+        at_least = "" if worker.exact else "at least "
+        if missing == 0 and not worker.exact:
+            said.append(
+                f"worker {worker.pid}: whether its last request reached the trace is unknown "
+                "(killed while counting it)"
+            )
+        elif missing > 0:
+            said.append(
+                f"worker {worker.pid}: {at_least}{missing} request(s) answered that never "
+                "reached the trace"
+            )
+        elif missing < 0:  # a file from an earlier process with the same pid, say
+            said.append(
+                f"worker {worker.pid}: its files hold more records than its ledger counts; "
+                "how many never reached the trace is unknown"
+            )
+        elif not worker.closed:
+            said.append(f"worker {worker.pid}: every request it answered reached the trace")
+    if not dead:
+        said.insert(0, f"no worker died: all {len(ledgers)} closed their trace")
+    return said
