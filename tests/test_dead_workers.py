@@ -88,3 +88,19 @@ def test_a_clean_run_says_no_worker_died(tmp_path: Path) -> None:
     assert "no worker died: all 2 closed their trace" in text, text
     assert "died without" not in text and "never reached" not in text
     assert len(read_trace(tmp_path).records) == sum(answered.values())
+
+
+def test_a_worker_of_an_app_without_lifespan_is_not_called_dead_or_alive(tmp_path: Path) -> None:
+    # uvicorn stops such a worker by raising SIGTERM again after its own shutdown: nothing
+    # closes the probe's writer, so the run cannot tell a clean stop from a kill, and says so.
+    with serve("tests.apps.held:silent", workers=2, env={"ASGI_LAB_TRACE_DIR": str(tmp_path)}) as s:
+        pids = set(s.worker_pids)
+        answers_from_every_worker(s, pids)
+        s.stop()
+    text = summary_text(tmp_path)
+    for pid in pids:
+        assert (
+            f"worker {pid} did not close its trace: its app runs no lifespan, so a clean stop "
+            "cannot be told from a death" in text
+        ), text
+    assert "died without" not in text and "no worker died" not in text

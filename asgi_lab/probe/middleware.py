@@ -211,6 +211,9 @@ class ProbeMiddleware:
         self._inner: Callable[[object], object] | None = None
         self._started = False
         self._failed: ValueError | None = None  # why start() could not, once it could not
+        # Started by a lifespan startup: then its shutdown closes the writer (and the ledger);
+        # without one, uvicorn ends a worker by its own SIGTERM and nothing closes them.
+        self._in_lifespan = False
         # The trace directory, where stalls no request was running in are written at shutdown.
         self._stall_dir: str | os.PathLike[str] | None = None
         # The hook this probe last saw in place; a request finding another installs again.
@@ -265,7 +268,8 @@ class ProbeMiddleware:
             if isinstance(trace, str | os.PathLike):
                 self._stall_dir = trace
                 try:
-                    ledger = Ledger(trace, procfs.children(os.getppid()))
+                    siblings = procfs.children(os.getppid())
+                    ledger = Ledger(trace, siblings, lifespan=self._in_lifespan)
                 except OSError as exc:  # the records still go; only the count is missing
                     fault("start", exc)
         hook.install()
@@ -436,6 +440,7 @@ class ProbeMiddleware:
             nonlocal failure
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._in_lifespan = True
                 try:
                     self.start()
                     self._meet(asyncio.get_running_loop())  # watch the loop from the start

@@ -3,18 +3,20 @@
 A killed worker loses the records its writer still held (`probe/sinks.py`): the reader of its
 `records-<pid>.jsonl` cannot tell how many. So beside that file each worker keeps
 `worker-<pid>.json`, one JSON line in a memory-mapped file: its parent, when it started, the
-other workers of that parent alive then (its siblings), the records handed to its writer so
-far, and, once its writer has closed, when. The figures have a fixed width, so each is
-rewritten in place. A store into a shared mapping is in the kernel's page cache as soon as it
-is made, so the count survives the process being killed at any instant; bumping it is a memory
-write on the loop thread, no system call (at worst a page fault when the kernel has just
-written the page back).
+other workers of that parent alive then (its siblings), whether a lifespan startup started it,
+the records handed to its writer so far, and, once its writer has closed, when. The figures
+have a fixed width, so each is rewritten in place. A store into a shared mapping is in the
+kernel's page cache as soon as it is made, so the count survives the process being killed at
+any instant; bumping it is a memory write on the loop thread, no system call (at worst a page
+fault when the kernel has just written the page back).
 
 The count is written twice, first then second: a kill in the middle of one leaves the two
 different, and the smaller is then a lower bound (`LedgerData.exact` is False). `closed_ns` is 0
 until the writer closed: a ledger still at 0 after the run belongs to a worker that died
-without closing its trace, or one whose writer was never closed (an app that does not speak
-lifespan, whose server calls no one at exit: hence "killed?").
+without closing its trace. Only a lifespan shutdown closes it in a server's worker (uvicorn ends
+its workers by raising SIGTERM again after its own shutdown, so nothing runs at exit): for a
+worker of an app that runs no lifespan, an open ledger cannot tell a clean stop from a kill, and
+the reader says so, unless another worker took its place.
 
 The siblings name successors. A supervisor such as uvicorn's starts a worker in a dead one's
 place only once it has seen (and reaped) the death, so a worker that started after another and
@@ -38,6 +40,7 @@ __all__ = ["Ledger", "LedgerData", "deaths", "ledger_name", "read_ledgers"]
 _WIDTH = 20  # digits of the largest 64-bit count
 _FORMAT = (
     '{{"pid": {pid}, "ppid": {ppid}, "started_ns": {started}, "siblings": {siblings}, '
+    '"lifespan": {lifespan}, '
     '"made": [{made:>20}, {again:>20}], "closed_ns": {closed:>20}}}\n'
 )
 
@@ -55,6 +58,7 @@ class LedgerData:
     ppid: int
     started_ns: int
     siblings: frozenset[int]  # the parent's other children when it started
+    lifespan: bool  # started by a lifespan startup, so a clean stop closes it
     made: int  # records handed to its writer (a lower bound unless `exact`)
     exact: bool
     closed_ns: int  # 0: the writer never closed (the worker died)
@@ -67,12 +71,24 @@ class LedgerData:
 class Ledger:
     """The live ledger of this process (see above); `count` on the loop, `close` once."""
 
-    def __init__(self, directory: str | os.PathLike[str], siblings: Iterable[int] = ()) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        siblings: Iterable[int] = (),
+        *,
+        lifespan: bool = True,
+    ) -> None:
         self.path = Path(directory) / ledger_name(os.getpid())
         self.made = 0
         pid, ppid, started = os.getpid(), os.getppid(), time.time_ns()
         others = json.dumps(sorted(set(siblings) - {pid}))
-        fields = {"pid": pid, "ppid": ppid, "started": started, "siblings": others}
+        fields = {
+            "pid": pid,
+            "ppid": ppid,
+            "started": started,
+            "siblings": others,
+            "lifespan": json.dumps(lifespan),
+        }
         text = _FORMAT.format(**fields, made=0, again=0, closed=0)
         head = text.index('"made": [') + len('"made": [')
         data = text.encode("ascii")
@@ -120,6 +136,7 @@ def read_ledgers(directory: str | os.PathLike[str]) -> dict[int, LedgerData]:
                 int(data["ppid"]),
                 int(data["started_ns"]),
                 frozenset(int(p) for p in data["siblings"]),
+                data["lifespan"] is True,
                 min(first, second),
                 first == second,
                 int(data["closed_ns"]),
@@ -158,7 +175,12 @@ def deaths(ledgers: dict[int, LedgerData], accounted: dict[int, int]) -> list[st
         )
         successor = next((w for w in later if w.pid not in claimed), None)
         sentence = f"worker {worker.pid} died without closing its trace (killed?); "
-        if successor is None:
+        if successor is None and not worker.lifespan:
+            sentence = (
+                f"worker {worker.pid} did not close its trace: its app runs no lifespan, so a "
+                "clean stop cannot be told from a death"
+            )
+        elif successor is None:
             sentence += "no worker of its server started after it"
         else:
             claimed.add(successor.pid)
