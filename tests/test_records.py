@@ -174,12 +174,12 @@ def test_a_dead_workers_unwritten_records_are_counted_cut_lines_included(
     assert said == [
         f"worker {pid} died without closing its trace (killed?); "
         "no worker of its server started after it",
-        f"worker {pid}: 2 request(s) answered that never reached the trace",
+        f"worker {pid}: 2 request(s) it finished never reached the trace",
     ]
     ledger.close()
     said = read_trace(tmp_path).workers()
     assert said == ["no worker died: all 1 closed their trace", said[1]]
-    assert said[1] == f"worker {pid}: 2 request(s) answered that never reached the trace"
+    assert said[1] == f"worker {pid}: 2 request(s) it finished never reached the trace"
 
 
 def test_a_count_cut_in_the_middle_gives_a_bound_never_a_guess(tmp_path: Path) -> None:
@@ -192,4 +192,20 @@ def test_a_count_cut_in_the_middle_gives_a_bound_never_a_guess(tmp_path: Path) -
     [data] = read_ledgers(tmp_path).values()
     assert (data.made, data.exact, data.closed) == (2, False, False)
     said = read_trace(tmp_path).workers()
-    assert said[1] == f"worker {pid}: at least 1 request(s) answered that never reached the trace"
+    assert said[1] == f"worker {pid}: at least 1 request(s) it finished never reached the trace"
+
+
+def test_probes_of_one_process_share_its_ledger_until_the_last_closes(tmp_path: Path) -> None:
+    # Two probes of one process writing one directory share its records file: one ledger
+    # counts for both, and it is closed only when both are.
+    first, second = Ledger.open(tmp_path), Ledger.open(tmp_path)
+    assert first is second
+    first.count()
+    second.count()
+    first.close()
+    [data] = read_ledgers(tmp_path).values()
+    assert (data.made, data.closed) == (2, False)
+    second.close()
+    [data] = read_ledgers(tmp_path).values()
+    assert (data.made, data.closed) == (2, True)
+    assert Ledger.open(tmp_path) is not first  # a new run of this process: a new ledger

@@ -269,7 +269,7 @@ class ProbeMiddleware:
                 self._stall_dir = trace
                 try:
                     siblings = procfs.children(os.getppid())
-                    ledger = Ledger(trace, siblings, lifespan=self._in_lifespan)
+                    ledger = Ledger.open(trace, siblings, lifespan=self._in_lifespan)
                 except OSError as exc:  # the records still go; only the count is missing
                     fault("start", exc)
         hook.install()

@@ -27,13 +27,16 @@ beside it at startup saw it alive.
 from __future__ import annotations
 
 import atexit
+import itertools
 import json
 import mmap
 import os
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 __all__ = ["Ledger", "LedgerData", "deaths", "ledger_name", "read_ledgers"]
 
@@ -69,7 +72,29 @@ class LedgerData:
 
 
 class Ledger:
-    """The live ledger of this process (see above); `count` on the loop, `close` once."""
+    """The live ledger of this process for one directory (see above); `count` on the loop,
+    `close` once. Probes of one process sharing a directory share its ledger (`Ledger.open`), as
+    they share its records file: it closes when the last of them does."""
+
+    _open: ClassVar[dict[Path, Ledger]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def open(
+        cls,
+        directory: str | os.PathLike[str],
+        siblings: Iterable[int] = (),
+        *,
+        lifespan: bool = True,
+    ) -> Ledger:
+        """This process's ledger for `directory`, made on first use, one more user counted."""
+        key = (Path(directory) / ledger_name(os.getpid())).resolve()
+        with cls._lock:
+            ledger = cls._open.get(key)
+            if ledger is None or ledger._map is None:
+                ledger = cls._open[key] = cls(directory, siblings, lifespan=lifespan)
+            ledger._users += 1
+        return ledger
 
     def __init__(
         self,
@@ -80,6 +105,9 @@ class Ledger:
     ) -> None:
         self.path = Path(directory) / ledger_name(os.getpid())
         self.made = 0
+        self._users = 0  # probes using it (`open`); 0 for one made directly
+        # A C iterator: two loop threads of one process never take the same number.
+        self._numbers = itertools.count(1)
         pid, ppid, started = os.getpid(), os.getppid(), time.time_ns()
         others = json.dumps(sorted(set(siblings) - {pid}))
         fields = {
@@ -101,26 +129,34 @@ class Ledger:
         self._first = head
         self._second = self._first + _WIDTH + 2  # past the first figure and ", "
         self._closed_at = len(data) - 2 - _WIDTH  # before "}\n"
-        atexit.register(self.close)  # a worker whose app never shut down still closes it
+        atexit.register(self._close)  # outside a server's worker, a probe never closed
 
     def count(self) -> None:
         """One more record handed to the writer: a memory write, never a wait."""
         view = self._map
         if view is None:
             return
-        self.made += 1
-        figure = f"{self.made:>20}".encode("ascii")
+        self.made = made = next(self._numbers)
+        figure = f"{made:>20}".encode("ascii")
         view[self._first : self._first + _WIDTH] = figure
         view[self._second : self._second + _WIDTH] = figure
 
     def close(self) -> None:
-        """Say the writer closed (after its last record was written) and unmap."""
+        """Say the writer closed (after its last record was written) and unmap: at the last
+        user's close (at exit, whoever is left)."""
+        with self._lock:
+            self._users -= 1
+            if self._users > 0:
+                return
+        self._close()
+
+    def _close(self) -> None:
         view, self._map = self._map, None
         if view is None:
             return
         view[self._closed_at : self._closed_at + _WIDTH] = f"{time.time_ns():>20}".encode()
         view.close()
-        atexit.unregister(self.close)
+        atexit.unregister(self._close)
 
 
 def read_ledgers(directory: str | os.PathLike[str]) -> dict[int, LedgerData]:
@@ -154,7 +190,10 @@ def deaths(ledgers: dict[int, LedgerData], accounted: dict[int, int]) -> list[st
     hold or say were lost (dropped, rotated away, cut short).
 
     A successor is the first worker of the same parent that started after the dead one and
-    did not see it among its siblings (see above), each claimed once.
+    did not see it among its siblings (see above), each claimed once. "Finished" is what the
+    ledger counts: a request whose record the probe made. One answered in the instant before
+    its record was made (the response sent, the app not yet returned) is not counted, so the
+    answers a dead worker left unrecorded may exceed the figure by the requests it was serving.
     """
     if not ledgers:
         return []  # a trace from before ledgers: nothing to say either way
@@ -196,7 +235,7 @@ def deaths(ledgers: dict[int, LedgerData], accounted: dict[int, int]) -> list[st
             )
         elif missing > 0:
             said.append(
-                f"worker {worker.pid}: {at_least}{missing} request(s) answered that never "
+                f"worker {worker.pid}: {at_least}{missing} request(s) it finished never "
                 "reached the trace"
             )
         elif missing < 0:  # a file from an earlier process with the same pid, say
@@ -205,7 +244,7 @@ def deaths(ledgers: dict[int, LedgerData], accounted: dict[int, int]) -> list[st
                 "how many never reached the trace is unknown"
             )
         elif not worker.closed:
-            said.append(f"worker {worker.pid}: every request it answered reached the trace")
+            said.append(f"worker {worker.pid}: every request it finished reached the trace")
     if not dead:
         said.insert(0, f"no worker died: all {len(ledgers)} closed their trace")
     return said
