@@ -25,6 +25,7 @@ from starlette.routing import Route
 
 from asgi_lab.probe import JsonLines, ProbeMiddleware, Record, RecordWriter, current_loop
 from asgi_lab.records import RecordData, json_line
+from asgi_lab.records.ledger import read_ledgers
 from asgi_lab.types import ASGIApp, Message
 from tests.conftest import facts, run_lifespan
 
@@ -227,8 +228,7 @@ async def test_threadpool_calls_outside_a_request_are_not_recorded() -> None:
 
 
 def read_trace(directory: Path) -> list[dict[str, Any]]:
-    [path] = directory.iterdir()
-    assert path.name.startswith("records-")
+    [path] = directory.glob("records-*")  # beside it, the worker's ledger
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -246,6 +246,9 @@ async def test_json_lines_are_complete_after_lifespan_shutdown(tmp_path: Path) -
     lines = read_trace(tmp_path)
     assert [line["id"] for line in lines] == ids
     assert lines[0]["hops"][0]["endpoint"] is True
+    # The ledger counted every record and says the writer closed: no death to report.
+    [ledger] = read_ledgers(tmp_path).values()
+    assert (ledger.pid, ledger.made, ledger.exact, ledger.closed) == (os.getpid(), 20, True, True)
 
 
 async def test_the_writer_formats_and_writes_off_the_loop_thread() -> None:
@@ -284,8 +287,9 @@ async def test_a_missing_trace_directory_is_created_one_file_per_process(tmp_pat
     ) as c:
         await c.get("/async")
     await probe.aclose()
-    [path] = directory.iterdir()
-    assert path.name == f"records-{os.getpid()}.jsonl"
+    names = sorted(p.name for p in directory.iterdir())
+    assert names == [f"records-{os.getpid()}.jsonl", f"worker-{os.getpid()}.json"]
+    path = directory / names[0]
     assert len(path.read_text().splitlines()) == 1
 
 

@@ -17,6 +17,7 @@ from asgi_lab.records import (
     read_records,
     read_trace,
 )
+from asgi_lab.records.ledger import Ledger, read_ledgers
 from asgi_lab.records.overlap import open_over_time, peak
 from tests.lab.fakes import record
 
@@ -137,3 +138,74 @@ def test_a_trace_directory_that_cannot_be_written_is_refused_before_serving(
     JsonLines(tmp_path / "new" / "traces").check()  # made when missing
     assert (tmp_path / "new" / "traces").is_dir()
     assert list((tmp_path / "new" / "traces").iterdir()) == []  # and nothing left behind
+
+
+def test_a_trace_from_before_ledgers_says_nothing_of_its_workers(tmp_path: Path) -> None:
+    write(tmp_path / file_name(100), [record("100-1", pid=100)])
+    trace = read_trace(tmp_path)
+    assert trace.ledgers == {} and trace.workers() == []
+
+
+def kill_between_the_two_stores(ledger: Ledger) -> None:
+    """The file as a SIGKILL between the first and the second store of the last count leaves
+    it: the second figure one behind, and never closed."""
+    text = ledger.path.read_text(encoding="ascii")
+    assert json.loads(text)["made"] == [ledger.made, ledger.made]
+    behind = text.replace(f"{ledger.made:>20}]", f"{ledger.made - 1:>20}]")
+    ledger.close()
+    data = json.loads(behind)
+    data["closed_ns"] = 0
+    ledger.path.write_text(json.dumps(data), "ascii")
+
+
+def test_a_dead_workers_unwritten_records_are_counted_cut_lines_included(
+    tmp_path: Path,
+) -> None:
+    pid = os.getpid()
+    ledger = Ledger(tmp_path)
+    for _ in range(5):
+        ledger.count()
+    # Two records written, a third cut short by the kill, two never written.
+    tail = json_line(record(f"{pid}-3", pid=pid))[:30]
+    write(tmp_path / file_name(pid), [record(f"{pid}-{i}", pid=pid) for i in (1, 2)], tail)
+    data = json.loads(ledger.path.read_text("ascii"))
+    assert data["closed_ns"] == 0  # the worker "dies" here: never closed
+    said = read_trace(tmp_path).workers()
+    assert said == [
+        f"worker {pid} died without closing its trace (killed?); "
+        "no worker of its server started after it",
+        f"worker {pid}: 2 request(s) it finished never reached the trace",
+    ]
+    ledger.close()
+    said = read_trace(tmp_path).workers()
+    assert said == ["no worker died: all 1 closed their trace", said[1]]
+    assert said[1] == f"worker {pid}: 2 request(s) it finished never reached the trace"
+
+
+def test_a_count_cut_in_the_middle_gives_a_bound_never_a_guess(tmp_path: Path) -> None:
+    pid = os.getpid()
+    ledger = Ledger(tmp_path)
+    for _ in range(3):
+        ledger.count()
+    kill_between_the_two_stores(ledger)
+    write(tmp_path / file_name(pid), [record(f"{pid}-1", pid=pid)])
+    [data] = read_ledgers(tmp_path).values()
+    assert (data.made, data.exact, data.closed) == (2, False, False)
+    said = read_trace(tmp_path).workers()
+    assert said[1] == f"worker {pid}: at least 1 request(s) it finished never reached the trace"
+
+
+def test_probes_of_one_process_share_its_ledger_until_the_last_closes(tmp_path: Path) -> None:
+    # Two probes of one process writing one directory share its records file: one ledger
+    # counts for both, and it is closed only when both are.
+    first, second = Ledger.open(tmp_path), Ledger.open(tmp_path)
+    assert first is second
+    first.count()
+    second.count()
+    first.close()
+    [data] = read_ledgers(tmp_path).values()
+    assert (data.made, data.closed) == (2, False)
+    second.close()
+    [data] = read_ledgers(tmp_path).values()
+    assert (data.made, data.closed) == (2, True)
+    assert Ledger.open(tmp_path) is not first  # a new run of this process: a new ledger

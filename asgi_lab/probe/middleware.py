@@ -105,7 +105,7 @@ from typing import IO, Any
 
 import anyio.to_thread
 
-from asgi_lab import settings
+from asgi_lab import procfs, settings
 from asgi_lab.probe import executors, exits, faults, hook
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
@@ -115,6 +115,7 @@ from asgi_lab.probe.log import LogLines
 from asgi_lab.probe.record import Record, resolve_handler
 from asgi_lab.probe.sinks import RecordRing, RecordWriter, Sink
 from asgi_lab.probe.watchdog import Watchdog
+from asgi_lab.records.ledger import Ledger
 from asgi_lab.records.lines import JsonLines, write_stalls
 from asgi_lab.records.schema import CANCELLED, HEADER, STILL_RUNNING, BlockData, LoopData, ServedBy
 from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
@@ -237,6 +238,9 @@ class ProbeMiddleware:
         self._inner: Callable[[object], object] | None = None
         self._started = False
         self._failed: ValueError | None = None  # why start() could not, once it could not
+        # Started by a lifespan startup: then its shutdown closes the writer (and the ledger);
+        # without one, uvicorn ends a worker by its own SIGTERM and nothing closes them.
+        self._in_lifespan = False
         # The trace directory, where stalls no request was running in are written at shutdown.
         self._stall_dir: str | os.PathLike[str] | None = None
         # The hook this probe last saw in place; a request finding another installs again.
@@ -275,6 +279,7 @@ class ProbeMiddleware:
         trace = current.trace_dir if self._trace is _unset else self._trace
         log = current.log or self._log
         sinks: list[Sink] = []
+        ledger: Ledger | None = None
         if trace:
             lines = JsonLines(trace, max_bytes=current.trace_max_bytes, keep=current.trace_keep)
             try:
@@ -289,6 +294,11 @@ class ProbeMiddleware:
             sinks.append(lines)
             if isinstance(trace, str | os.PathLike):
                 self._stall_dir = trace
+                try:
+                    siblings = procfs.children(os.getppid())
+                    ledger = Ledger.open(trace, siblings, lifespan=self._in_lifespan)
+                except OSError as exc:  # the records still go; only the count is missing
+                    fault("start", exc)
         hook.install()
         executors.install()
         if log != "off":
@@ -303,7 +313,7 @@ class ProbeMiddleware:
                 use if not isinstance(use, bool) else otel.OtelSpans(endpoint=current.otlp)
             )
         if sinks:
-            self.writer = RecordWriter(sinks, interval=self._writer_interval)
+            self.writer = RecordWriter(sinks, interval=self._writer_interval, ledger=ledger)
             # A worker SIGTERM would kill outright (hypercorn's) writes its records first.
             exits.install()
         chosen = self._watchdog
@@ -459,6 +469,7 @@ class ProbeMiddleware:
             nonlocal failure
             message = await receive()
             if message["type"] == "lifespan.startup":
+                self._in_lifespan = True
                 try:
                     self.start()
                     self._meet(asyncio.get_running_loop())  # watch the loop from the start

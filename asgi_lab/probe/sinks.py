@@ -23,7 +23,10 @@ fails for a sink's sake.
 stuck then is abandoned with the count of what it never wrote, never waited for longer. The probe
 calls it on lifespan shutdown; as a fallback it runs at exit, and on a SIGTERM that would kill the
 worker outright (hypercorn's, see `exits.py`). A SIGKILLed worker loses what was still buffered:
-at most `interval` seconds of records.
+at most `interval` seconds of records (and a lane's backlog). With a `Ledger`
+(`records/ledger.py`), `put` counts each record where the kill cannot take the count, and `close`
+marks the ledger closed last, so a reader can tell a death from a clean stop and count what the
+dead worker never wrote.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from typing import Protocol
 from asgi_lab.probe import exits
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.record import Record
+from asgi_lab.records.ledger import Ledger
 from asgi_lab.records.schema import RecordData
 
 __all__ = ["WARN_EVERY", "Lane", "RecordRing", "RecordWriter", "Sink"]
@@ -183,13 +187,19 @@ class RecordWriter:
     """The writer thread of one probe: records into `RecordData`, then into each sink's lane."""
 
     def __init__(
-        self, sinks: Sequence[Sink], *, interval: float = 0.05, capacity: int = 10_000
+        self,
+        sinks: Sequence[Sink],
+        *,
+        interval: float = 0.05,
+        capacity: int = 10_000,
+        ledger: Ledger | None = None,
     ) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be a positive integer, got {capacity!r}")
         self.lanes = [Lane(sink, capacity) for sink in sinks]
         self.interval = interval
         self.capacity = capacity
+        self.ledger = ledger
         self.dropped = 0  # records lost before the lanes because the buffer was full
         self.written = 0  # records handed to the lanes so far
         self._buffer: deque[Record] = deque()
@@ -218,6 +228,8 @@ class RecordWriter:
             return
         if self._thread is None:
             self._start()
+        if self.ledger is not None:
+            self.ledger.count()  # before the buffer: the count is never behind the file
         if len(self._buffer) < self.capacity:
             self._buffer.append(record)
         else:
@@ -308,6 +320,8 @@ class RecordWriter:
             self._closed = True
             thread = self._thread
         if thread is None:
+            if self.ledger is not None:
+                self.ledger.close()
             return
         deadline = time.monotonic() + timeout
         self._wake.set()
@@ -324,6 +338,8 @@ class RecordWriter:
                     timeout,
                     lane.abandoned,
                 )
+        if self.ledger is not None:
+            self.ledger.close()  # last: everything that could be written is
         atexit.unregister(self.close)
         exits.unregister(self)
 

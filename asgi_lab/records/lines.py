@@ -10,6 +10,10 @@ Beside them, `stalls-<pid>.jsonl` holds the stalls of that worker's loop that no
 running in (its startup, a background task), one `BlockData` per line, written once as the
 worker shuts down.
 
+Beside them too, `worker-<pid>.json`, the worker's ledger (`ledger.py`): the records it
+finished, counted where a SIGKILL cannot take them, and whether its writer closed. A trace
+from before ledgers has none, and says nothing of deaths.
+
 Reading is strict: every line must be a record. The one exception is a last line cut short
 without its newline (a worker killed mid-write), which is left out and counted; any other bad
 line raises `RecordsError` naming the file, the line number and the field.
@@ -25,11 +29,12 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from asgi_lab.records.encode import json_line
+from asgi_lab.records.ledger import LedgerData, deaths, read_ledgers
 from asgi_lab.records.schema import BlockData, RecordData
 
 logger = logging.getLogger("asgi_lab.probe")
@@ -65,12 +70,13 @@ class RecordsError(ValueError):
 
 @dataclass(frozen=True)
 class Trace:
-    """What a trace directory holds: its records by start time, the files read, and the last
-    lines found cut short (a worker killed while writing)."""
+    """What a trace directory holds: its records by start time, the files read, the last
+    lines found cut short (a worker killed while writing), and the workers' ledgers."""
 
     records: list[RecordData]
     files: list[Path]
     cut: list[Path]
+    ledgers: dict[int, LedgerData] = field(default_factory=dict)
 
     @property
     def dropped(self) -> int:
@@ -92,6 +98,24 @@ class Trace:
         if self.cut:
             parts.append(f"{len(self.cut)} last line(s) cut short by a worker that died writing")
         return "records not read: " + "; ".join(parts) if parts else None
+
+    def workers(self) -> list[str]:
+        """What the ledgers say of the workers, a sentence each: who died without closing
+        its trace, who took its place, and what never reached the trace (`ledger.deaths`)."""
+        accounted: dict[int, int] = {}
+        for r in self.records:
+            accounted[r.pid] = accounted.get(r.pid, 0) + 1 + r.dropped + r.rotated_away
+        for path in self.cut:  # one record each, cut short
+            pid = _pid_of(path)
+            if pid is not None:
+                accounted[pid] = accounted.get(pid, 0) + 1
+        return deaths(self.ledgers, accounted)
+
+
+def _pid_of(path: Path) -> int | None:
+    """The pid in `records-<pid>.jsonl[.N]`."""
+    middle = path.name.removeprefix("records-").partition(".")[0]
+    return int(middle) if middle.isdigit() else None
 
 
 def _read_file(path: Path, into: list[RecordData]) -> bool:
@@ -134,7 +158,7 @@ def read_trace(directory: str | os.PathLike[str]) -> Trace:
     files = sorted(Path(directory).glob(PATTERN))
     cut = [path for path in files if _read_file(path, records)]
     records.sort(key=lambda r: r.start_ns)
-    return Trace(records, files, cut)
+    return Trace(records, files, cut, read_ledgers(directory))
 
 
 def read_records(directory: str | os.PathLike[str]) -> list[RecordData]:

@@ -1,7 +1,8 @@
 """`asgi-lab report`: any trace directory as a terminal timeline, an HTML page, a Perfetto trace.
 
 The directory may come from an experiment, `asgi-lab serve` or any app under the probe with
-`ASGI_LAB_TRACE_DIR` set: only its `records-<pid>.jsonl` files are read.
+`ASGI_LAB_TRACE_DIR` set: its `records-<pid>.jsonl` files are read, and the workers' ledgers
+(`worker-<pid>.json`) say which worker died and what it never wrote.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def report_trace(
     lost = trace.losses()
     if lost is not None:
         print(f"asgi-lab report: {lost}", file=sys.stderr)
+    for sentence in trace.workers():
+        print(f"asgi-lab report: {sentence}", file=sys.stderr)
     if not records:
         print(
             f"asgi-lab report: no records in {directory!r}; expected records-<pid>.jsonl files "

@@ -202,17 +202,18 @@ def summary(
     trace: Trace | None = None,
     unclaimed: Sequence[tuple[int, BlockData]] = (),
 ) -> RenderableType:
-    """The whole summary of a traced run; with its `trace`, what it could not read too;
+    """The whole summary of a traced run; with its `trace`, what it could not read and what
+    became of each worker (died, replaced, records never written) too;
     `unclaimed`: the stalls no request was running in, by worker (`records.read_stalls`)."""
     said = trace.losses() if trace is not None else None
-    lost = Text(said) if said is not None else None
+    lost = [Text(said)] if said is not None else []
+    lost += [Text(printable(s)) for s in (trace.workers() if trace is not None else [])]
     if not records:
-        parts: list[RenderableType] = [Text("no requests were served")]
-        parts += [lost] if lost is not None else []
+        parts: list[RenderableType] = [Text("no requests were served"), *lost]
         if unclaimed:
             parts.append(stalls(records, unclaimed))
         return Group(*parts)
     pids = sorted({r.pid for r in records})
     head = Text(f"{len(records)} requests, {len(pids)} worker(s): {', '.join(map(str, pids))}")
     tables = (served(records), pools(records), slowest(records), stalls(records, unclaimed))
-    return Group(head, *([lost] if lost is not None else []), waits(records), *tables)
+    return Group(head, *lost, waits(records), *tables)
