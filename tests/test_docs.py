@@ -310,6 +310,7 @@ def test_refresh_only_one_kind_keeps_the_other_blocks_as_they_are() -> None:
 
 
 @pytest.mark.server
+@pytest.mark.serial  # the experiment it shoots judges timings: it must pass to be shot
 def test_a_live_block_shoots_the_page_once_it_shows_what_it_waits_for(tmp_path: Path) -> None:
     browser()
     status, body = generate.shoot(

@@ -136,7 +136,7 @@ def test_an_experiment_with_an_app_of_its_own_says_which_not_a_layer() -> None:
     from asgi_lab.lab.experiments import EXPERIMENTS
 
     own = {e.name: e.serves for e in EXPERIMENTS if e.serves is not None}
-    assert set(own) == {"db-threads", "sqlalchemy", "find-the-blocker"}
+    assert set(own) == {"db-threads", "sizing-pool", "sqlalchemy", "find-the-blocker"}
     text = render(Result("find-the-blocker", "t", 1.0, "raw", own["find-the-blocker"]))
     assert "serves the shop app on the wrapper (Layer 2)" in text and "layer raw" not in text
     assert "layer raw," in render(Result("demo", "t", 1.0, "raw"))
