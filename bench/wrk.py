@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from asgi_lab import procfs
 from asgi_lab.serving import ServerOptions
 from asgi_lab.settings import Settings
 
@@ -64,7 +65,7 @@ def command(url: str, seconds: int, connections: int) -> list[str]:
 @dataclass(frozen=True)
 class Load:
     """What one wrk run did: its rate, the requests it completed, and, when a server pid was
-    given, the CPU seconds that process (all its threads) spent meanwhile."""
+    given, the CPU seconds that process and its workers (all their threads) spent meanwhile."""
 
     rate: float
     requests: int
@@ -77,9 +78,16 @@ class Load:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU seconds of process `pid` so far (/proc/<pid>/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU seconds so far of process `pid` and every process below it (a
+    server's workers), from /proc/<pid>/stat."""
+    total = 0
+    for each in procfs.descendants(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def load(url: str, seconds: int, connections: int, pid: int | None = None) -> Load:
