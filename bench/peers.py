@@ -52,7 +52,7 @@ ROWS: dict[str, tuple[str, dict[str, Variant]]] = {
             "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
             "probe+trace": Variant("bench.apps.peers:probe", "trace"),
             "OpenTelemetry ASGI": Variant("bench.apps.peers:otel"),
-            "FastAPI telemetry": Variant("bench.apps.peers:fastapi_telemetry"),
+            "FastAPI telemetry": Variant("bench.apps.fastapi_telemetry:app"),
         },
     ),
     "FastAPI `def` + sync Depends()": (
@@ -66,7 +66,7 @@ ROWS: dict[str, tuple[str, dict[str, Variant]]] = {
             "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
             "probe+trace": Variant("bench.apps.peers:probe", "trace"),
             "OpenTelemetry ASGI": Variant("bench.apps.peers:otel"),
-            "FastAPI telemetry": Variant("bench.apps.peers:fastapi_telemetry"),
+            "FastAPI telemetry": Variant("bench.apps.fastapi_telemetry:app"),
         },
     ),
     "raw ASGI hello": (
