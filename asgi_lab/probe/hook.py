@@ -27,7 +27,7 @@ import anyio.to_thread
 
 from asgi_lab.probe.endpoints import carries_endpoint, endpoint_of
 from asgi_lab.probe.faults import fault
-from asgi_lab.probe.identity import current_thread
+from asgi_lab.probe.identity import current_thread, tasks_waiting
 from asgi_lab.probe.record import Hop, Record
 
 __all__ = [
@@ -107,7 +107,7 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
                 "anyio" if limiter is default else "anyio-limiter",
                 total,
                 borrowed,
-                0 if borrowed < total else limiter.statistics().tasks_waiting,
+                tasks_waiting(limiter, borrowed, total),
             )
             record.add_hop(hop)
         except Exception as exc:

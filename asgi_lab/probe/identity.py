@@ -57,12 +57,12 @@ class LoopInfo:
         return handler
 
 
-def tasks_waiting(limiter: CapacityLimiter, borrowed: int) -> int:
+def tasks_waiting(limiter: CapacityLimiter, borrowed: int, total: float) -> int:
     """Tasks waiting for one of `limiter`'s tokens now (anyio's public statistics), given the
-    tokens `borrowed` the caller has just read."""
+    tokens `borrowed` and `total` the caller has just read (each a property read on the loop)."""
     # A task waits only when every token is out: skip building the statistics (which copy the
     # set of borrowers) on the common path where tokens are free.
-    if borrowed < limiter.total_tokens:
+    if borrowed < total:
         return 0
     return limiter.statistics().tasks_waiting
 

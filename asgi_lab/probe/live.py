@@ -179,7 +179,7 @@ class Publisher:
                     loop=loop_id,
                     size=total if total != float("inf") else None,
                     busy=borrowed,
-                    queued=tasks_waiting(limiter, borrowed),
+                    queued=tasks_waiting(limiter, borrowed, total),
                 )
             )
         requests = [self._request(r, now_ns) for r in records[:MAX_REQUESTS]]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from asgi_lab.probe.endpoints import django_route
-from asgi_lab.probe.identity import LoopInfo
+from asgi_lab.probe.identity import LoopInfo, tasks_waiting
 from asgi_lab.records.schema import (
     BlockData,
     HopData,
@@ -157,8 +157,7 @@ class Record:
         limiter = loop.limiter
         total = self.total = limiter.total_tokens
         borrowed = self.borrowed = limiter.borrowed_tokens
-        # A task waits only when every token is out (as `tasks_waiting`, one property read less).
-        self.waiting = 0 if borrowed < total else limiter.statistics().tasks_waiting
+        self.waiting = tasks_waiting(limiter, borrowed, total)
         # Other requests this probe was serving when this one arrived.
         self.in_flight = in_flight
         # Held only while the request runs, to see which threadpool call is the endpoint.
