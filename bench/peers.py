@@ -39,35 +39,28 @@ class Variant:
     app_dir: Path = ROOT  # the checkout the server imports the app (and asgi_lab) from
 
 
+#: The variants of the FastAPI app, the first one bare (the same for each of its paths).
+FASTAPI: dict[str, Variant] = {
+    "bare": Variant("bench.apps.peers:bare"),
+    "pass-through": Variant("bench.apps.peers:pass_through"),
+    "least probe": Variant("bench.apps.peers:least_probe"),
+    "probe": Variant("bench.apps.peers:probe"),
+    "probe+log": Variant("bench.apps.peers:probe", "log"),
+    "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
+    "probe+trace": Variant("bench.apps.peers:probe", "trace"),
+    "OpenTelemetry ASGI": Variant("bench.apps.peers:otel"),
+    "FastAPI telemetry": Variant("bench.apps.fastapi_telemetry:app"),
+}
+
 #: The rows of the table: a path on its apps, each app's variants, the first one bare.
 ROWS: dict[str, tuple[str, dict[str, Variant]]] = {
     "FastAPI `async def` hello": (
         "/",
-        {
-            "bare": Variant("bench.apps.peers:bare"),
-            "pass-through": Variant("bench.apps.peers:pass_through"),
-            "least probe": Variant("bench.apps.peers:least_probe"),
-            "probe": Variant("bench.apps.peers:probe"),
-            "probe+log": Variant("bench.apps.peers:probe", "log"),
-            "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
-            "probe+trace": Variant("bench.apps.peers:probe", "trace"),
-            "OpenTelemetry ASGI": Variant("bench.apps.peers:otel"),
-            "FastAPI telemetry": Variant("bench.apps.fastapi_telemetry:app"),
-        },
+        FASTAPI,
     ),
     "FastAPI `def` + sync Depends()": (
         "/sync-dep",
-        {
-            "bare": Variant("bench.apps.peers:bare"),
-            "pass-through": Variant("bench.apps.peers:pass_through"),
-            "least probe": Variant("bench.apps.peers:least_probe"),
-            "probe": Variant("bench.apps.peers:probe"),
-            "probe+log": Variant("bench.apps.peers:probe", "log"),
-            "probe+watchdog": Variant("bench.apps.peers:probe", "watchdog"),
-            "probe+trace": Variant("bench.apps.peers:probe", "trace"),
-            "OpenTelemetry ASGI": Variant("bench.apps.peers:otel"),
-            "FastAPI telemetry": Variant("bench.apps.fastapi_telemetry:app"),
-        },
+        FASTAPI,
     ),
     "raw ASGI hello": (
         "/quick",

@@ -31,6 +31,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from asgi_lab import procfs  # noqa: E402
+from asgi_lab.lab.footprint import rss  # noqa: E402
 from asgi_lab.records import read_trace  # noqa: E402
 from bench import wrk  # noqa: E402
 
@@ -39,14 +40,12 @@ _URL = re.compile(r"serving \S+ on (http://\S+)")
 _WORKERS = re.compile(r"worker|never reached|records not read|dropped", re.IGNORECASE)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of `pid` in MB (0 when it is gone)."""
+def mb(pid: int) -> float:
+    """Resident memory of `pid` in MB; 0 when it is gone (or a zombie, which has none)."""
     try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
+        return rss(pid) / 2**20
+    except (OSError, LookupError):
         return 0.0
-    match = re.search(r"VmRSS:\s+(\d+) kB", status)
-    return int(match.group(1)) / 1024 if match else 0.0
 
 
 def role(pid: int, parent: int) -> str:
@@ -129,7 +128,7 @@ def main() -> int:
             url = match.group(1) + "/"
             time.sleep(1)  # every worker up (trace waits for them before it prints the URL)
             workers = procfs.descendants(parent.pid)[1:]
-            before = {pid: rss_mb(pid) for pid in procfs.descendants(parent.pid)}
+            before = {pid: mb(pid) for pid in procfs.descendants(parent.pid)}
             killed: list[int] = []
             if args.kill_one:
 
@@ -143,7 +142,7 @@ def main() -> int:
                 threading.Thread(target=kill_later, daemon=True).start()
             # Errors are findings here, not a failed run: a killed worker's connections break.
             load = wrk.load(url, args.seconds, args.connections, strict=False)
-            after = {pid: rss_mb(pid) for pid in procfs.descendants(parent.pid)}
+            after = {pid: mb(pid) for pid in procfs.descendants(parent.pid)}
             roles = {pid: role(pid, parent.pid) for pid in {*before, *after}}
             stopping = time.monotonic()
             os.kill(parent.pid, signal.SIGTERM)
