@@ -34,17 +34,23 @@ def running(
     try:
         yield process, first_line(process, args[0], timeout).rsplit(" on ", 1)[1].strip()
     finally:
-        # The servers it started run in sessions of their own (asgi_lab.serving), out of reach
-        # of the group's SIGKILL: ask it first, so that it stops them and removes what it made.
-        if process.poll() is None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                stop(process)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(15)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        ended(process)
+
+
+def ended(process: subprocess.Popen[str]) -> None:
+    """Stop `process` for good: SIGTERM, then its group killed, its pipes closed.
+
+    The servers it started run in sessions of their own (asgi_lab.serving), out of reach of the
+    group's SIGKILL: it is asked first, so that it stops them and removes what it made."""
+    if process.poll() is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            stop(process)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(15)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def first_line(process: subprocess.Popen[str], name: str, timeout: float = 30) -> str:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from asgi_lab.live.feed import frames
-from tests.cli import ROOT, first_line, running, stop
+from tests.cli import ROOT, ended, first_line, running
 
 pytestmark = pytest.mark.server
 
@@ -48,16 +46,7 @@ def experiment(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         assert got and "live page: " in got[0], f"no live page named: {got}"
         yield process, got[0].split("live page: ", 1)[1].strip()
     finally:
-        # Its servers run in sessions of their own: SIGTERM makes it stop them.
-        if process.poll() is None:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                stop(process)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(15)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        ended(process)
 
 
 #: Seconds each worker's thread is held while `top` draws it.
