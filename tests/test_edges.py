@@ -143,12 +143,15 @@ def test_a_client_that_leaves_early_is_recorded_as_gone(
         kept = exchange(server, slow + b"GET /quick HTTP/1.1\r\nhost: lab\r\n\r\n", answers=2)
         assert [a.status for a in kept] == [200, 200]
         # Every record is written once its request ends; wait (bounded) for both departures.
+        # The whole ring: each poll is a record too, and would push a short window's out.
         with httpx.Client(base_url=server.url, timeout=TIMEOUT) as client:
             deadline = time.monotonic() + TIMEOUT
             while time.monotonic() < deadline:
-                seen = client.get("/_lab/records", params={"limit": 50}).json()["records"]
+                seen = client.get("/_lab/records", params={"limit": 1000}).json()["records"]
                 if sum(1 for r in seen if r["disconnected_ns"]) >= 2:
                     break
+                time.sleep(0.05)  # a poll's pause: the departing request ends on its own
+        assert sum(1 for r in seen if r["disconnected_ns"]) >= 2, "both departures recorded"
     records = read_records(tmp_path)
     gone, answered = by_path(records, "/async/sleep")
     assert (gone.status, gone.error) == (499, None)
