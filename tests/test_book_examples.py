@@ -12,9 +12,23 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
+#: The examples whose output a test here reads back: `test_docs.py` leaves them out of its own
+#: run of every example, which could only say less about them.
+READ_BACK = frozenset(
+    {
+        "wait_coroutines.py",
+        "asyncio_versions.py",
+        "asyncio_repl.py",
+        "client_sessions.py",
+        "quick_def_vs_async.py",
+        "async_db.py",
+        "servers_tour.py",
+    }
+)
 
 
 def run(name: str) -> str:
+    assert name in READ_BACK, f"{name} is read back here: add it to READ_BACK"
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
         cwd=ROOT,

@@ -20,6 +20,7 @@ import generate  # noqa: E402
 
 from asgi_lab.console import WIDTH  # noqa: E402
 from asgi_lab.lab.experiments import REGISTRY  # noqa: E402
+from tests.test_book_examples import READ_BACK  # noqa: E402
 from tests.timeline.test_browser import browser  # noqa: E402
 
 EXAMPLES = sorted(p for p in (DOCS / "examples").glob("*.py") if p.name != "show.py")
@@ -59,7 +60,11 @@ def test_every_example_is_shown_in_a_chapter() -> None:
 @pytest.mark.server
 @pytest.mark.parametrize(
     "example",
-    [pytest.param(p, marks=pytest.mark.serial) if p.name in TIMED else p for p in EXAMPLES],
+    [
+        pytest.param(p, marks=pytest.mark.serial) if p.name in TIMED else p
+        for p in EXAMPLES
+        if p.name not in READ_BACK  # run, and read back, by test_book_examples.py
+    ],
     ids=lambda p: p.name,
 )
 def test_example_runs(example: Path) -> None:
