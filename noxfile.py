@@ -131,12 +131,17 @@ NEWEST = max((k for k in PYTHONS if not k.endswith("t")), key=version_key, defau
 nox.options.error_on_missing_interpreters = True
 nox.options.download_python = "never"
 
+#: A session's install: no bytecode compiled up front (a third of pip's time on the dev extra,
+#: 50 -> 33 s measured); the tests compile what they import, once, into the cache scripts/matrix
+#: lets them write.
+INSTALL = ("--no-compile", "-e", ".[dev]")
+
 
 def tests(key: str, lane: str) -> Callable[[nox.Session], None]:
     def session(session: nox.Session) -> None:
         path, full = PYTHONS[key]
         session.log(f"Python {full} at {path}: the {lane} lane")
-        session.install("-e", ".[dev]")
+        session.install(*INSTALL)
         session.run(
             "scripts/lanes",
             *(["--fast"] if lane == "fast" else []),
@@ -173,7 +178,7 @@ def oldest(session: nox.Session) -> None:
     """The core's tests on the oldest Starlette, uvicorn, httpx and anyio it supports."""
     if FLOOR not in PYTHONS:
         session.skip(f"Python {FLOOR}, the floor, is not found on this machine")
-    session.install("-e", ".[dev]")
+    session.install(*INSTALL)
     # Over the dev extra, which wants newer: pip says which requirements these break, and
     # `pip check` repeats it, for the record; the tests say whether the core minds.
     session.install(*OLDEST)
