@@ -3,6 +3,8 @@ Python (version, GIL) read back from the worker itself."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import platform
 import shutil
@@ -141,24 +143,46 @@ OTHER = "3.13" if sys.version_info[:2] == (3, 12) else "3.12"
 
 
 @pytest.fixture(scope="module")
-def other(tmp_path_factory: pytest.TempPathFactory) -> str:
+def other() -> str:
     """Another Python (`OTHER`) with asgi-lab (this checkout) installed: nox's session venv of
-    that version when there is one, else a venv made here (about 25 s: a venv, then pip)."""
+    that version when there is one, else a venv of our own, kept between runs."""
     nox_venv = ROOT / ".nox" / f"tests-{OTHER.replace('.', '-')}" / "bin" / "python"
     if nox_venv.exists():
         try:
             return check(str(nox_venv)).executable
         except InterpreterError:
-            pass  # an old or broken session venv: make our own
-    base = other_python(OTHER)
+            pass  # an old or broken session venv: use our own
+    return str(own_venv(OTHER))
+
+
+def own_venv(version: str) -> Path:
+    """A venv of pyenv's `version` with this checkout installed (editable, so it follows the
+    code), made once per pyproject.toml (the dependencies) in the gitignored `.cache/`: making
+    one is a venv and pip, 20 to 60 s, and xdist workers may ask at once, so one makes it."""
+    base = other_python(version)
     if base is None:
-        pytest.fail(f"no Python {OTHER} in pyenv (`pyenv root`/versions/{OTHER}.*)")
-    venv = tmp_path_factory.mktemp(f"py{OTHER}")
-    subprocess.run([str(base), "-m", "venv", str(venv)], check=True, timeout=120)
+        pytest.fail(f"no Python {version} in pyenv (`pyenv root`/versions/{version}.*)")
+    pins = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:12]
+    venv = ROOT / ".cache" / f"py{version}-{pins}"
     python = venv / "bin" / "python"
-    install = [str(python), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[lab]"]
-    subprocess.run(install, check=True, timeout=240, capture_output=True)
-    return str(python)
+    venv.parent.mkdir(exist_ok=True)
+    with open(venv.parent / f"py{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if (venv / "ready").exists():
+            try:
+                check(str(python))
+                return python
+            except InterpreterError:
+                pass  # broken since: make it again
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([str(base), "-m", "venv", str(venv)], check=True, timeout=120)
+        # No bytecode up front (a third of pip's time): the servers compile what they import.
+        install = [str(python), "-m", "pip", "install", "--quiet", "--no-compile"]
+        subprocess.run(
+            [*install, "-e", f"{ROOT}[lab]"], check=True, timeout=240, capture_output=True
+        )
+        (venv / "ready").touch()
+    return python
 
 
 @pytest.mark.server
