@@ -295,6 +295,7 @@ class Server:
         self._starting: set[int] = set()
         self._accepted: set[int] = set()
         self._lock = threading.Lock()
+        self._terminated = False
         self._reader: threading.Thread | None = None
         self._echo_queue: queue.Queue[str | None] = queue.Queue(maxsize=ECHO_LINES)
         self._echoer: threading.Thread | None = None
@@ -422,16 +423,23 @@ class Server:
         except subprocess.TimeoutExpired:
             return None
 
+    def terminate(self) -> None:
+        """SIGTERM, once, without waiting: servers stopped together shut down side by side,
+        then `stop()` waits for each (sending no second SIGTERM, which may mean "hurry")."""
+        if not self._terminated and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self, timeout: float | None = None) -> int | None:
-        """SIGTERM, wait up to `timeout` (by default the options' `stop_timeout`), then SIGKILL
-        the whole process group. Idempotent."""
+        """SIGTERM (unless `terminate()` sent it), wait up to `timeout` (by default the options'
+        `stop_timeout`), then SIGKILL the whole process group. Idempotent."""
         timeout = self.options.stop_timeout if timeout is None else timeout
         proc = self.process
         # Its processes now: once it has exited, its orphans are no longer below it.
         tree = procfs.descendants(proc.pid)
         try:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
+                self.terminate()
                 try:
                     proc.wait(timeout)
                 except subprocess.TimeoutExpired:

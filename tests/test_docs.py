@@ -24,8 +24,10 @@ from tests.test_book_examples import READ_BACK  # noqa: E402
 from tests.timeline.test_browser import browser  # noqa: E402
 
 EXAMPLES = sorted(p for p in (DOCS / "examples").glob("*.py") if p.name != "show.py")
-#: Examples whose output judges timings (a 50 ms loop block): in the serial lane.
-TIMED = {"testing_tour.py"}
+#: Examples run by a test of their own that asks more of them, so not run again by
+#: `test_example_runs`: the testing tour (which judges timings, a 50 ms loop block, so it is in
+#: the serial lane) by `test_the_testing_tour_runs_beside_other_pytest_plugins`.
+OWN_TEST = {"testing_tour.py"}
 
 
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
@@ -60,11 +62,7 @@ def test_every_example_is_shown_in_a_chapter() -> None:
 @pytest.mark.server
 @pytest.mark.parametrize(
     "example",
-    [
-        pytest.param(p, marks=pytest.mark.serial) if p.name in TIMED else p
-        for p in EXAMPLES
-        if p.name not in READ_BACK  # run, and read back, by test_book_examples.py
-    ],
+    [p for p in EXAMPLES if p.name not in OWN_TEST and p.name not in READ_BACK],
     ids=lambda p: p.name,
 )
 def test_example_runs(example: Path) -> None:
@@ -80,7 +78,8 @@ def test_example_runs(example: Path) -> None:
 def test_the_testing_tour_runs_beside_other_pytest_plugins() -> None:
     """A user's pytest loads plugins of their own: inline-snapshot's (FastAPI's suite has it)
     reads the terminal plugin's options at the end of the session, which `-p no:terminal`
-    took away (`no option named 'color'`)."""
+    took away (`no option named 'color'`). It is also the tour's only run in the suite: exit 0
+    (exactly the mistakes failed), the summary line, and no traceback."""
     plugins = {ep.name for ep in importlib.metadata.entry_points(group="pytest11")}
     assert "inline_snapshot" in plugins, "the dev extra installs inline-snapshot"
     done = subprocess.run(

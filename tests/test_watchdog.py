@@ -65,7 +65,8 @@ class Run:
 
 async def one_run(client: AsyncClient, path: str) -> Run:
     run = Run(path)
-    ticker = asyncio.ensure_future(client.get("/ticker?ticks=90"))
+    # At most 2 s of ticks (a bound only): it ticks until told the culprit is answered.
+    ticker = asyncio.ensure_future(client.get("/ticker?ticks=1000"))
     helpers = []
     if path.startswith("/lock/"):
         helpers.append(asyncio.ensure_future(client.get("/lock/hold")))
@@ -74,8 +75,11 @@ async def one_run(client: AsyncClient, path: str) -> Run:
     await client.get("/ticker/running")
     reply: Reply = await client.get(path)
     run.culprit = reply.record_id
-    run.bystander = (await ticker).record_id
     run.others = [(await h).record_id for h in helpers]
+    # The culprit's stall, if any, is closed by now (its request finishing closes it, with the
+    # bystander still in flight): the bystander may stop.
+    await client.get("/ticker/stop")
+    run.bystander = (await ticker).record_id
     return run
 
 

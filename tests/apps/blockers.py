@@ -161,18 +161,31 @@ async def lock_clean() -> dict[str, bool]:
 
 
 ticking = asyncio.Event()
+told_to_stop = asyncio.Event()
 
 
 @app.get("/ticker")
 async def ticker(ticks: int = 100) -> dict[str, Any]:
-    """A bystander: many 2 ms awaits, ready to run through any stall."""
+    """A bystander: 2 ms awaits, ready to run through any stall, `ticks` of them at most or
+    until /ticker/stop (sent once the request it sits beside is answered)."""
+    told_to_stop.clear()
     ticking.set()
+    done = 0
     try:
-        for _ in range(ticks):
+        while done < ticks and not told_to_stop.is_set():
             await asyncio.sleep(0.002)
+            done += 1
     finally:
         ticking.clear()
-    return {"ticks": ticks}
+    return {"ticks": done}
+
+
+@app.get("/ticker/stop")
+async def ticker_stop() -> dict[str, bool]:
+    """Ends the running ticker at its next tick: what it sat beside is over, so a client need
+    not wait out a fixed count of ticks."""
+    told_to_stop.set()
+    return {"stopped": True}
 
 
 @app.get("/ticker/running")

@@ -18,9 +18,15 @@ def test_every_experiment_is_registered_once_in_the_tour_or_on_demand() -> None:
     assert not set(EXPERIMENTS) & set(ON_DEMAND)
 
 
+#: Experiments whose verdicts are all counts (the test checks that they are): nothing another
+#: test's load could decide, so they run in the parallel lane.
+UNTIMED = {"worker-kill"}
+
+
 # serial: the verdicts judge timings to 5 %, which other tests' load on the box would decide.
-@pytest.mark.serial
-@pytest.mark.parametrize("name", list(REGISTRY))
+@pytest.mark.parametrize(
+    "name", [n if n in UNTIMED else pytest.param(n, marks=pytest.mark.serial) for n in REGISTRY]
+)
 def test_experiment_at_tiny_scale(name: str) -> None:
     """Runs, judges from its servers' records, passes, and leaves no process behind.
 
@@ -36,6 +42,9 @@ def test_experiment_at_tiny_scale(name: str) -> None:
 
         assert result.error is None, result.error
         assert result.verdicts, "an experiment must judge at least one claim"
+        if name in UNTIMED:
+            timed = [v.claim for v in result.verdicts if v.timing]
+            assert not timed, f"{name} judges timings, so belongs in the serial lane: {timed}"
         failed = [v for v in result.verdicts if not v.passed]
         assert not [v for v in failed if not v.timing], failed
         if not failed:
