@@ -1,5 +1,6 @@
-"""The test matrix: a session per Python this machine has, each in its own venv, and one on the
-oldest Starlette, uvicorn, anyio and httpx the core claims to support.
+"""The test matrix: a session per Python this machine has, each in its own venv, one on the
+oldest Starlette, uvicorn, anyio and httpx the core claims to support, and one on the probe's
+hot path compiled by mypyc (`compiled`, tagged `compiled`).
 
 Pythons are found, not listed: every `python3.N` on PATH that runs, and every pyenv version
 (`pyenv root`/versions/*/bin/python3), kept when pyproject's `requires-python` admits them. Each
