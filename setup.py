@@ -24,15 +24,15 @@ HERE = Path(__file__).resolve().parent
 HOT = HERE / "asgi_lab" / "probe" / "hot.py"
 
 
-def hot_modules() -> list[str]:
+def hot_modules(source: Path = HOT) -> list[str]:
     """The paths of the modules to compile: `MODULES` in hot.py, read without importing it."""
-    for node in ast.parse(HOT.read_text()).body:
+    for node in ast.parse(source.read_text()).body:
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == "MODULES" for t in node.targets
         ):
             names = ast.literal_eval(node.value)
             return [f"asgi_lab/probe/{name}.py" for name in names]
-    raise RuntimeError(f"{HOT} has no MODULES = (...) naming the modules to compile")
+    raise RuntimeError(f"{source} has no MODULES = (...) naming the modules to compile")
 
 
 def extensions() -> list[Any]:
@@ -52,4 +52,5 @@ def extensions() -> list[Any]:
     return list(mypycify(hot_modules(), opt_level="3", group_name="asgi_lab_probe"))
 
 
-setup(ext_modules=extensions())
+if __name__ == "__main__":  # as setuptools runs it; tests/test_hot.py imports it
+    setup(ext_modules=extensions())
