@@ -21,9 +21,10 @@ __all__ = ["MODULES", "compiled_modules"]
 
 #: The modules every probed request runs through, in `asgi_lab.probe`: the middleware and its
 #: record, the threadpool hook, thread and loop identity, the endpoint lookups and the fault
-#: counter. (`executors.py` and `pools.py` compile too, but compiled they crashed the interpreter
-#: in tests/test_executors.py, a segfault in `current_thread` on the executor's worker thread,
-#: not yet understood: they stay Python. `sinks.py` runs off the loop.)
+#: counter. (`executors.py` and `pools.py` compile too, but both compiled crashed the interpreter
+#: in tests/test_executors.py (a segfault, the stack already corrupt), and `pools.py` alone broke
+#: the executor hook's subclass of its `Ticket` (hops lost their thread); not yet understood, so
+#: they stay Python, and so does `sinks.py`, which runs off the loop.)
 MODULES = ("middleware", "record", "hook", "identity", "endpoints", "faults")
 
 
