@@ -20,6 +20,8 @@ from typing import Any
 
 from setuptools import setup
 
+__all__ = ["extensions", "hot_modules"]
+
 HERE = Path(__file__).resolve().parent
 HOT = HERE / "asgi_lab" / "probe" / "hot.py"
 
