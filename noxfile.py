@@ -1,5 +1,6 @@
-"""The test matrix: a session per Python this machine has, each in its own venv, and one on the
-oldest Starlette, uvicorn, anyio and httpx the core claims to support.
+"""The test matrix: a session per Python this machine has, each in its own venv, one on the
+oldest Starlette, uvicorn, anyio and httpx the core claims to support, and one on the probe's
+hot path compiled by mypyc (`compiled`, tagged `compiled`).
 
 Pythons are found, not listed: every `python3.N` on PATH that runs, and every pyenv version
 (`pyenv root`/versions/*/bin/python3), kept when pyproject's `requires-python` admits them. Each
@@ -184,3 +185,46 @@ def oldest(session: nox.Session) -> None:
     session.install(*OLDEST)
     session.run("python", "-m", "pip", "check", success_codes=[0, 1])
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *CORE_TESTS, *session.posargs)
+
+
+#: What a compiled build leaves out of its copy of the repository: caches, venvs, builds, and
+#: any extension module compiled in place, which would stand in for the build under test.
+_NOT_COPIED = shutil.ignore_patterns(
+    ".git",
+    ".venv",
+    ".nox",
+    "build",
+    "site",
+    "traces",
+    "*.egg-info",
+    "__pycache__",
+    "*_cache",
+    "*.so",
+    "*.pyd",
+)
+
+
+@nox.session(python=PYTHONS[FLOOR][0] if FLOOR in PYTHONS else False, tags=["compiled"])
+def compiled(session: nox.Session) -> None:
+    """The core's tests on the probe's hot path compiled by mypyc (ASGI_LAB_COMPILE=1)."""
+    if FLOOR not in PYTHONS:
+        session.skip(f"Python {FLOOR}, the floor, is not found on this machine")
+    # Built and tested from a copy without the source package: run from the repository, the
+    # tests would import asgi_lab/ from the working tree, never the build.
+    copy = Path(session.create_tmp()) / "repository"
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(ROOT, copy, ignore=_NOT_COPIED)
+    # The plain package first, for its dependencies and mypy: mypyc type-checks the modules it
+    # compiles against them, so they must be there before the compiled build, which is then
+    # made without build isolation, in this venv, by the dev extra's setuptools (setup.py).
+    session.install(f"{copy}[dev]")
+    session.run(
+        "python", "-m", "pip", "install", "--no-build-isolation", "--no-deps",
+        "--force-reinstall", str(copy), env={"ASGI_LAB_COMPILE": "1"},
+    )  # fmt: skip
+    shutil.rmtree(copy / "asgi_lab")
+    session.chdir(copy)
+    session.run(
+        "python", "-m", "pytest", "-p", "no:cacheprovider", *CORE_TESTS, "tests/test_hot.py",
+        *session.posargs, env={"ASGI_LAB_EXPECT_COMPILED": "1"},
+    )  # fmt: skip

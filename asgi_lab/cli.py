@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from asgi_lab import __version__, extras, interpreter, serving, settings
+from asgi_lab import __version__, extras, interpreter, probe, serving, settings
 from asgi_lab.catalogue import LAYERS, app_path
 from asgi_lab.extras import MissingExtra
 from asgi_lab.interpreter import InterpreterError
@@ -347,7 +347,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asgi-lab", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"asgi-lab {__version__}")
+    # Which build of the probe this interpreter has: the default pure Python, or the hot path
+    # compiled by mypyc (ASGI_LAB_COMPILE=1, see asgi_lab/probe/hot.py).
+    build = "compiled by mypyc" if probe.compiled else "pure Python"
+    parser.add_argument(
+        "--version", action="version", version=f"asgi-lab {__version__} (probe: {build})"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = commands.add_parser(

@@ -47,6 +47,7 @@ PACKAGES: dict[str, set[str]] = {
         "RecordRing",
         "RecordWriter",
         "Sink",
+        "compiled",
         "current_loop",
         "current_record",
         "current_thread",

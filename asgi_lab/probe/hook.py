@@ -81,10 +81,9 @@ class _Observed:
 
 
 def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
     async def run_sync(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         record = current_record.get()
-        if record is None or type(func) is _Observed or live is not run_sync:
+        if record is None or type(func) is _Observed or live is not wrapper:
             # Not probed, already observed by another copy of us, or uninstalled while a
             # wrapper above us still calls us: pass through.
             return await original(func, *args, **kwargs)  # type: ignore[no-any-return]
@@ -119,7 +118,10 @@ def _make_wrapper(original: Callable[..., Any]) -> Callable[..., Any]:
             # Back on the loop: from the hop's end to here, its answer waited for the loop.
             hop.resumed_ns = time.time_ns()
 
-    return run_sync
+    # Decorated by a call, not with `@`: compiled by mypyc, a nested function decorated with
+    # `@` cannot name itself (its closure never holds the decorated name).
+    wrapper: Callable[..., Any] = functools.wraps(original)(run_sync)
+    return wrapper
 
 
 def _reachable() -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from asgi_lab import __version__
+from asgi_lab import __version__, probe
 from asgi_lab.cli import main
 from asgi_lab.lab import runner
 from asgi_lab.lab.experiments import EXPERIMENTS, ON_DEMAND, REGISTRY
@@ -82,7 +82,7 @@ def test_bad_scale_is_refused(bad: str, capsys: pytest.CaptureFixture[str]) -> N
     assert f"got {bad!r}" in capsys.readouterr().err
 
 
-def test_module_entry_point_prints_the_version() -> None:
+def test_module_entry_point_prints_the_version_and_the_probes_build() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "asgi_lab", "--version"],
         capture_output=True,
@@ -90,7 +90,8 @@ def test_module_entry_point_prints_the_version() -> None:
         timeout=30,
         check=True,
     )
-    assert done.stdout.strip() == f"asgi-lab {__version__}"
+    build = "compiled by mypyc" if probe.compiled else "pure Python"
+    assert done.stdout.strip() == f"asgi-lab {__version__} (probe: {build})"
 
 
 @pytest.mark.server
