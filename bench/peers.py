@@ -101,13 +101,23 @@ def main() -> int:
         help="another checkout (a git worktree of an older commit): its probe joins each row as "
         "'probe@baseline', measured in the same rounds, for a before and after",
     )
+    parser.add_argument(
+        "--compiled",
+        type=Path,
+        help="where a compiled build of asgi_lab is installed (`ASGI_LAB_COMPILE=1 pip install "
+        "--no-build-isolation --no-deps --target DIR .`): its probe joins each row as "
+        "'probe compiled', in the same rounds",
+    )
     args = parser.parse_args()
     rows = {name: (ROWS[name][0], dict(ROWS[name][1])) for name in (args.row or ROWS)}
     with tempfile.TemporaryDirectory() as scratch:
-        if args.baseline is not None:
-            mixed = _baseline_dir(args.baseline, Path(scratch))
+        others = {"probe@baseline": args.baseline, "probe compiled": args.compiled}
+        for label, where in others.items():
+            if where is None:
+                continue
+            mixed = _baseline_dir(where, Path(scratch) / label.replace(" ", "-"))
             for _, variants in rows.values():
-                variants["probe@baseline"] = dataclasses.replace(variants["probe"], app_dir=mixed)
+                variants[label] = dataclasses.replace(variants["probe"], app_dir=mixed)
         return _run(args, rows, scratch)
 
 
@@ -116,10 +126,13 @@ def _baseline_dir(baseline: Path, scratch: Path) -> Path:
     so the baseline's probe wraps the same apps (a checkout older than these apps works too)."""
     if not (baseline / "asgi_lab" / "probe").is_dir():
         raise SystemExit(f"--baseline {baseline}: no asgi_lab/probe there (expected a checkout)")
-    mixed = scratch / "baseline"
+    mixed = scratch
     mixed.mkdir()
     (mixed / "asgi_lab").symlink_to((baseline / "asgi_lab").resolve())
     (mixed / "bench").symlink_to(ROOT / "bench")
+    # A compiled build's modules share a library of mypyc's beside the package.
+    for shared in baseline.glob("*__mypyc*"):
+        (mixed / shared.name).symlink_to(shared.resolve())
     return mixed
 
 
@@ -160,7 +173,7 @@ def _line(name: str, loads: list[wrk.Load], bare: list[wrk.Load], probe: list[wr
     cpu = [r.cpu_us_per_request or 0.0 for r in loads]
     added = [c - (b.cpu_us_per_request or 0.0) for c, b in zip(cpu, bare, strict=True)]
     line += f"  cpu {statistics.median(cpu):6.1f} µs/req (+{statistics.median(added):5.1f})"
-    if name.startswith("probe+") or name == "probe@baseline":
+    if name.startswith("probe+") or name in ("probe@baseline", "probe compiled"):
         over = statistics.median(v.rate / p.rate for v, p in zip(loads, probe, strict=True))
         line += f"  {over:.3f} of the probe"
     return line
