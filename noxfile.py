@@ -217,7 +217,7 @@ def compiled(session: nox.Session) -> None:
     # The plain package first, for its dependencies and mypy: mypyc type-checks the modules it
     # compiles against them, so they must be there before the compiled build, which is then
     # made without build isolation, in this venv, by the dev extra's setuptools (setup.py).
-    session.install(f"{copy}[dev]")
+    session.install("--no-compile", f"{copy}[dev]")
     session.run(
         "python", "-m", "pip", "install", "--no-build-isolation", "--no-deps",
         "--force-reinstall", str(copy), env={"ASGI_LAB_COMPILE": "1"},
