@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
@@ -632,14 +632,25 @@ def _colour(echo: TextIO | None) -> dict[str, str]:
 
 
 @contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """While running, SIGTERM raises KeyboardInterrupt, so servers are stopped on the way out."""
+def terminate_as_interrupt(*also: int) -> Iterator[Callable[[], bool]]:
+    """While running, SIGTERM (and the signals in `also`) raise KeyboardInterrupt, so servers
+    are stopped on the way out; yields whether one has come.
+
+    Passing SIGINT in `also` matters around `asyncio.run`: given Python's own SIGINT handler,
+    it turns a first Ctrl-C into a cancel of its main task, which code awaiting at that moment
+    may swallow (a client session closing), and then returns as if nothing had been asked.
+    Under ours the interrupt is raised where the main thread is, and remembered even if
+    something catches it.
+    """
+    came: list[int] = []
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
+        came.append(signum)
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, *also)}
     try:
-        yield
+        yield lambda: bool(came)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import platform
+import signal
 import sys
 import time
 from contextlib import AbstractContextManager
@@ -103,16 +104,19 @@ def run_one(
     progress = StderrProgress(enabled=not quiet)
     other = None if python is None else interpreter.check(python, server)
     try:
-        with terminate_as_interrupt(), live or contextlib.nullcontext() as page:
-            result = run_experiment(
-                exp,
-                scale=scale,
-                layer=layer,
-                server=server,
-                python=other,
-                progress=progress,
-                live=announce(page),
-            )
+        with terminate_as_interrupt(signal.SIGINT) as interrupted:
+            with live or contextlib.nullcontext() as page:
+                result = run_experiment(
+                    exp,
+                    scale=scale,
+                    layer=layer,
+                    server=server,
+                    python=other,
+                    progress=progress,
+                    live=announce(page),
+                )
+            if interrupted():  # raised, then caught on the way (see terminate_as_interrupt)
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         print("asgi-lab: interrupted; servers stopped", file=sys.stderr)
         return INTERRUPTED
@@ -153,7 +157,10 @@ def run_tour(
     results: list[Result] = []
     started = time.perf_counter()
     try:
-        with terminate_as_interrupt(), live or contextlib.nullcontext() as page:
+        with (
+            terminate_as_interrupt(signal.SIGINT) as interrupted,
+            live or contextlib.nullcontext() as page,
+        ):
             channel = announce(page)
             for i, exp in enumerate(EXPERIMENTS, 1):
                 progress(f"--- [{i}/{len(EXPERIMENTS)}] {exp.name} (scale {exp.tour_scale:g})")
@@ -166,6 +173,8 @@ def run_tour(
                     progress=progress,
                     live=channel,
                 )
+                if interrupted():  # raised, then caught on the way (see terminate_as_interrupt)
+                    raise KeyboardInterrupt
                 results.append(result)
                 print(render(result), end="\n\n", flush=True)
     except KeyboardInterrupt:

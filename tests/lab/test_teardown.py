@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -13,6 +14,7 @@ import threading
 import pytest
 
 from asgi_lab.lab.harness import Context, Experiment, run_experiment
+from asgi_lab.serving import terminate_as_interrupt
 
 from .fakes import alive, assert_no_orphans
 
@@ -67,3 +69,26 @@ def test_an_interrupted_run_stops_its_servers(signum: int) -> None:
             if process.poll() is None:
                 process.kill()
     assert_no_orphans(pids)
+
+
+async def _swallows_a_cancel() -> str:
+    """What a client closing its session may do: a Ctrl-C arriving now cancels this task under
+    asyncio.run's own handling, and the cancel is caught and the work goes on."""
+    asyncio.get_running_loop().call_soon(signal.raise_signal, signal.SIGINT)
+    try:
+        await asyncio.sleep(30)
+    except asyncio.CancelledError:
+        return "went on"
+    return "slept"
+
+
+def test_a_ctrl_c_during_asyncio_run_interrupts_even_where_the_cancel_is_swallowed() -> None:
+    # Python's own SIGINT handling: asyncio.run cancels the task, which swallows it.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert asyncio.run(_swallows_a_cancel()) == "went on"
+    # The lab's: the interrupt is raised where the main thread is, and remembered.
+    with terminate_as_interrupt(signal.SIGINT) as interrupted:
+        with pytest.raises(KeyboardInterrupt):
+            asyncio.run(_swallows_a_cancel())
+        assert interrupted()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
