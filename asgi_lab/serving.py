@@ -648,7 +648,9 @@ def terminate_as_interrupt(*also: int) -> Iterator[Callable[[], bool]]:
         came.append(signum)
         raise KeyboardInterrupt(f"signal {signum}")
 
-    previous = {signum: signal.signal(signum, interrupt) for signum in (signal.SIGTERM, *also)}
+    # A signal in `also` that the process was started ignoring (nohup's SIGINT) stays ignored.
+    chosen = [signal.SIGTERM, *(s for s in also if signal.getsignal(s) is not signal.SIG_IGN)]
+    previous = {signum: signal.signal(signum, interrupt) for signum in chosen}
     try:
         yield lambda: bool(came)
     finally:

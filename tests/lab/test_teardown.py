@@ -21,6 +21,12 @@ from .fakes import alive, assert_no_orphans
 pytestmark = pytest.mark.server
 
 _READY = re.compile(r"ready at \S+, worker pids \[([\d, ]+)\]")
+#: `python -m asgi_lab` as from a terminal, where Ctrl-C interrupts: a suite run in the
+#: background (nohup, `&` in a script) hands its children SIGINT ignored, and Python keeps it so.
+_AT_A_TERMINAL = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'asgi-lab'; runpy.run_module('asgi_lab', run_name='__main__')"
+)
 
 
 def test_a_failing_experiment_stops_its_server() -> None:
@@ -42,7 +48,15 @@ def test_a_failing_experiment_stops_its_server() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupted_run_stops_its_servers(signum: int) -> None:
     # Stopped as soon as its first server says it is ready, with requests in flight.
-    command = [sys.executable, "-m", "asgi_lab", "experiment", "threadpool-limit", "--scale", "1"]
+    command = [
+        sys.executable,
+        "-c",
+        _AT_A_TERMINAL,
+        "experiment",
+        "threadpool-limit",
+        "--scale",
+        "1",
+    ]
     lines: queue.Queue[str] = queue.Queue()
     with subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
@@ -83,12 +97,28 @@ async def _swallows_a_cancel() -> str:
 
 
 def test_a_ctrl_c_during_asyncio_run_interrupts_even_where_the_cancel_is_swallowed() -> None:
-    # Python's own SIGINT handling: asyncio.run cancels the task, which swallows it.
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    assert asyncio.run(_swallows_a_cancel()) == "went on"
-    # The lab's: the interrupt is raised where the main thread is, and remembered.
-    with terminate_as_interrupt(signal.SIGINT) as interrupted:
-        with pytest.raises(KeyboardInterrupt):
-            asyncio.run(_swallows_a_cancel())
-        assert interrupted()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # Python's own SIGINT handling (which a run in the background has set to ignore).
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        # asyncio.run turns the Ctrl-C into a cancel of its task, which swallows it.
+        assert asyncio.run(_swallows_a_cancel()) == "went on"
+        # The lab's: the interrupt is raised where the main thread is, and remembered.
+        with terminate_as_interrupt(signal.SIGINT) as interrupted:
+            with pytest.raises(KeyboardInterrupt):
+                asyncio.run(_swallows_a_cancel())
+            assert interrupted()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
+def test_a_ctrl_c_the_process_was_started_ignoring_stays_ignored() -> None:
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with terminate_as_interrupt(signal.SIGINT) as interrupted:
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # ours
+            signal.raise_signal(signal.SIGINT)
+            assert not interrupted()
+    finally:
+        signal.signal(signal.SIGINT, before)
