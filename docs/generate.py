@@ -239,7 +239,9 @@ def shoot(spec: str, img: Path = DOCS / "img") -> tuple[int, str]:
             raise RuntimeError(f"{command.strip()} named no live page: {first}")
         url = first[0].split("live page: ", 1)[1].strip()
         with (
-            tempfile.TemporaryDirectory() as profile,
+            # Chromium's helper processes may still be writing the profile as the browser
+            # ends: what they leave behind in /tmp is not worth failing the book for.
+            tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as profile,
             chromium(url, Path(profile), binary=binary) as page,
         ):
             page.until(f"{when} ({command.strip()})", seen, read=READ_PAGE, timeout=300)
