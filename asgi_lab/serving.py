@@ -21,6 +21,7 @@ the whole group.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import signal
@@ -631,6 +632,10 @@ def _colour(echo: TextIO | None) -> dict[str, str]:
     return {"FORCE_COLOR": "1"} if echo is not None and colour.wanted(echo) else {}
 
 
+def _raise_interrupt(signum: int) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 @contextmanager
 def terminate_as_interrupt(*also: int) -> Iterator[Callable[[], bool]]:
     """While running, SIGTERM (and the signals in `also`) raise KeyboardInterrupt, so servers
@@ -639,14 +644,21 @@ def terminate_as_interrupt(*also: int) -> Iterator[Callable[[], bool]]:
     Passing SIGINT in `also` matters around `asyncio.run`: given Python's own SIGINT handler,
     it turns a first Ctrl-C into a cancel of its main task, which code awaiting at that moment
     may swallow (a client session closing), and then returns as if nothing had been asked.
-    Under ours the interrupt is raised where the main thread is, and remembered even if
-    something catches it.
+    Under ours the interrupt is raised on the main thread, and remembered even if something
+    catches it: where it is, or, while an event loop runs there, from that loop's next callback.
     """
     came: list[int] = []
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         came.append(signum)
-        raise KeyboardInterrupt(f"signal {signum}")
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no loop on the main thread: raise where it is
+            raise KeyboardInterrupt(f"signal {signum}") from None
+        # Not here: the handler may run halfway through the loop's own bookkeeping (a gather
+        # counting its children), and asyncio.run's cleanup would then wait forever for a
+        # child it never hears from. Raised from a callback, it leaves the loop whole.
+        loop.call_soon_threadsafe(_raise_interrupt, signum)
 
     # A signal in `also` that the process was started ignoring (nohup's SIGINT) stays ignored.
     chosen = [signal.SIGTERM, *(s for s in also if signal.getsignal(s) is not signal.SIG_IGN)]

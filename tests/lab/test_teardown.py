@@ -122,3 +122,52 @@ def test_a_ctrl_c_the_process_was_started_ignoring_stays_ignored() -> None:
             assert not interrupted()
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+#: An interrupt at a random moment of a busy asyncio.run, `runs` times, each bounded: a run that
+#: does not end within 10 s prints where it hangs and exits 3. The kernel's timer sends it
+#: (SIGALRM, handled as SIGINT would be), so it lands on any bytecode of the main thread.
+_INTERRUPT_ANYWHERE = """
+import asyncio, faulthandler, os, random, signal, sys, threading
+from asgi_lab.serving import terminate_as_interrupt
+
+random.seed(int(sys.argv[1]))
+
+async def child() -> None:
+    for _ in range(50):
+        await asyncio.sleep(0)
+
+async def busy() -> None:
+    while True:
+        await asyncio.gather(*(child() for _ in range(50)))
+
+for run in range(int(sys.argv[2])):
+    ended = threading.Event()
+    def watch() -> None:
+        if not ended.wait(10):
+            print(f"run {run} hangs", flush=True)
+            faulthandler.dump_traceback()
+            os._exit(3)
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        with terminate_as_interrupt(signal.SIGALRM) as interrupted:
+            signal.setitimer(signal.ITIMER_REAL, 0.001 + random.random() * 0.02)
+            asyncio.run(busy())
+    except KeyboardInterrupt:
+        assert interrupted()
+    ended.set()
+print("all interrupted")
+"""
+
+
+def test_an_interrupt_at_any_moment_of_asyncio_run_ends_it() -> None:
+    # Raised wherever the main thread was, the interrupt could land inside a gather's
+    # bookkeeping and leave asyncio.run's cleanup waiting forever for a child.
+    done = subprocess.run(
+        [sys.executable, "-c", _INTERRUPT_ANYWHERE, "1", "300"],
+        capture_output=True,
+        text=True,
+        timeout=100,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("all interrupted")
