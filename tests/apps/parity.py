@@ -96,7 +96,11 @@ async def leave(request: Request, token: str) -> dict[str, str]:
             seen = "disconnected"
             break
         await asyncio.sleep(0.02)
-    await mark.write_text(seen, encoding="utf-8")
+    # Written aside, then renamed: the test waits for the mark to exist, and would otherwise
+    # read it between its creation and its text (it did, once: '').
+    aside = mark.with_suffix(".writing")
+    await aside.write_text(seen, encoding="utf-8")
+    await aside.rename(mark)
     return {"seen": seen}
 
 
