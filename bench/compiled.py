@@ -33,7 +33,8 @@ if str(ROOT) not in sys.path:
     # (the compiled build), not the source tree beside this script.
     sys.path.append(str(ROOT))
 
-from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
+from asgi_lab.types import ASGIApp, Message, Scope  # noqa: E402
+from bench.apps.hello import hello  # noqa: E402
 
 #: name: (path on the FastAPI app, or None for the raw hello; share of --requests)
 APPS: dict[str, tuple[str | None, float]] = {
@@ -41,11 +42,6 @@ APPS: dict[str, tuple[str | None, float]] = {
     "FastAPI async def hello": ("/", 0.1),
     "FastAPI def + sync Depends": ("/sync-dep", 0.05),
 }
-
-
-async def hello(scope: Scope, receive: Receive, send: Send) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"a", b"b")]})
-    await send({"type": "http.response.body", "body": b"hello"})
 
 
 async def drive(app: ASGIApp, path: str, n: int) -> float:

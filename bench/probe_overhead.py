@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from asgi_lab.probe import ProbeMiddleware
-from asgi_lab.types import ASGIApp, Message, Receive, Scope, Send
+from asgi_lab.types import ASGIApp, Message, Scope
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 from asgi_lab.serving import start  # noqa: E402
 from asgi_lab.settings import Settings  # noqa: E402
 from bench import wrk  # noqa: E402
+from bench.apps.hello import hello  # noqa: E402
 from bench.apps.probe_variants import least_probe_of, pass_through_of  # noqa: E402
 
 VARIANTS: dict[str, tuple[str, str]] = {
@@ -59,11 +60,6 @@ def serve_and_load(variant: str, seconds: int, connections: int, trace_root: str
     with start(wrk.server_options(app, settings)) as server:
         wrk.requests_per_second(server.url + "/quick", 1, connections)  # warm-up
         return wrk.requests_per_second(server.url + "/quick", seconds, connections)
-
-
-async def hello(scope: Scope, receive: Receive, send: Send) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"a", b"b")]})
-    await send({"type": "http.response.body", "body": b"hello"})
 
 
 async def drive(app: ASGIApp, n: int) -> float:
