@@ -249,9 +249,9 @@ def shoot(spec: str, img: Path = DOCS / "img") -> tuple[int, str]:
             page.evaluate("events.close(), JSON.stringify(0)")
             shown = page.evaluate(READ_PAGE)
             picture.write_bytes(page.screenshot())
-        _, errors = process.communicate(timeout=600)
-        if process.returncode != 0:
-            sys.stderr.write(errors)
+        output, errors = process.communicate(timeout=600)
+        if process.returncode != 0:  # its report says which verdict failed
+            sys.stderr.write(output + errors)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)

@@ -107,8 +107,14 @@ def test_experiment_live_shows_the_worker_of_each_phase_and_its_full_pool(tmp_pa
             if len(seen) == 2 and full is not None or time.monotonic() > deadline:
                 break
         status = process.wait(60)
-    assert status == 0
-    servers = json.loads(out.read_text())["results"][0]["servers"]
+    result = json.loads(out.read_text())["results"][0]
+    # Whether its timings pass on a busy box is the experiment tests' business (the serial
+    # lane's); its counts must, and it must have run to the end.
+    assert result["error"] is None
+    failed = [v for v in result["verdicts"] if not v["passed"]]
+    assert not [v for v in failed if v["accepts"] == [1.0, 1.0]], failed
+    assert status == (1 if failed else 0)
+    servers = result["servers"]
     phases = {s["phase"]: s["worker_pids"] for s in servers}
     # Each phase's one worker fed the page, and nobody else did.
     assert seen == {pid for pids in phases.values() for pid in pids}
