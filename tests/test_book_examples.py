@@ -122,6 +122,7 @@ def test_quick_def_goes_to_a_thread_and_async_def_stays_on_the_loop() -> None:
 
 
 @pytest.mark.server
+@pytest.mark.serial  # its waits judge timings: a client held off the CPU sends late, waits less
 def test_async_sessions_on_fastapi_one_per_task_pool_waits_and_finally() -> None:
     out = run("async_db.py")
     shared, rest = out.split("a Session per task, three gathered:\n", 1)
