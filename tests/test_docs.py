@@ -317,10 +317,15 @@ def test_refresh_only_one_kind_keeps_the_other_blocks_as_they_are() -> None:
 @pytest.mark.serial  # the experiment it shoots judges timings: it must pass to be shot
 def test_a_live_block_shoots_the_page_once_it_shows_what_it_waits_for(tmp_path: Path) -> None:
     browser()
-    status, body = generate.shoot(
-        "t full-pool: asgi-lab experiment threadpool-limit --scale 0.6", img=tmp_path
-    )
-    assert status == 0
+    # The box is shared (a browser draws beside it): a run whose verdicts fail is shot once more,
+    # as the experiment tests run theirs (its report, on stderr, says which failed).
+    for attempt in (1, 2):
+        status, body = generate.shoot(
+            "t full-pool: asgi-lab experiment threadpool-limit --scale 0.6", img=tmp_path
+        )
+        if status == 0:
+            break
+        assert attempt == 1, "the experiment failed twice"
     # threadpool-limit's first phase: 8 sleeps on 4 tokens, 4 running and 4 waiting.
     assert "8 requests in flight, anyio threads 4/4 busy and 4 queued" in body
     with Image.open(tmp_path / "live-t.png") as image:
