@@ -136,6 +136,9 @@ async def test_an_answer_that_waited_for_a_blocked_loop_waited_for_the_loop() ->
     assert not held.waited_on and staller.waits.total_ns == 0
 
 
+# serial: a process held off the CPU shows the watchdog a second stall, and waits for the loop
+# longer than the stall it sat behind.
+@pytest.mark.serial
 async def test_behind_a_stall_is_its_own_cause_not_the_loops() -> None:
     entered, hold = threading.Event(), threading.Event()
     probe = ProbeMiddleware(app(entered, hold), trace=None, watchdog=50)
