@@ -10,20 +10,12 @@ import pytest
 from asgi_lab.lab.experiments import REGISTRY
 from asgi_lab.lab.harness import run_experiment
 from tests.lab.fakes import assert_no_orphans
-from tests.lab.test_experiments import UNTIMED
 
 pytestmark = pytest.mark.server
 
-#: The experiments whose claims are a server's own property.
-PROPERTIES = ["worker-kill", "nodelay", "offload"]
-
 
 @pytest.mark.parametrize("server", ["granian", "hypercorn"])
-@pytest.mark.parametrize(
-    "name",
-    # serial: timings judged to 5 %, as in tests/lab/test_experiments.py.
-    [n if n in UNTIMED else pytest.param(n, marks=pytest.mark.serial) for n in PROPERTIES],
-)
+@pytest.mark.parametrize("name", ["worker-kill", "nodelay", "offload"])
 def test_a_server_property_is_judged_as_that_server_behaves(name: str, server: str) -> None:
     """The box is shared: when only timing verdicts fail, the experiment runs once more, as in
     tests/lab/test_experiments.py; a failed count is never retried."""
