@@ -15,7 +15,12 @@ pytestmark = pytest.mark.server
 
 
 @pytest.mark.parametrize("server", ["granian", "hypercorn"])
-@pytest.mark.parametrize("name", ["worker-kill", "nodelay", "offload"])
+@pytest.mark.parametrize(
+    # serial: its median per request is judged to 5 % of about a millisecond, which the parallel
+    # lane's load decided (hypercorn at 1.8 times its bound, both attempts, once in CI).
+    "name",
+    ["worker-kill", pytest.param("nodelay", marks=pytest.mark.serial), "offload"],
+)
 def test_a_server_property_is_judged_as_that_server_behaves(name: str, server: str) -> None:
     """The box is shared: when only timing verdicts fail, the experiment runs once more, as in
     tests/lab/test_experiments.py; a failed count is never retried."""
