@@ -112,6 +112,7 @@ def test_experiment_live_shows_the_worker_of_each_phase_and_its_full_pool(tmp_pa
     # lane's); its counts must, and it must have run to the end.
     assert result["error"] is None
     failed = [v for v in result["verdicts"] if not v["passed"]]
+    # An exact count accepts [1, 1] and nothing else (`Verdict.timing`'s rule, as JSON says it).
     assert not [v for v in failed if v["accepts"] == [1.0, 1.0]], failed
     assert status == (1 if failed else 0)
     servers = result["servers"]
