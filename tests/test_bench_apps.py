@@ -114,3 +114,42 @@ def test_each_peer_answers_as_the_bare_app_and_only_the_telemetry_one_sets_a_pro
     # OpenTelemetry's default proxy, so FastAPI's own telemetry stays off for them.
     sdk = seen["provider"].startswith("opentelemetry.sdk")
     assert sdk == variant.startswith("bench.apps.fastapi_telemetry"), seen["provider"]
+
+
+GC_CHECK = """
+import asyncio, gc, importlib, json, sys
+import httpx
+
+async def main():
+    module, _, name = sys.argv[1].partition(":")
+    app = getattr(importlib.import_module(module), name)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as c:
+        answer = await c.get("/")
+        before = (await c.get("/_gc")).json()
+        gc.collect()
+        after = (await c.get("/_gc")).json()
+    print(json.dumps({"answer": [answer.status_code, answer.text], "before": before,
+                      "after": after, "probed": "x-asgi-lab" in answer.headers}))
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.parametrize("name", ["bare", "pass_through", "context_variable", "probe"])
+def test_each_gc_counted_variant_answers_as_bare_and_counts_a_full_collection(name: str) -> None:
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", GC_CHECK, f"bench.apps.gc_counted:{name}"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+        check=True,
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["answer"] == [200, '{"hello":"world"}']
+    assert seen["probed"] == (name == "probe")
+    before, after = seen["before"], seen["after"]
+    # gc.collect() is a full collection: generation 2 counted once more, and its time.
+    assert after["collections"][2] == before["collections"][2] + 1
+    assert sum(after["seconds"]) > sum(before["seconds"])
