@@ -25,6 +25,7 @@ __all__ = [
     "descendants",
     "disposition",
     "listener_inodes",
+    "run_queue_wait",
     "socket_inodes",
     "workers",
 ]
@@ -161,3 +162,14 @@ def disposition(pid: int, signum: int) -> str | None:
     if masks["SigCgt"] & bit:
         return "caught"
     return "ignored" if masks["SigIgn"] & bit else "default"
+
+
+def run_queue_wait(tid: int) -> float | None:
+    """Seconds thread `tid` of this process has spent runnable but not running, waiting for a
+    core (the scheduler's `run_delay`: a loaded machine, a container's CPU quota); None where
+    /proc does not say (no such thread, a kernel without scheduler statistics)."""
+    try:
+        with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,3 +185,57 @@ def test_a_starved_loop_blames_nobody(tmp_path: Path) -> None:
     # Which requests sat through a starved stall depends on when the kernel let the loop thread
     # run; that some did, and that none was blamed, does not.
     assert ticker.status == 200
+
+
+#: A process that burns a core until killed (at most 30 s), saying when it has begun.
+HOG = "import time\nprint(flush=True)\nend = time.monotonic() + 30\n"
+HOG += "while time.monotonic() < end: pass"
+
+
+async def get(url: str, path: str) -> Reply:
+    async with AsyncClient(url, timeout=30) as client:
+        return await client.get(path)
+
+
+def test_a_process_held_off_the_cpu_blames_no_line(tmp_path: Path) -> None:
+    """A loaded machine or a container's CPU quota: the server shares its core with nine
+    processes that burn it, so a handler's 60 ms of CPU on the loop (under the 100 ms
+    threshold) stalls the loop for several times that, the loop thread runnable but waiting for
+    a core. Nobody is blamed; the stall is starved, and the report says the loop was held off."""
+    settings = Settings(
+        app="tests.apps.blockers:app", block_ms=100, trace_dir=str(tmp_path), log="off"
+    )
+    options = ServerOptions(
+        "asgi_lab.trace.app:app", factory=True, app_dir=str(ROOT), settings=settings, cpus="0"
+    )
+    with start(options) as server:
+        asyncio.run(get(server.url, "/ticker?ticks=1"))  # warm up: imports, first connection
+        hogs = [
+            subprocess.Popen(
+                ["taskset", "-c", "0", sys.executable, "-c", HOG],
+                stdout=subprocess.PIPE,
+                text=True,
+                # A session each: where the kernel shares a core between sessions first
+                # (autogroup), the server's session would keep half of it.
+                start_new_session=True,
+            )
+            for _ in range(9)
+        ]
+        try:
+            for hog in hogs:
+                assert hog.stdout is not None
+                hog.stdout.readline()  # burning from here on
+            reply = asyncio.run(get(server.url, "/cpu/own?ms=60"))
+        finally:
+            for hog in hogs:
+                hog.kill()
+                hog.wait(10)
+                assert hog.stdout is not None
+                hog.stdout.close()
+        server.stop()
+        output = server.output()
+    assert reply.status == 200
+    [record] = [r for r in read_records(tmp_path) if r.id == reply.record_id]
+    assert not record.blocks, f"a process held off the CPU is nobody's block: {output}"
+    assert [w.kind for w in record.waited_on] == ["starved"], output
+    assert "(held off the CPU: the loop thread waited about" in output

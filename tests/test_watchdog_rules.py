@@ -130,6 +130,38 @@ def test_a_starved_stall_names_the_calls_that_ran_in_it_though_done_by_its_end()
     assert named == ["running #7 (1-2)", "ended-in-it #7 (1-2)"]
 
 
+def held(waited: float) -> Stall:
+    """A 300 ms stall on a user's line with the loop thread on the CPU a tenth of it, the
+    loop thread waiting `waited` seconds for a core meanwhile (schedstat's run_delay)."""
+    first = _Clocks(0.0, 0.0, 0.0, waited=1.0)
+    last = _Clocks(0.3, 0.03, 0.03, waited=1.0 + waited)
+    return Stall(0, 0.0, [sample(None, 7, 0.01, top=True)], first, last)
+
+
+def test_a_loop_held_off_the_cpu_for_most_of_a_stall_blames_no_line() -> None:
+    """A loaded machine or a container's CPU quota: the loop thread was runnable but waited
+    250 of 300 ms for a core. Without that wait it would have run 50 ms, under the threshold:
+    the line it was preempted on is not a block."""
+    watch = Watchdog("L", block_ms=100)
+    watch._attribute(held(0.25), end_ns=300_000_000, ms=300.0, in_flight=[])
+    assert watch.unclaimed == [], "a held-off stall is nobody's block"
+    [message] = watch._messages
+    assert "starved 300 ms (held off the CPU: the loop thread waited about 250 ms for a core" in (
+        message
+    )
+    assert "the loop thread waiting for a core 83%]" in message
+
+
+def test_a_loop_that_ran_past_the_threshold_is_blocked_though_it_also_waited() -> None:
+    """Waiting 150 of 300 ms for a core still leaves 150 ms of the line's own: a block (made
+    longer by the machine), blamed as before; so is a kernel without schedstat."""
+    for stall in (held(0.15), Stall(0, 0.0, [sample(None, 7, 0.01, top=True)])):
+        watch = Watchdog("L", block_ms=100)
+        watch._attribute(stall, end_ns=300_000_000, ms=300.0, in_flight=[])
+        assert [b.line for b in watch.unclaimed] == [7]
+        assert "blocked 300 ms by no request at app.py:7" in watch._messages[0]
+
+
 def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:
     stall = Stall(0, 0.0, [_Sample(0.0, None, None, None, 0, "?", [], False, False)])
     assert stall.starved()

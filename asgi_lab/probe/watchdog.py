@@ -26,6 +26,11 @@ One watchdog per event loop: a heartbeat on the loop and a daemon thread beside 
   waits for the GIL on a user's line (at the call into a Python function, say) looks like one
   stuck in a blocking call there; the watchdog thread waits for the GIL too, so when it woke
   later than the threshold during the stall, the line it saw is no evidence of a block.
+- "Held off the CPU" is not "blocked" either: on a loaded machine, or in a container that used
+  its CPU quota, the whole process waits for a core, and the loop thread is on whatever line it
+  was preempted on. Linux counts that wait per thread (`/proc/self/task/TID/schedstat`); when
+  the stall minus the loop thread's wait for a core is under the threshold, the loop would not
+  have stalled without it, and the stall counts as starved (the report says how long it waited).
 - A stall no request was running in (the app's startup, a background task) is kept in
   `unclaimed`, for the probe to write beside the records when the app shuts down.
 - On Python 3.14+ (feature-tested: `asyncio.capture_call_graph`), the block also names the tasks
@@ -55,6 +60,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from asgi_lab import procfs
 from asgi_lab.probe.faults import fault
 from asgi_lab.probe.hook import current_record
 from asgi_lab.probe.record import Record
@@ -191,12 +197,13 @@ class _Sample:
 @dataclass
 class _Clocks:
     """CPU seconds of the loop thread, of the whole process and of the watchdog's own thread,
-    at one instant."""
+    and the seconds the loop thread waited for a core (None: not known), at one instant."""
 
     wall: float
     loop: float
     process: float
     watchdog: float = 0.0
+    waited: float | None = None
 
 
 @dataclass
@@ -223,6 +230,17 @@ class Stall:
         watchdog = self.last.watchdog - self.first.watchdog
         others = (self.last.process - self.first.process) - loop - watchdog
         return loop / wall, max(others, 0.0) / wall
+
+    def held_off(self) -> float | None:
+        """Share of the time between the first and the last sample that the loop thread was
+        runnable but waited for a core; None where the kernel does not say."""
+        first, last = self.first, self.last
+        if first is None or last is None or first.waited is None or last.waited is None:
+            return None
+        wall = last.wall - first.wall
+        if wall <= 0:
+            return None
+        return min(max(last.waited - first.waited, 0.0) / wall, 1.0)
 
     def weighted(self, end: float) -> list[tuple[_Sample, float]]:
         """Each sample with the seconds it stands for: until the next sample (or the stall's
@@ -307,6 +325,7 @@ class Watchdog:
         self.unclaimed: list[BlockData] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_ident = 0
+        self._native_id = 0  # the loop thread's id for the kernel (its /proc/self/task entry)
         self._last_mono = time.monotonic()
         self._last_ns = time.time_ns()
         self._lock = threading.Lock()
@@ -331,6 +350,7 @@ class Watchdog:
             return
         loop = self._loop = asyncio.get_running_loop()
         self._thread_ident = threading.get_ident()
+        self._native_id = threading.get_native_id()
         self._install_task_factory(loop)
         self._beat()
         self._thread = threading.Thread(target=self._watch, name="asgi-lab-watchdog", daemon=True)
@@ -404,7 +424,12 @@ class Watchdog:
 
     def _attribute(self, stall: Stall, end_ns: int, ms: float, in_flight: Iterable[Record]) -> None:
         culprit, lines = stall.culprit(stall.start_mono + ms / 1000)
-        starved = stall.starved()
+        held = stall.held_off()
+        waited_ms = None if held is None else ms * held
+        # Runnable but kept off the CPU for so long that the loop would not have stalled past
+        # the threshold without that wait: the line it was on is not to blame.
+        off_cpu = waited_ms is not None and ms - waited_ms < self.block_ms
+        starved = off_cpu or stall.starved()
         blamed = culprit.record if culprit is not None and not starved else None
         chain = self._awaited_by(culprit.task) if blamed is not None and culprit is not None else ()
         running = [] if not starved else _running_hops(in_flight, stall.start_ns)
@@ -443,7 +468,9 @@ class Watchdog:
                     max(since, end_ns - int(ms * 1e6)),
                 )
             )
-        message = _describe(self.loop_id, ms, culprit, blamed, starved, running)
+        message = _describe(
+            self.loop_id, ms, culprit, blamed, starved, running, waited_ms if off_cpu else None
+        )
         if lines and not starved:
             spent = "; ".join(f"{x.frame.where()} {x.share:.0%}" for x in lines[:3])
             message += f" (of the stall: {spent}; {len(stall.samples)} samples)"
@@ -451,7 +478,10 @@ class Watchdog:
             message += f"; awaited by {' <- '.join(chain)}"
         shares = stall.cpu_shares()
         if shares is not None:
-            message += f" [cpu: loop thread {shares[0]:.0%}, other threads {shares[1]:.0%}]"
+            cpu = f"loop thread {shares[0]:.0%}, other threads {shares[1]:.0%}"
+            if waited_ms is not None:
+                cpu += f", the loop thread waiting for a core {held:.0%}"
+            message += f" [cpu: {cpu}]"
         self._messages.append(printable(message))
 
     def _awaited_by(self, task: asyncio.Task[Any] | None) -> tuple[str, ...]:
@@ -529,7 +559,8 @@ class Watchdog:
         except (OSError, AttributeError):  # not on this platform, or the thread is gone
             return None
         # Called on the watchdog's thread: thread_time() is its own CPU.
-        return _Clocks(time.monotonic(), loop_cpu, time.process_time(), time.thread_time())
+        waited = procfs.run_queue_wait(self._native_id)
+        return _Clocks(time.monotonic(), loop_cpu, time.process_time(), time.thread_time(), waited)
 
     def _flush_messages(self) -> None:
         while self._messages:
@@ -590,10 +621,14 @@ def _describe(
     blamed: Record | None,
     starved: bool,
     running: list[str],
+    waited_ms: float | None = None,
 ) -> str:
     if starved:
         busy = ", ".join(running[:5]) or "no threadpool call of a request"
-        return f"loop {loop_id} starved {ms:.0f} ms (the loop thread could not run; busy: {busy})"
+        why = "the loop thread could not run"
+        if waited_ms is not None:
+            why = f"held off the CPU: the loop thread waited about {waited_ms:.0f} ms for a core"
+        return f"loop {loop_id} starved {ms:.0f} ms ({why}; busy: {busy})"
     who = f"{blamed.method} {blamed.path} ({blamed.id})" if blamed is not None else "no request"
     where = ""
     if culprit is not None and culprit.file is not None:

@@ -353,7 +353,8 @@ class BlockData:
 class WaitData:
     """Time this request spent waiting on a loop that could not run it: `blocked` by another
     request (`request` names it), or `starved` (no request to blame: the loop thread could not
-    get the GIL or a core; `hops` names the threadpool calls running meanwhile)."""
+    get the GIL or a core, or the whole process was held off the CPU; `hops` names the
+    threadpool calls running meanwhile)."""
 
     request: str | None
     ms: float

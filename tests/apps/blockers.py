@@ -100,6 +100,17 @@ async def cpu_blocking() -> dict[str, int]:
     return {"loops": loops}
 
 
+@app.get("/cpu/own")
+async def cpu_own(ms: float = 60.0) -> dict[str, int]:
+    """On the loop, `ms` of the loop thread's own CPU time: under the watchdog's threshold
+    when the process has a core, a long stall when it is held off the CPU."""
+    loops = 0
+    until = time.thread_time() + min(ms, 1000.0) / 1000
+    while time.thread_time() < until:
+        loops += 1
+    return {"loops": loops}
+
+
 @app.get("/cpu/clean")
 def cpu_clean(seconds: float = BLOCK) -> dict[str, int]:
     return {"loops": spin(seconds)}
