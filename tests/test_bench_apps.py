@@ -129,17 +129,28 @@ async def main():
         gc.collect()
         after = (await c.get("/_gc")).json()
     print(json.dumps({"answer": [answer.status_code, answer.text], "before": before,
-                      "after": after, "probed": "x-asgi-lab" in answer.headers}))
+                      "after": after, "probed": "x-asgi-lab" in answer.headers,
+                      "frozen": gc.get_freeze_count()}))
 
 asyncio.run(main())
 """
 
 
-@pytest.mark.parametrize("name", ["bare", "pass_through", "context_variable", "probe"])
-def test_each_gc_counted_variant_answers_as_bare_and_counts_a_full_collection(name: str) -> None:
+@pytest.mark.parametrize(
+    "variant",
+    [
+        *(f"bench.apps.gc_counted:{n}" for n in ("bare", "pass_through", "context_variable")),
+        "bench.apps.gc_counted:probe",
+        "bench.apps.gc_frozen:bare",
+        "bench.apps.gc_frozen:probe",
+    ],
+)
+def test_each_gc_counted_variant_answers_as_bare_and_counts_a_full_collection(
+    variant: str,
+) -> None:
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
-        [sys.executable, "-c", GC_CHECK, f"bench.apps.gc_counted:{name}"],
+        [sys.executable, "-c", GC_CHECK, variant],
         capture_output=True,
         text=True,
         cwd=root,
@@ -148,8 +159,12 @@ def test_each_gc_counted_variant_answers_as_bare_and_counts_a_full_collection(na
     )
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["answer"] == [200, '{"hello":"world"}']
-    assert seen["probed"] == (name == "probe")
+    assert seen["probed"] == variant.endswith(":probe")
     before, after = seen["before"], seen["after"]
     # gc.collect() is a full collection: generation 2 counted once more, and its time.
     assert after["collections"][2] == before["collections"][2] + 1
+    if variant.startswith("bench.apps.gc_frozen"):
+        assert seen["frozen"] > 1000, "the heap loaded at import is out of the collector's reach"
+    else:
+        assert seen["frozen"] == 0
     assert sum(after["seconds"]) > sum(before["seconds"])

@@ -81,13 +81,15 @@ FastAPI's). Where that goes, measured (figures in the README's cost table):
 - Part of it is garbage collection, and whether it is depends on the load. CPython collects
   its youngest generation when the tracked objects allocated and not yet freed pass 700, and a
   request in flight holds some: at wrk's 64 connections FastAPI's hello alone stays just under
-  that, while any middleware that keeps a context variable set for the request (three objects
+  that, while a middleware that keeps one context variable set for the request (three objects
   more each) tips it into a collection every 70 requests, and the collections promote what the
   requests in flight hold until full collections walk the app's whole heap.
-  `python bench/gc_pressure.py` (per 1,000 requests, medians of 3 rounds): bare 0.3 young
-  collections and 0.03 ms collecting, probed 14 and 5.7 ms, about a quarter of what the probe
-  adds there; at 32 connections neither collects (the probe still keeps only 0.88 of bare);
-  at 128 bare collects too. The raw hello holds too little to reach 700 either way.
+  `python bench/gc_pressure.py` (the server's CPU per request, medians of 3 rounds): at 64
+  connections the probe adds 25 µs, 5.3 of them collecting (bare: 0.03), and the context
+  variable alone adds 7 µs, 4.7 collecting; at 32 connections nothing collects, the probe adds
+  18 µs and the context variable 1; at 128 bare collects too. `gc.freeze()` after startup
+  takes the collecting down to 3.4 µs (full collections no longer walk the startup heap). The
+  raw hello holds too little to reach 700 either way.
 - A `def` endpoint pays most: each hop adds a coroutine around anyio's call, a `Hop`, and a
   wrapper on the worker thread (about 13 µs a hop under uvicorn), and a response that starts
   more than `CHECK_AFTER_NS` after its request (every `def` one under load) pays the departure
