@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from asgi_lab.lab.experiments import EXPERIMENTS, ON_DEMAND, REGISTRY
-from asgi_lab.lab.harness import run_experiment
+from asgi_lab.lab.harness import Result, run_experiment
 
-from .fakes import assert_no_orphans
+from .fakes import judged
 
 pytestmark = pytest.mark.server
 
@@ -28,28 +28,19 @@ UNTIMED = {"worker-kill"}
     "name", [n if n in UNTIMED else pytest.param(n, marks=pytest.mark.serial) for n in REGISTRY]
 )
 def test_experiment_at_tiny_scale(name: str) -> None:
-    """Runs, judges from its servers' records, passes, and leaves no process behind.
-
-    The box is shared: when only timing verdicts fail, the experiment runs once more (tiny
-    scales make fixed costs of a few milliseconds count). A failed count is never retried.
-    """
+    """Runs, judges from its servers' records, passes (a timing verdict alone may fail once on
+    a shared box: `judged`), and leaves no process behind."""
     exp = REGISTRY[name]
-    for attempt in (1, 2):
-        steps: list[str] = []
-        result = run_experiment(exp, scale=exp.tiny_scale, progress=steps.append)
-        started = {pid for s in result.servers for pid in s["worker_pids"]}
-        assert_no_orphans([s["pid"] for s in result.servers] + sorted(started))
+    steps: list[str] = []
 
-        assert result.error is None, result.error
+    def check(result: Result) -> None:
         assert result.verdicts, "an experiment must judge at least one claim"
         if name in UNTIMED:
             timed = [v.claim for v in result.verdicts if v.timing]
             assert not timed, f"{name} judges timings, so belongs in the serial lane: {timed}"
-        failed = [v for v in result.verdicts if not v.passed]
-        assert not [v for v in failed if not v.timing], failed
-        if not failed:
-            break
-        assert attempt == 1, failed
+
+    result = judged(lambda: run_experiment(exp, scale=exp.tiny_scale, progress=steps.append), check)
+    started = {pid for s in result.servers for pid in s["worker_pids"]}
     # Evidence came from the servers' own records, of every worker, read after they stopped.
     assert result.records
     assert {o.record.pid for o in result.records} <= started
@@ -59,22 +50,14 @@ def test_experiment_at_tiny_scale(name: str) -> None:
 @pytest.mark.serial
 def test_sqlalchemy_on_fastapi_serves_the_same_source_built_on_fastapi() -> None:
     """`--layer fastapi` serves the sqlalchemy app built on FastAPI itself, and its claims hold
-    there too (a timing verdict alone may fail once on a shared box, as above)."""
+    there too (judged as above)."""
     exp = REGISTRY["sqlalchemy"]
-    for attempt in (1, 2):
-        result = run_experiment(exp, scale=exp.tiny_scale, layer="fastapi")
-        assert_no_orphans(
-            [s["pid"] for s in result.servers]
-            + [p for s in result.servers for p in s["worker_pids"]]
-        )
-        assert result.error is None, result.error
+
+    def check(result: Result) -> None:
         assert {s["app"] for s in result.servers} == {"asgi_lab.lab.apps.sqla_fastapi:app"}
         assert result.serves == "its own SQLAlchemy app on FastAPI itself"
-        failed = [v for v in result.verdicts if not v.passed]
-        assert not [v for v in failed if not v.timing], failed
-        if not failed:
-            break
-        assert attempt == 1, failed
+
+    judged(lambda: run_experiment(exp, scale=exp.tiny_scale, layer="fastapi"), check)
     # The wrapper's run of the same experiment serves the wrapper's build.
     assert exp.serves == "its own SQLAlchemy app on the wrapper (Layer 2)"
 
@@ -84,18 +67,10 @@ def test_quick_def_on_fastapi_counts_two_trips_per_def_request() -> None:
     """On FastAPI a `def` endpoint with an annotated result makes two threadpool trips (the call,
     then the validation) and an `async def` none; on the raw layer (above) one and none."""
     exp = REGISTRY["quick-def"]
-    for attempt in (1, 2):
-        result = run_experiment(exp, scale=exp.tiny_scale, layer="fastapi")
-        assert_no_orphans(
-            [s["pid"] for s in result.servers]
-            + [p for s in result.servers for p in s["worker_pids"]]
-        )
-        assert result.error is None, result.error
+
+    def check(result: Result) -> None:
         claims = {v.claim: v for v in result.verdicts}
         assert claims["def: requests that made 2 threadpool trip(s)"].passed
         assert claims["async def: requests that made 0 threadpool trip(s)"].passed
-        failed = [v for v in result.verdicts if not v.passed]
-        assert not [v for v in failed if not v.timing], failed
-        if not failed:
-            break
-        assert attempt == 1, failed
+
+    judged(lambda: run_experiment(exp, scale=exp.tiny_scale, layer="fastapi"), check)
