@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from asgi_lab import procfs  # noqa: E402
 from asgi_lab.lab.footprint import rss  # noqa: E402
-from asgi_lab.records import read_trace  # noqa: E402
+from asgi_lab.records import FrameData, read_trace  # noqa: E402
 from bench import wrk  # noqa: E402
 
 _URL = re.compile(r"serving \S+ on (http://\S+)")
@@ -92,15 +92,21 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--app", default="bench.apps.peers:bare")
     parser.add_argument("--kill-one", action="store_true", help="SIGKILL a worker halfway")
+    parser.add_argument(
+        "--cpus", help="run the traced server on these cores only (`taskset -c CPUS`), e.g. 0"
+    )
     args = parser.parse_args()
     print(f"$ {shlex.join([os.path.basename(sys.executable), *sys.argv])}")
     with tempfile.TemporaryDirectory() as tmp:
         trace_dir = Path(tmp) / "trace"
-        # Not pinned: two workers on one core would take turns at it, and each turn away is a
-        # stall of its loop as the watchdog sees it. wrk stays on core 1.
+        # Not pinned unless asked (`--cpus`): two workers on one core take turns at it, and a
+        # turn away longer than the watchdog's threshold is a stall of that worker's loop (held
+        # off the CPU: starved, nobody blamed). wrk stays on core 1.
         command = [sys.executable, "-m", "asgi_lab", "trace", args.app]
         command += ["--workers", str(args.workers), "--app-dir", str(ROOT)]
         command += ["--trace-dir", str(trace_dir), "--port", "0"]
+        if args.cpus is not None:
+            command = ["taskset", "-c", args.cpus, *command]
         # stderr (the log lines) is a pipe nobody reads: the stalled consumer.
         parent = subprocess.Popen(
             command,
@@ -170,6 +176,13 @@ def main() -> int:
     for pid in after:
         if pid not in before:
             print(f"  {roles[pid]} {pid} (started during the load): {after[pid]:.0f} MB at the end")
+    blocks = [b for r in trace.records for b in r.blocks]
+    starved = sum(any(w.kind == "starved" for w in r.waited_on) for r in trace.records)
+    print(f"stalls blamed on a request: {len(blocks)}; requests that waited on a starved loop:")
+    print(f"  {starved:,}")
+    for block in blocks[:5]:
+        where = FrameData(block.file, block.line, block.function).where()
+        print(f"  blamed: {block.ms:.0f} ms at {where}")
     said = [line for line in summary.splitlines() if _WORKERS.search(line)]
     print("what the summary says of the workers and of losses:")
     for line in said or ["(nothing)"]:
