@@ -163,8 +163,8 @@ def test_each_gc_counted_variant_answers_as_bare_and_counts_a_full_collection(
     before, after = seen["before"], seen["after"]
     # gc.collect() is a full collection: generation 2 counted once more, and its time.
     assert after["collections"][2] == before["collections"][2] + 1
-    if variant.startswith("bench.apps.gc_frozen"):
-        assert seen["frozen"] > 1000, "the heap loaded at import is out of the collector's reach"
-    else:
-        assert seen["frozen"] == 0
+    # The frozen variants froze the app's whole heap, tens of thousands of objects; the others
+    # nothing of theirs (3.12 starts with a few hundred frozen already).
+    frozen = variant.startswith("bench.apps.gc_frozen")
+    assert (seen["frozen"] > 10_000) == frozen, seen["frozen"]
     assert sum(after["seconds"]) > sum(before["seconds"])
