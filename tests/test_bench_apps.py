@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -63,6 +64,22 @@ async def test_pass_through_wraps_send_and_changes_nothing() -> None:
     assert sent[0]["headers"] == [(b"a", b"b")] and sent[1]["body"] == b"hi"
 
 
+def in_a_process(script: str, variant: str) -> dict[str, Any]:
+    """What `script` prints last (JSON) about `variant`, run in a Python process of its own
+    from the repository, as the benchmark's server would import it."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", script, variant],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=60,
+        check=True,
+    )
+    seen: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return seen
+
+
 #: Each peer variant in a process of its own, as the benchmark serves it: FastAPI's telemetry
 #: follows a global tracer provider, which would reach every app of this test process, and the
 #: peers module builds all of its variants at import.
@@ -98,16 +115,7 @@ asyncio.run(main())
 def test_each_peer_answers_as_the_bare_app_and_only_the_telemetry_one_sets_a_provider(
     variant: str,
 ) -> None:
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "-c", PEER_CHECK, variant],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        timeout=60,
-        check=True,
-    )
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = in_a_process(PEER_CHECK, variant)
     assert seen["answers"] == [[200, '{"hello":"world"}'], [200, '{"scale":2}']]
     assert seen["probed"] == [variant.endswith(("probe", "least_probe"))] * 2
     # Only FastAPI's telemetry variant sets the global provider (the SDK's); the others leave
@@ -148,16 +156,7 @@ asyncio.run(main())
 def test_each_gc_counted_variant_answers_as_bare_and_counts_a_full_collection(
     variant: str,
 ) -> None:
-    root = Path(__file__).resolve().parent.parent
-    done = subprocess.run(
-        [sys.executable, "-c", GC_CHECK, variant],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        timeout=60,
-        check=True,
-    )
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    seen = in_a_process(GC_CHECK, variant)
     assert seen["answer"] == [200, '{"hello":"world"}']
     assert seen["probed"] == variant.endswith(":probe")
     before, after = seen["before"], seen["after"]
