@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable
 
 __all__ = [
+    "RunQueueClock",
     "accepted_by",
     "alive",
     "children",
@@ -25,7 +26,6 @@ __all__ = [
     "descendants",
     "disposition",
     "listener_inodes",
-    "run_queue_wait",
     "socket_inodes",
     "workers",
 ]
@@ -164,12 +164,31 @@ def disposition(pid: int, signum: int) -> str | None:
     return "ignored" if masks["SigIgn"] & bit else "default"
 
 
-def run_queue_wait(tid: int) -> float | None:
-    """Seconds thread `tid` of this process has spent runnable but not running, waiting for a
-    core (the scheduler's `run_delay`: a loaded machine, a container's CPU quota); None where
-    /proc does not say (no such thread, a kernel without scheduler statistics)."""
-    try:
-        with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
-            return int(f.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return None
+class RunQueueClock:
+    """How long one thread of this process has waited for a core so far: runnable but not
+    running (the scheduler's `run_delay`: a loaded machine, a container's CPU quota), read from
+    `/proc/self/task/TID/schedstat`, kept open so that a reading is one system call."""
+
+    def __init__(self, tid: int) -> None:
+        try:
+            self._fd: int | None = os.open(f"/proc/self/task/{tid}/schedstat", os.O_RDONLY)
+        except OSError:  # no such thread, no /proc
+            self._fd = None
+
+    def read(self) -> float | None:
+        """Seconds waited so far; None where the kernel does not say (no scheduler statistics:
+        it shows zeros, though the thread has run)."""
+        if self._fd is None:
+            return None
+        try:
+            ran, waited, slices = (int(x) for x in os.pread(self._fd, 128, 0).split()[:3])
+        except (OSError, ValueError):
+            return None
+        if not ran and not slices:
+            return None
+        return waited / 1e9
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -79,7 +79,9 @@ def measure(variant: str, seconds: int, connections: int) -> Run:
         int(a - b) for a, b in zip(after["collections"], before["collections"], strict=True)
     )
     spent = sum(after["seconds"]) - sum(before["seconds"])
-    cpu = load.cpu_us_per_request or 0.0
+    cpu = load.cpu_us_per_request
+    if cpu is None:  # the server's pid was given: /proc always says
+        raise RuntimeError(f"no CPU figure for {variant}")
     return Run(load.rate, load.requests, cpu, (made[0], made[1], made[2]), spent * 1000)
 
 

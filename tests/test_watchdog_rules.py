@@ -4,8 +4,11 @@ stall is starvation rather than a block."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
+import threading
 from collections.abc import Coroutine
+from pathlib import Path
 from types import FrameType, SimpleNamespace
 from typing import Any, cast
 
@@ -14,10 +17,12 @@ from asgi_lab.probe.watchdog import (
     Stall,
     Watchdog,
     _Clocks,
+    _reading_before,
     _running_hops,
     _Sample,
     culprit_frame,
 )
+from asgi_lab.procfs import RunQueueClock
 from asgi_lab.records import FrameData
 
 
@@ -130,20 +135,28 @@ def test_a_starved_stall_names_the_calls_that_ran_in_it_though_done_by_its_end()
     assert named == ["running #7 (1-2)", "ended-in-it #7 (1-2)"]
 
 
-def held(waited: float) -> Stall:
-    """A 300 ms stall on a user's line with the loop thread on the CPU a tenth of it, the
-    loop thread waiting `waited` seconds for a core meanwhile (schedstat's run_delay)."""
-    first = _Clocks(0.0, 0.0, 0.0, waited=1.0)
+def held(waited: float, *, early: float = 0.0) -> Stall:
+    """A 300 ms stall on a user's line, the loop thread on the CPU a tenth of it, waiting
+    `waited` seconds for a core meanwhile (schedstat's run_delay), `early` of them in the
+    stall's first 95 ms. As the watchdog sees it: clocks read just before the stall's start
+    (`since`), the first 95 ms later, when the loop was still within the threshold."""
+    since = _Clocks(-0.002, 0.0, 0.0, waited=1.0)
+    first = _Clocks(0.095, 0.01, 0.01, waited=1.0 + early)
     last = _Clocks(0.3, 0.03, 0.03, waited=1.0 + waited)
-    return Stall(0, 0.0, [sample(None, 7, 0.01, top=True)], first, last)
+    return Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since)
+
+
+def attributed(stall: Stall, ms: float = 300.0) -> Watchdog:
+    watch = Watchdog("L", block_ms=100)
+    watch._attribute(stall, end_ns=int(ms * 1e6), ms=ms, in_flight=[])
+    return watch
 
 
 def test_a_loop_held_off_the_cpu_for_most_of_a_stall_blames_no_line() -> None:
     """A loaded machine or a container's CPU quota: the loop thread was runnable but waited
     250 of 300 ms for a core. Without that wait it would have run 50 ms, under the threshold:
     the line it was preempted on is not a block."""
-    watch = Watchdog("L", block_ms=100)
-    watch._attribute(held(0.25), end_ns=300_000_000, ms=300.0, in_flight=[])
+    watch = attributed(held(0.25, early=0.08))
     assert watch.unclaimed == [], "a held-off stall is nobody's block"
     [message] = watch._messages
     assert "starved 300 ms (held off the CPU: the loop thread waited about 250 ms for a core" in (
@@ -156,10 +169,46 @@ def test_a_loop_that_ran_past_the_threshold_is_blocked_though_it_also_waited() -
     """Waiting 150 of 300 ms for a core still leaves 150 ms of the line's own: a block (made
     longer by the machine), blamed as before; so is a kernel without schedstat."""
     for stall in (held(0.15), Stall(0, 0.0, [sample(None, 7, 0.01, top=True)])):
-        watch = Watchdog("L", block_ms=100)
-        watch._attribute(stall, end_ns=300_000_000, ms=300.0, in_flight=[])
+        watch = attributed(stall)
         assert [b.line for b in watch.unclaimed] == [7]
         assert "blocked 300 ms by no request at app.py:7" in watch._messages[0]
+
+
+def test_the_wait_is_counted_from_the_stalls_start_not_from_the_first_sample() -> None:
+    """Its own line for the first 110 ms (past the threshold), then 100 ms held off, then 18 ms
+    more: a block. Counted from the first sample's clocks (95 ms in), the wait would be most of
+    what the watchdog saw, and the block excused."""
+    since = _Clocks(0.0, 0.0, 0.0, waited=1.0)
+    first = _Clocks(0.095, 0.095, 0.095, waited=1.0)
+    last = _Clocks(0.228, 0.128, 0.128, waited=1.1)
+    stall = Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since)
+    watch = attributed(stall, ms=230.0)
+    assert [b.line for b in watch.unclaimed] == [7]
+
+
+def test_the_stall_counts_from_the_latest_reading_at_or_before_its_start() -> None:
+    readings = [_Clocks(t, 0.0, 0.0) for t in (0.10, 0.11, 0.12)]
+    assert _reading_before(readings, 0.115) is readings[1]
+    assert _reading_before(readings, 0.12) is readings[2]
+    assert _reading_before(readings, 0.05) is None
+
+
+def test_the_run_queue_clock_says_nothing_it_cannot_know(tmp_path: Path) -> None:
+    clock = RunQueueClock(threading.get_native_id())
+    try:
+        assert isinstance(clock.read(), float), "this machine's kernel keeps the statistics"
+    finally:
+        clock.close()
+    assert clock.read() is None, "closed"
+    assert RunQueueClock(-1).read() is None, "no such thread"
+    # A kernel without scheduler statistics shows zeros, though the thread has run.
+    zeros = tmp_path / "schedstat"
+    zeros.write_text("0 0 0\n")
+    clock._fd = os.open(zeros, os.O_RDONLY)
+    try:
+        assert clock.read() is None
+    finally:
+        clock.close()
 
 
 def test_nothing_running_and_no_user_frame_is_starved_without_clocks() -> None:

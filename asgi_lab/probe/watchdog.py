@@ -218,6 +218,9 @@ class Stall:
     #: The watchdog thread woke later than the threshold while it sampled: it waited for the
     #: GIL as long as a block lasts, so the process was short of the GIL.
     contended: bool = False
+    #: The clocks read at or just before the stall's start: the loop thread's wait for a core
+    #: is counted from there (`first` comes up to a threshold later, the loop still in time).
+    since: _Clocks | None = None
 
     def cpu_shares(self) -> tuple[float, float] | None:
         """Share of a core the loop thread and the other threads used between the first and
@@ -232,15 +235,14 @@ class Stall:
         return loop / wall, max(others, 0.0) / wall
 
     def held_off(self) -> float | None:
-        """Share of the time between the first and the last sample that the loop thread was
-        runnable but waited for a core; None where the kernel does not say."""
-        first, last = self.first, self.last
-        if first is None or last is None or first.waited is None or last.waited is None:
+        """Seconds the loop thread was runnable but waited for a core, from the stall's start
+        to its last sample; None where the kernel does not say. (What follows the last sample
+        is not counted: the loop's own, for all the watchdog knows.)"""
+        since, last = self.since, self.last
+        if since is None or last is None or since.waited is None or last.waited is None:
             return None
-        wall = last.wall - first.wall
-        if wall <= 0:
-            return None
-        return min(max(last.waited - first.waited, 0.0) / wall, 1.0)
+        # `since` may precede the start by a beat: no more than the stall seen is counted.
+        return min(max(last.waited - since.waited, 0.0), max(last.wall - self.start_mono, 0.0))
 
     def weighted(self, end: float) -> list[tuple[_Sample, float]]:
         """Each sample with the seconds it stands for: until the next sample (or the stall's
@@ -326,6 +328,10 @@ class Watchdog:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_ident = 0
         self._native_id = 0  # the loop thread's id for the kernel (its /proc/self/task entry)
+        self._run_queue: procfs.RunQueueClock | None = None  # the watchdog thread's
+        #: The clocks of the latest wakes that found the loop in time, enough to reach back
+        #: past a stall's start when it is seen (a threshold of wakes, and two more).
+        self._recent: deque[_Clocks] = deque(maxlen=int(block_ms / 1000 / self.beat) + 2)
         self._last_mono = time.monotonic()
         self._last_ns = time.time_ns()
         self._lock = threading.Lock()
@@ -425,7 +431,7 @@ class Watchdog:
     def _attribute(self, stall: Stall, end_ns: int, ms: float, in_flight: Iterable[Record]) -> None:
         culprit, lines = stall.culprit(stall.start_mono + ms / 1000)
         held = stall.held_off()
-        waited_ms = None if held is None else ms * held
+        waited_ms = None if held is None else held * 1000
         # Runnable but kept off the CPU for so long that the loop would not have stalled past
         # the threshold without that wait: the line it was on is not to blame.
         off_cpu = waited_ms is not None and ms - waited_ms < self.block_ms
@@ -480,7 +486,7 @@ class Watchdog:
         if shares is not None:
             cpu = f"loop thread {shares[0]:.0%}, other threads {shares[1]:.0%}"
             if waited_ms is not None:
-                cpu += f", the loop thread waiting for a core {held:.0%}"
+                cpu += f", the loop thread waiting for a core {min(waited_ms / ms, 1.0):.0%}"
             message += f" [cpu: {cpu}]"
         self._messages.append(printable(message))
 
@@ -503,6 +509,13 @@ class Watchdog:
     # On the watchdog thread.
 
     def _watch(self) -> None:
+        self._run_queue = procfs.RunQueueClock(self._native_id)
+        try:
+            self._watching()
+        finally:
+            self._run_queue.close()
+
+    def _watching(self) -> None:
         # The CPU clocks at the last wake that found the loop well: a stall's CPU shares are
         # counted from there, so even a stall sampled once can tell blocked from starved.
         quiet = self._clocks()
@@ -524,6 +537,8 @@ class Watchdog:
                 self._sample(quiet, contended=late_ms >= self.block_ms)
             else:
                 quiet = self._clocks()
+                if quiet is not None:
+                    self._recent.append(quiet)
             self._flush_messages()
 
     def _sample(self, quiet: _Clocks | None, *, contended: bool = False) -> None:
@@ -547,7 +562,10 @@ class Watchdog:
             if (time.monotonic() - self._last_mono) * 1000 < self.block_ms:
                 return  # the loop came back while we looked
             if self.stall is None:
-                self.stall = Stall(self._last_ns, self._last_mono, first=quiet or clocks)
+                since = _reading_before(self._recent, self._last_mono)
+                self.stall = Stall(
+                    self._last_ns, self._last_mono, first=quiet or clocks, since=since
+                )
             if len(self.stall.samples) < _MAX_SAMPLES:  # a stall of minutes stays small
                 self.stall.samples.append(sample)
             self.stall.last = clocks
@@ -559,12 +577,21 @@ class Watchdog:
         except (OSError, AttributeError):  # not on this platform, or the thread is gone
             return None
         # Called on the watchdog's thread: thread_time() is its own CPU.
-        waited = procfs.run_queue_wait(self._native_id)
+        waited = self._run_queue.read() if self._run_queue is not None else None
         return _Clocks(time.monotonic(), loop_cpu, time.process_time(), time.thread_time(), waited)
 
     def _flush_messages(self) -> None:
         while self._messages:
             logger.warning(self._messages.popleft())
+
+
+def _reading_before(readings: Iterable[_Clocks], start: float) -> _Clocks | None:
+    """The latest of `readings` taken at or before `start` (monotonic seconds), if any."""
+    before = None
+    for reading in readings:
+        if reading.wall <= start:
+            before = reading
+    return before
 
 
 def _longest_line(

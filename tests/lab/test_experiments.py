@@ -39,7 +39,11 @@ def test_experiment_at_tiny_scale(name: str) -> None:
             timed = [v.claim for v in result.verdicts if v.timing]
             assert not timed, f"{name} judges timings, so belongs in the serial lane: {timed}"
 
-    result = judged(lambda: run_experiment(exp, scale=exp.tiny_scale, progress=steps.append), check)
+    def run() -> Result:
+        steps.clear()  # each run reports its own progress
+        return run_experiment(exp, scale=exp.tiny_scale, progress=steps.append)
+
+    result = judged(run, check)
     started = {pid for s in result.servers for pid in s["worker_pids"]}
     # Evidence came from the servers' own records, of every worker, read after they stopped.
     assert result.records
