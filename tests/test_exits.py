@@ -36,7 +36,10 @@ writer = RecordWriter([Count()], interval=60.0)
 for _ in range(5):
     writer.put(Finished())
 print(INSTALL, flush=True)
-time.sleep(30)
+# Short sleeps: a Python signal handler runs on the main thread, and when the kernel hands the
+# signal to another thread (the writer's) a 30 s sleep of the main thread is not interrupted.
+for _ in range(300):
+    time.sleep(0.1)
 """
 
 
