@@ -143,7 +143,7 @@ def held(waited: float, *, early: float = 0.0) -> Stall:
     since = _Clocks(-0.002, 0.0, 0.0, waited=1.0)
     first = _Clocks(0.095, 0.01, 0.01, waited=1.0 + early)
     last = _Clocks(0.3, 0.03, 0.03, waited=1.0 + waited)
-    return Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since)
+    return Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since, waited=last)
 
 
 def attributed(stall: Stall, ms: float = 300.0) -> Watchdog:
@@ -181,7 +181,7 @@ def test_the_wait_is_counted_from_the_stalls_start_not_from_the_first_sample() -
     since = _Clocks(0.0, 0.0, 0.0, waited=1.0)
     first = _Clocks(0.095, 0.095, 0.095, waited=1.0)
     last = _Clocks(0.228, 0.128, 0.128, waited=1.1)
-    stall = Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since)
+    stall = Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since, waited=last)
     watch = attributed(stall, ms=230.0)
     assert [b.line for b in watch.unclaimed] == [7]
 

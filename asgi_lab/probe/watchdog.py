@@ -101,6 +101,8 @@ _STACK_DEPTH = 20
 _MAX_SAMPLES = 1000
 #: How often a stalled loop is sampled: dense enough to place a 20 ms call in a 500 ms stall.
 _STALL_BEAT = 0.002
+#: How often a stall's samples read the loop thread's wait for a core, at most (seconds).
+_READ_WAIT = 0.02
 #: The lines a stall report names.
 _TOP_LINES = 5
 #: Stalls with no request kept per loop: a background task blocking every second stays small.
@@ -221,6 +223,8 @@ class Stall:
     #: The clocks read at or just before the stall's start: the loop thread's wait for a core
     #: is counted from there (`first` comes up to a threshold later, the loop still in time).
     since: _Clocks | None = None
+    #: The latest clocks of the stall with the loop thread's wait for a core read.
+    waited: _Clocks | None = None
 
     def cpu_shares(self) -> tuple[float, float] | None:
         """Share of a core the loop thread and the other threads used between the first and
@@ -236,9 +240,9 @@ class Stall:
 
     def held_off(self) -> float | None:
         """Seconds the loop thread was runnable but waited for a core, from the stall's start
-        to its last sample; None where the kernel does not say. (What follows the last sample
+        to its latest sample that read it; None where the kernel does not say. (What follows
         is not counted: the loop's own, for all the watchdog knows.)"""
-        since, last = self.since, self.last
+        since, last = self.since, self.waited
         if since is None or last is None or since.waited is None or last.waited is None:
             return None
         # `since` may precede the start by a beat: no more than the stall seen is counted.
@@ -557,7 +561,13 @@ class Watchdog:
             chosen is not None and not _library(chosen, self.own),
             chosen is not None and chosen is frame,
         )
-        clocks = self._clocks()
+        # The wait for a core is read on a stall's first sample and then every `_READ_WAIT`
+        # at most: each read lets go of the GIL, and a thread that takes it meanwhile delays the
+        # next sample (samples far apart, as in a process held off the CPU, each read it).
+        stall = self.stall
+        latest = stall.waited if stall is not None else None
+        read = latest is None or time.monotonic() - latest.wall >= _READ_WAIT
+        clocks = self._clocks(waited=read)
         with self._lock:
             if (time.monotonic() - self._last_mono) * 1000 < self.block_ms:
                 return  # the loop came back while we looked
@@ -569,16 +579,19 @@ class Watchdog:
             if len(self.stall.samples) < _MAX_SAMPLES:  # a stall of minutes stays small
                 self.stall.samples.append(sample)
             self.stall.last = clocks
+            if clocks is not None and clocks.waited is not None:
+                self.stall.waited = clocks
             self.stall.contended |= contended
 
-    def _clocks(self) -> _Clocks | None:
+    def _clocks(self, *, waited: bool = True) -> _Clocks | None:
         try:
             loop_cpu = time.clock_gettime(time.pthread_getcpuclockid(self._thread_ident))
         except (OSError, AttributeError):  # not on this platform, or the thread is gone
             return None
         # Called on the watchdog's thread: thread_time() is its own CPU.
-        waited = self._run_queue.read() if self._run_queue is not None else None
-        return _Clocks(time.monotonic(), loop_cpu, time.process_time(), time.thread_time(), waited)
+        run_queue = self._run_queue if waited else None
+        wait = run_queue.read() if run_queue is not None else None
+        return _Clocks(time.monotonic(), loop_cpu, time.process_time(), time.thread_time(), wait)
 
     def _flush_messages(self) -> None:
         while self._messages:
