@@ -200,7 +200,7 @@ async def get(url: str, path: str) -> Reply:
 
 def test_a_process_held_off_the_cpu_blames_no_line(tmp_path: Path) -> None:
     """A loaded machine or a container's CPU quota: the server shares its core with nine
-    processes that burn it, so a handler's 60 ms of CPU on the loop (under the 100 ms
+    processes that burn it, so a handler's 40 ms of CPU on the loop (under the 100 ms
     threshold) stalls the loop for several times that, the loop thread runnable but waiting for
     a core. Nobody is blamed; the stall is starved, and the report says the loop was held off."""
     settings = Settings(
@@ -229,7 +229,7 @@ def test_a_process_held_off_the_cpu_blames_no_line(tmp_path: Path) -> None:
             for hog in hogs:
                 assert hog.stdout is not None
                 hog.stdout.readline()  # burning from here on
-            reply = asyncio.run(get(server.url, "/cpu/own?ms=60"))
+            reply = asyncio.run(get(server.url, "/cpu/own?ms=40"))
         finally:
             for hog in hogs:
                 hog.kill()

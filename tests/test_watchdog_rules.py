@@ -152,6 +152,18 @@ def attributed(stall: Stall, ms: float = 300.0) -> Watchdog:
     return watch
 
 
+def test_the_stall_after_its_last_reading_is_taken_to_be_like_what_was_seen() -> None:
+    """A process held off the CPU is sampled rarely: a last reading 200 ms before the stall
+    ended, 90 % of the stall so far spent waiting for a core. The rest is taken at 90 % too:
+    not 200 ms of the line's own, which would be a block."""
+    since = _Clocks(0.0, 0.0, 0.0, waited=1.0)
+    last = _Clocks(0.4, 0.04, 0.04, waited=1.36)
+    stall = Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], last, last, since=since, waited=last)
+    watch = attributed(stall, ms=600.0)
+    assert watch.unclaimed == []
+    assert "the loop thread waited about 540 ms for a core" in watch._messages[0]
+
+
 def test_a_loop_held_off_the_cpu_for_most_of_a_stall_blames_no_line() -> None:
     """A loaded machine or a container's CPU quota: the loop thread was runnable but waited
     250 of 300 ms for a core. Without that wait it would have run 50 ms, under the threshold:
@@ -176,8 +188,8 @@ def test_a_loop_that_ran_past_the_threshold_is_blocked_though_it_also_waited() -
 
 def test_the_wait_is_counted_from_the_stalls_start_not_from_the_first_sample() -> None:
     """Its own line for the first 110 ms (past the threshold), then 100 ms held off, then 18 ms
-    more: a block. Counted from the first sample's clocks (95 ms in), the wait would be most of
-    what the watchdog saw, and the block excused."""
+    more: a block (the wait is 44 % of what was seen). Counted from the first sample's clocks
+    (95 ms in), the wait would be most of what the watchdog saw, and the block excused."""
     since = _Clocks(0.0, 0.0, 0.0, waited=1.0)
     first = _Clocks(0.095, 0.095, 0.095, waited=1.0)
     last = _Clocks(0.228, 0.128, 0.128, waited=1.1)

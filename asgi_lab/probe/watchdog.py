@@ -239,14 +239,17 @@ class Stall:
         return loop / wall, max(others, 0.0) / wall
 
     def held_off(self) -> float | None:
-        """Seconds the loop thread was runnable but waited for a core, from the stall's start
-        to its latest sample that read it; None where the kernel does not say. (What follows
-        is not counted: the loop's own, for all the watchdog knows.)"""
+        """Share of the stall the loop thread was runnable but waited for a core, as seen from
+        the stall's start to its latest sample that read it; None where the kernel does not
+        say. (The rest of the stall, after that sample, is taken to be like what was seen.)"""
         since, last = self.since, self.waited
         if since is None or last is None or since.waited is None or last.waited is None:
             return None
+        seen = last.wall - self.start_mono
+        if seen <= 0:
+            return None
         # `since` may precede the start by a beat: no more than the stall seen is counted.
-        return min(max(last.waited - since.waited, 0.0), max(last.wall - self.start_mono, 0.0))
+        return min(max(last.waited - since.waited, 0.0) / seen, 1.0)
 
     def weighted(self, end: float) -> list[tuple[_Sample, float]]:
         """Each sample with the seconds it stands for: until the next sample (or the stall's
@@ -435,7 +438,7 @@ class Watchdog:
     def _attribute(self, stall: Stall, end_ns: int, ms: float, in_flight: Iterable[Record]) -> None:
         culprit, lines = stall.culprit(stall.start_mono + ms / 1000)
         held = stall.held_off()
-        waited_ms = None if held is None else held * 1000
+        waited_ms = None if held is None else held * ms
         # Runnable but kept off the CPU for so long that the loop would not have stalled past
         # the threshold without that wait: the line it was on is not to blame.
         off_cpu = waited_ms is not None and ms - waited_ms < self.block_ms
@@ -490,7 +493,7 @@ class Watchdog:
         if shares is not None:
             cpu = f"loop thread {shares[0]:.0%}, other threads {shares[1]:.0%}"
             if waited_ms is not None:
-                cpu += f", the loop thread waiting for a core {min(waited_ms / ms, 1.0):.0%}"
+                cpu += f", the loop thread waiting for a core {waited_ms / ms:.0%}"
             message += f" [cpu: {cpu}]"
         self._messages.append(printable(message))
 
