@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from asgi_lab import procfs  # noqa: E402
 from asgi_lab.lab.footprint import rss  # noqa: E402
-from asgi_lab.records import FrameData, read_trace  # noqa: E402
+from asgi_lab.records import read_trace  # noqa: E402
 from bench import wrk  # noqa: E402
 
 _URL = re.compile(r"serving \S+ on (http://\S+)")
@@ -181,8 +181,7 @@ def main() -> int:
     print(f"stalls blamed on a request: {len(blocks)}; requests that waited on a starved loop:")
     print(f"  {starved:,}")
     for block in blocks[:5]:
-        where = FrameData(block.file, block.line, block.function).where()
-        print(f"  blamed: {block.ms:.0f} ms at {where}")
+        print(f"  blamed: {block.ms:.0f} ms at {block.frame.where()}")
     said = [line for line in summary.splitlines() if _WORKERS.search(line)]
     print("what the summary says of the workers and of losses:")
     for line in said or ["(nothing)"]:

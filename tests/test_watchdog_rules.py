@@ -143,7 +143,7 @@ def held(waited: float, *, early: float = 0.0) -> Stall:
     since = _Clocks(-0.002, 0.0, 0.0, waited=1.0)
     first = _Clocks(0.095, 0.01, 0.01, waited=1.0 + early)
     last = _Clocks(0.3, 0.03, 0.03, waited=1.0 + waited)
-    return Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since, waited=last)
+    return Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since, last_wait=last)
 
 
 def attributed(stall: Stall, ms: float = 300.0) -> Watchdog:
@@ -158,7 +158,7 @@ def test_the_stall_after_its_last_reading_is_taken_to_be_like_what_was_seen() ->
     not 200 ms of the line's own, which would be a block."""
     since = _Clocks(0.0, 0.0, 0.0, waited=1.0)
     last = _Clocks(0.4, 0.04, 0.04, waited=1.36)
-    stall = Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], last, last, since=since, waited=last)
+    stall = Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], last, last, since=since, last_wait=last)
     watch = attributed(stall, ms=600.0)
     assert watch.unclaimed == []
     assert "the loop thread waited about 540 ms for a core" in watch._messages[0]
@@ -193,7 +193,9 @@ def test_the_wait_is_counted_from_the_stalls_start_not_from_the_first_sample() -
     since = _Clocks(0.0, 0.0, 0.0, waited=1.0)
     first = _Clocks(0.095, 0.095, 0.095, waited=1.0)
     last = _Clocks(0.228, 0.128, 0.128, waited=1.1)
-    stall = Stall(0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since, waited=last)
+    stall = Stall(
+        0, 0.0, [sample(None, 7, 0.1, top=True)], first, last, since=since, last_wait=last
+    )
     watch = attributed(stall, ms=230.0)
     assert [b.line for b in watch.unclaimed] == [7]
 

@@ -250,9 +250,8 @@ class Publisher:
         if key in self._seen:
             return
         self._seen.append(key)
-        line = FrameData(block.file, block.line, block.function)
         self._stalls.append(
-            _stall(record.loop.id, block.start_ns, block.ms, block.kind, record, line)
+            _stall(record.loop.id, block.start_ns, block.ms, block.kind, record, block.frame)
         )
 
     def _rate(self, now: float, begun: int) -> float:

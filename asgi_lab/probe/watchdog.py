@@ -224,7 +224,7 @@ class Stall:
     #: is counted from there (`first` comes up to a threshold later, the loop still in time).
     since: _Clocks | None = None
     #: The latest clocks of the stall with the loop thread's wait for a core read.
-    waited: _Clocks | None = None
+    last_wait: _Clocks | None = None
 
     def cpu_shares(self) -> tuple[float, float] | None:
         """Share of a core the loop thread and the other threads used between the first and
@@ -242,7 +242,7 @@ class Stall:
         """Share of the stall the loop thread was runnable but waited for a core, as seen from
         the stall's start to its latest sample that read it; None where the kernel does not
         say. (The rest of the stall, after that sample, is taken to be like what was seen.)"""
-        since, last = self.since, self.waited
+        since, last = self.since, self.last_wait
         if since is None or last is None or since.waited is None or last.waited is None:
             return None
         seen = last.wall - self.start_mono
@@ -568,7 +568,7 @@ class Watchdog:
         # at most: each read lets go of the GIL, and a thread that takes it meanwhile delays the
         # next sample (samples far apart, as in a process held off the CPU, each read it).
         stall = self.stall
-        latest = stall.waited if stall is not None else None
+        latest = stall.last_wait if stall is not None else None
         read = latest is None or time.monotonic() - latest.wall >= _READ_WAIT
         clocks = self._clocks(waited=read)
         with self._lock:
@@ -583,7 +583,7 @@ class Watchdog:
                 self.stall.samples.append(sample)
             self.stall.last = clocks
             if clocks is not None and clocks.waited is not None:
-                self.stall.waited = clocks
+                self.stall.last_wait = clocks
             self.stall.contended |= contended
 
     def _clocks(self, *, waited: bool = True) -> _Clocks | None:
